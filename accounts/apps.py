@@ -1,0 +1,8 @@
+"""Application config for agents, roles and authentication."""
+
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    default_auto_field = "django.db.models.BigAutoField"

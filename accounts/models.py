@@ -1,0 +1,46 @@
+"""Agents (客服), administrators and their roles."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.Model):
+    SUPERADMIN = "superadmin"
+    ENTERPRISE_ADMIN = "enterprise_admin"
+    AGENT = "agent"
+
+    slug = models.SlugField(_("slug"), unique=True)
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A platform user: a superadmin (no enterprise) or an agent / admin of one enterprise."""
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", null=True, blank=True, on_delete=models.CASCADE, related_name="agents"
+    )
+    role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+    nickname = models.CharField(_("nickname"), max_length=50, blank=True, default="")
+    avatar = models.CharField(_("avatar URL"), max_length=300, blank=True, default="/static/img/agent.svg")
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or self.username
+
+    @property
+    def is_agent(self) -> bool:
+        return self.enterprise_id is not None and self.is_active

@@ -1,0 +1,40 @@
+"""Writes about users and roles."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from enterprises.models import Enterprise
+
+from .models import Role, User
+
+DEFAULT_ROLES = {
+    Role.SUPERADMIN: "超级管理员 Superadmin",
+    Role.ENTERPRISE_ADMIN: "商户管理员 Enterprise admin",
+    Role.AGENT: "客服 Agent",
+}
+
+
+@transaction.atomic
+def roles_ensure() -> dict[str, Role]:
+    return {slug: Role.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in DEFAULT_ROLES.items()}
+
+
+@transaction.atomic
+def agent_create(
+    *, enterprise: Enterprise, username: str, password: str, nickname: str = "", role_slug: str = Role.AGENT
+) -> User:
+    role = Role.objects.get(slug=role_slug)
+    user = User(username=username, enterprise=enterprise, role=role, nickname=nickname or username)
+    user.set_password(password)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def superadmin_create(*, username: str, password: str) -> User:
+    role = Role.objects.get(slug=Role.SUPERADMIN)
+    user = User.objects.create_superuser(username=username, password=password, email="")
+    user.role = role
+    user.save(update_fields=["role"])
+    return user

@@ -1,0 +1,51 @@
+"""DRF authentication and permissions for visitors (signed token) and agents (JWT or session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+
+from chat.identity import VisitorClaim, visitor_token_read
+
+
+@dataclass
+class VisitorPrincipal:
+    claim: VisitorClaim
+    is_authenticated: bool = True
+
+
+class VisitorTokenAuthentication(BaseAuthentication):
+    """`Authorization: Visitor <token>`, the token visitor login returned."""
+
+    keyword = b"visitor"
+
+    def authenticate(self, request: Any) -> tuple[VisitorPrincipal, VisitorClaim] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed visitor authorization header.")
+        claim = visitor_token_read(parts[1].decode("latin-1"))
+        if claim is None:
+            raise exceptions.AuthenticationFailed("Invalid or expired visitor token; log in again.")
+        return VisitorPrincipal(claim), claim
+
+    def authenticate_header(self, request: Any) -> str:
+        return "Visitor"
+
+
+class IsVisitor(BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return isinstance(request.user, VisitorPrincipal)
+
+
+class IsAgent(BasePermission):
+    message = "Only an enterprise's agents may use this endpoint."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_agent", False))

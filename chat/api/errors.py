@@ -1,0 +1,28 @@
+"""One error shape for the whole API: {"error": {"code", "message"}} with a real HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from chat.errors import ChatError
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ChatError):
+        return Response({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes()
+        message: Any = exc.detail
+        if isinstance(code, (dict, list)):
+            code = "invalid"
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            response.status_code = status.HTTP_401_UNAUTHORIZED
+        response.data = {"error": {"code": str(code), "message": message}}
+    return response

@@ -1,0 +1,191 @@
+"""The visitor and agent HTTP API (/api/v1/...), documented in docs/protocol.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import agent_payload
+from chat import frames, selectors, services
+from chat.errors import not_found
+from chat.identity import client_ip
+from chat.models import Message, Visitor
+from chat.presence import AGENT, VISITOR, get_presence
+
+from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
+
+
+def _request_ip(request: Any) -> str | None:
+    meta = request.META
+    return client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP"))
+
+
+def _online(enterprise_id: int, kind: str) -> set[int]:
+    return async_to_sync(get_presence().online)(enterprise_id, kind)
+
+
+class VisitorLoginSerializer(serializers.Serializer):
+    ent_id = serializers.CharField(max_length=20)
+    kefu_id = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    token = serializers.CharField(max_length=512, required=False, allow_blank=True)
+    visitor_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    visitor_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    avatar = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    refer = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    landing_page = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    extra = serializers.JSONField(required=False)
+
+
+class PageSerializer(serializers.Serializer):
+    before = serializers.IntegerField(min_value=1, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+class SendSerializer(serializers.Serializer):
+    client_id = serializers.CharField(max_length=64)
+    content = serializers.CharField(max_length=100_000, trim_whitespace=False, allow_blank=True)
+
+
+class ReadSerializer(serializers.Serializer):
+    up_to = serializers.IntegerField(min_value=1)
+
+
+def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _page(visitor: Visitor, params: Any) -> Response:
+    page = _validated(PageSerializer, params)
+    messages, more = selectors.messages_page(visitor=visitor, before=page.get("before"), limit=page["limit"])
+    return Response({"messages": messages, "more": more})
+
+
+def _send(visitor: Visitor, sender: str, data: Any, agent: Any = None) -> Response:
+    body = _validated(SendSerializer, data)
+    message, created = services.message_create(
+        visitor=visitor, sender=sender, content=body["content"], client_id=body["client_id"], agent=agent
+    )
+    return Response(
+        {"message": frames.message_payload(message, visitor.visitor_id), "duplicate": not created},
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+class VisitorLoginView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request: Request) -> Response:
+        data = _validated(VisitorLoginSerializer, request.data)
+        login = services.visitor_login(
+            enterprise_id=data["ent_id"],
+            kefu_id=data.get("kefu_id") or None,
+            token=data.get("token"),
+            visitor_id=data.get("visitor_id"),
+            visitor_name=data.get("visitor_name"),
+            avatar=data.get("avatar"),
+            ip=_request_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            referrer=data.get("refer") or request.META.get("HTTP_REFERER", ""),
+            landing_page=data.get("landing_page", ""),
+            extra=data.get("extra"),
+        )
+        visitor = login.visitor
+        enterprise = visitor.enterprise
+        agent = visitor.agent
+        return Response(
+            {
+                "token": login.token,
+                "created": login.created,
+                "visitor": {"visitor_id": visitor.visitor_id, "name": visitor.name, "avatar": visitor.avatar},
+                "enterprise": {
+                    "id": enterprise.pk,
+                    "name": enterprise.name,
+                    "welcome": enterprise.welcome_text,
+                    "offline_text": enterprise.offline_text,
+                },
+                "agent": {"name": agent.display_name, "avatar": agent.avatar} if agent else None,
+                "agents_online": len(_online(enterprise.pk, AGENT)),
+                "ws_path": "/ws/visitor",
+            }
+        )
+
+
+class VisitorView(APIView):
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    def visitor(self, request: Request) -> Visitor:
+        claim = request.auth
+        visitor = selectors.visitor_get_by_pk(enterprise_id=claim.enterprise_id, pk=claim.visitor_pk)  # type: ignore[union-attr]
+        if visitor is None:
+            raise not_found("Visitor")
+        return visitor
+
+
+class VisitorMessagesView(VisitorView):
+    def get(self, request: Request) -> Response:
+        return _page(self.visitor(request), request.query_params)
+
+    def post(self, request: Request) -> Response:
+        return _send(self.visitor(request), Message.Sender.VISITOR, request.data)
+
+
+class AgentView(APIView):
+    permission_classes = [IsAgent]
+
+    def visitor(self, request: Request, visitor_id: str) -> Visitor:
+        visitor = selectors.visitor_get(enterprise_id=request.user.enterprise_id, visitor_id=visitor_id)  # type: ignore[union-attr]
+        if visitor is None:
+            raise not_found("Visitor")
+        return visitor
+
+
+class AgentMeView(AgentView):
+    def get(self, request: Request) -> Response:
+        return Response(agent_payload(request.user))  # type: ignore[arg-type]
+
+
+class AgentVisitorsView(AgentView):
+    def get(self, request: Request) -> Response:
+        enterprise_id = request.user.enterprise_id  # type: ignore[union-attr]
+        online = _online(enterprise_id, VISITOR)
+        only_online = request.query_params.get("online") in {"1", "true"}
+        visitors = selectors.visitor_summaries(
+            enterprise_id=enterprise_id, visitor_pks=online if only_online else None, online=online, limit=2000 if only_online else 200
+        )
+        return Response({"visitors": visitors})
+
+
+class AgentVisitorView(AgentView):
+    def get(self, request: Request, visitor_id: str) -> Response:
+        return Response(frames.visitor_payload(self.visitor(request, visitor_id)))
+
+
+class AgentVisitorMessagesView(AgentView):
+    def get(self, request: Request, visitor_id: str) -> Response:
+        return _page(self.visitor(request, visitor_id), request.query_params)
+
+    def post(self, request: Request, visitor_id: str) -> Response:
+        return _send(self.visitor(request, visitor_id), Message.Sender.AGENT, request.data, agent=request.user)
+
+
+class AgentVisitorReadView(AgentView):
+    def post(self, request: Request, visitor_id: str) -> Response:
+        body = _validated(ReadSerializer, request.data)
+        changed = services.messages_mark_read(
+            agent=request.user, visitor=self.visitor(request, visitor_id), up_to=body["up_to"]  # type: ignore[arg-type]
+        )
+        return Response({"marked": changed})
+
+

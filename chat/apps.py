@@ -1,0 +1,8 @@
+"""Application config for visitors, messages, presence and the realtime chat."""
+
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    name = "chat"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,268 @@
+"""The visitor and agent websockets: authenticate, validate each frame, call a service, answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import validate_host
+
+from accounts.selectors import agent_payload
+
+from . import frames, heartbeat, selectors, services
+from .errors import ChatError
+from .frames import FrameError
+from .models import Message, Visitor
+from .presence import AGENT, VISITOR, Presence, get_presence
+
+logger = logging.getLogger(__name__)
+
+_TYPING_INTERVAL = 0.5
+
+
+def _dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """What both sides share: frame parsing, error answers, groups, presence and forwarding."""
+
+    allowed_frames: set[str] = set()
+    presence_kind = ""
+
+    presence: Presence | None = None
+    groups_joined: list[str]
+    last_typing = 0.0
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=_dumps(frame))
+
+    async def refuse(self, code: str, message: str, close_code: int) -> None:
+        """Accept only to say why, then close: browsers cannot read an HTTP rejection of an upgrade."""
+        await self.accept()
+        await self.send_frame(frames.error_frame(code, message))
+        await self.close(code=close_code)
+
+    async def join(self, groups: list[str], enterprise_id: int, pk: int) -> bool:
+        self.groups_joined = groups
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.presence = Presence(enterprise_id, self.presence_kind, pk, self.channel_name)
+        heartbeat.register(self.presence)
+        return await get_presence().join(self.presence)
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.presence is not None:
+            heartbeat.unregister(self.presence)
+            if await get_presence().leave(self.presence):
+                await self.went_offline()
+
+    async def went_offline(self) -> None:
+        pass
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        ref = None
+        try:
+            kind, data = frames.parse(text_data, self.allowed_frames)
+            ref = data.get("client_id") if isinstance(data.get("client_id"), str) else None
+            await getattr(self, "on_" + kind.replace(".", "_"))(data)
+        except FrameError as exc:
+            await self.send_frame(frames.error_frame(exc.code, exc.message, exc.ref or ref))
+        except ChatError as exc:
+            await self.send_frame(frames.error_frame(exc.code, exc.message, ref))
+        except Exception:
+            logger.exception("frame handler failed")
+            await self.send_frame(frames.error_frame("server_error", "The server could not handle this frame; retry.", ref))
+
+    async def forward_frame(self, event: dict[str, Any]) -> None:
+        await self.send_frame(event["frame"])
+
+    async def on_ping(self, data: dict[str, Any]) -> None:
+        await self.send_frame(frames.frame("pong", {"time": time.time()}))
+
+    async def send_message(self, visitor: Visitor, sender: str, data: dict[str, Any], agent: Any = None) -> None:
+        message, created = await database_sync_to_async(services.message_create)(
+            visitor=visitor, sender=sender, content=data.get("content"), client_id=data.get("client_id"), agent=agent
+        )
+        await self.send_frame(frames.ack_frame(message, duplicate=not created))
+
+    def typing_allowed(self) -> bool:
+        """Typing is a hint: frames closer than _TYPING_INTERVAL are coalesced into the previous one."""
+        now = time.monotonic()
+        if now - self.last_typing < _TYPING_INTERVAL:
+            return False
+        self.last_typing = now
+        return True
+
+
+class VisitorConsumer(ChatConsumer):
+    allowed_frames = frames.VISITOR_FRAMES
+    presence_kind = VISITOR
+    visitor: Visitor
+
+    async def connect(self) -> None:
+        info = self.scope["gofly"]
+        claim = info["visitor"]
+        if claim is None:
+            await self.refuse("unauthenticated", "Missing, invalid or expired visitor token; log in again.", frames.CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            self.visitor = await database_sync_to_async(selectors.visitor_for_socket)(
+                visitor_pk=claim.visitor_pk, enterprise_id=claim.enterprise_id, ip=info["ip"]
+            )
+        except ChatError as exc:
+            close = frames.CLOSE_FORBIDDEN if exc.code == "blacklisted" else frames.CLOSE_UNAUTHENTICATED
+            await self.refuse(exc.code, exc.message, close)
+            return
+        enterprise = self.visitor.enterprise
+        if info["origin"] and not enterprise.origin_allowed(info["origin"]):
+            await self.refuse("forbidden_origin", "This site may not open the chat.", frames.CLOSE_FORBIDDEN)
+            return
+        await self.accept()
+        ent = enterprise.pk
+        came_online = await self.join(
+            [frames.group_visitor(self.visitor.pk), frames.group_visitors(ent)], ent, self.visitor.pk
+        )
+        state = await database_sync_to_async(selectors.visitor_connect_state)(visitor=self.visitor)
+        agents_online = len(await get_presence().online(ent, AGENT))
+        await self.send_frame(
+            frames.frame(
+                "ready",
+                {
+                    "visitor": {"visitor_id": self.visitor.visitor_id, "name": self.visitor.name, "avatar": self.visitor.avatar},
+                    "agents_online": agents_online,
+                    "welcome": enterprise.welcome_text,
+                    "offline_text": enterprise.offline_text,
+                    "last_message_id": state["last_message_id"],
+                },
+            )
+        )
+        if came_online and state["summary"]:
+            await self.channel_layer.group_send(
+                frames.group_agents(ent), frames.event(frames.frame("visitor.online", state["summary"]))
+            )
+
+    async def went_offline(self) -> None:
+        await self.channel_layer.group_send(
+            frames.group_agents(self.visitor.enterprise_id),
+            frames.event(frames.frame("visitor.offline", {"visitor_id": self.visitor.visitor_id})),
+        )
+
+    async def on_sync(self, data: dict[str, Any]) -> None:
+        after = frames.require_int(data, "after")
+        messages, more = await database_sync_to_async(selectors.messages_after_for_visitor)(
+            visitor_pk=self.visitor.pk, after=after
+        )
+        await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
+
+    async def on_message_send(self, data: dict[str, Any]) -> None:
+        await self.send_message(self.visitor, Message.Sender.VISITOR, data)
+
+    async def on_typing(self, data: dict[str, Any]) -> None:
+        draft = data.get("content", "")
+        if not isinstance(draft, str):
+            raise FrameError("bad_frame", '"content" must be a string.')
+        if self.typing_allowed():
+            await self.channel_layer.group_send(
+                frames.group_agents(self.visitor.enterprise_id),
+                frames.event(
+                    frames.frame("typing", {"visitor_id": self.visitor.visitor_id, "sender": "visitor", "content": draft[:200]})
+                ),
+            )
+
+
+class AgentConsumer(ChatConsumer):
+    allowed_frames = frames.AGENT_FRAMES
+    presence_kind = AGENT
+
+    async def connect(self) -> None:
+        info = self.scope["gofly"]
+        self.agent = info["agent"]
+        if self.agent is None:
+            await self.refuse("unauthenticated", "Log in as an agent (session or ?token=<JWT>).", frames.CLOSE_UNAUTHENTICATED)
+            return
+        # A session cookie is sent by the browser on any site's behalf; only our own pages may use it.
+        if info["agent_via"] == "session" and not self._same_site(info["origin"]):
+            await self.refuse("forbidden_origin", "Cross-site console connection refused.", frames.CLOSE_FORBIDDEN)
+            return
+        await self.accept()
+        self.visitor_cache: dict[str, Visitor] = {}
+        ent = self.agent.enterprise_id
+        came_online = await self.join([frames.group_agents(ent)], ent, self.agent.pk)
+        presence = get_presence()
+        online = await presence.online(ent, VISITOR)
+        visitors = await database_sync_to_async(selectors.visitor_summaries)(
+            enterprise_id=ent, visitor_pks=online, online=online, limit=2000
+        )
+        last_id = await database_sync_to_async(selectors.last_message_id)(enterprise_id=ent)
+        await self.send_frame(
+            frames.frame(
+                "ready",
+                {"agent": agent_payload(self.agent), "visitors": visitors, "last_message_id": last_id},
+            )
+        )
+        if came_online:
+            await self.announce_agents(ent)
+
+    def _same_site(self, origin: str | None) -> bool:
+        if not origin:  # not a browser: nothing ambient to abuse
+            return True
+        parts = urlsplit(origin)
+        if parts.netloc == self.scope["gofly"]["host"]:
+            return True
+        return validate_host(parts.hostname or "", [h for h in settings.ALLOWED_HOSTS if h != "*"])
+
+    async def announce_agents(self, ent: int) -> None:
+        count = len(await get_presence().online(ent, AGENT))
+        await self.channel_layer.group_send(
+            frames.group_visitors(ent), frames.event(frames.frame("agents", {"online": count}))
+        )
+
+    async def went_offline(self) -> None:
+        await self.announce_agents(self.agent.enterprise_id)
+
+    async def visitor(self, data: dict[str, Any]) -> Visitor:
+        visitor_id = data.get("visitor_id")
+        visitor = self.visitor_cache.get(visitor_id) if isinstance(visitor_id, str) else None
+        if visitor is None:
+            visitor = await database_sync_to_async(selectors.visitor_get)(
+                enterprise_id=self.agent.enterprise_id, visitor_id=visitor_id
+            )
+            if visitor is None:
+                raise ChatError("not_found", "Visitor not found.", 404)
+            if len(self.visitor_cache) > 5000:
+                self.visitor_cache.clear()
+            self.visitor_cache[visitor.visitor_id] = visitor
+        return visitor
+
+    async def on_sync(self, data: dict[str, Any]) -> None:
+        after = frames.require_int(data, "after")
+        messages, more = await database_sync_to_async(selectors.messages_after_for_enterprise)(
+            enterprise_id=self.agent.enterprise_id, after=after
+        )
+        await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
+
+    async def on_message_send(self, data: dict[str, Any]) -> None:
+        visitor = await self.visitor(data)
+        await self.send_message(visitor, Message.Sender.AGENT, data, agent=self.agent)
+
+    async def on_typing(self, data: dict[str, Any]) -> None:
+        visitor = await self.visitor(data)
+        if self.typing_allowed():
+            await self.channel_layer.group_send(
+                frames.group_visitor(visitor.pk),
+                frames.event(frames.frame("typing", {"visitor_id": visitor.visitor_id, "sender": "agent", "name": self.agent.display_name})),
+            )
+
+    async def on_read(self, data: dict[str, Any]) -> None:
+        visitor = await self.visitor(data)
+        up_to = frames.require_int(data, "up_to", minimum=1)
+        await database_sync_to_async(services.messages_mark_read)(agent=self.agent, visitor=visitor, up_to=up_to)

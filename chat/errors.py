@@ -1,0 +1,18 @@
+"""The one error type services raise for input they refuse; views and consumers turn it into answers."""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """A refusal with a stable machine code, a human message and the HTTP status it maps to."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def not_found(what: str) -> ChatError:
+    # "Not found" and "not yours" answer the same, so ids of other tenants cannot be probed.
+    return ChatError("not_found", f"{what} not found.", 404)

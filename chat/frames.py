@@ -1,0 +1,154 @@
+"""Every websocket frame and channel-layer event of the chat, in one place (see docs/protocol.md).
+
+A frame is JSON text `{"type": str, "data": object}` in both directions. Channel-layer events carry a
+ready-made frame under "frame" so that a consumer forwards it without rebuilding it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+
+from .models import Message, Visitor
+
+# Client -> server frame types, per side.
+VISITOR_FRAMES = {"ping", "sync", "message.send", "typing"}
+AGENT_FRAMES = {"ping", "sync", "message.send", "typing", "read"}
+
+# Close codes (4000-4999 are ours).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class FrameError(Exception):
+    """A client frame we refuse; answered with an `error` frame, the connection stays open."""
+
+    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+# --- groups -----------------------------------------------------------------------------------------
+
+
+def group_agents(enterprise_id: int) -> str:
+    return f"ent.{enterprise_id}.agents"
+
+
+def group_visitors(enterprise_id: int) -> str:
+    return f"ent.{enterprise_id}.visitors"
+
+
+def group_visitor(visitor_pk: int) -> str:
+    return f"visitor.{visitor_pk}"
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+
+def parse(text: str | None, allowed: set[str]) -> tuple[str, dict[str, Any]]:
+    """The (type, data) of a client frame, or FrameError saying what is wrong with it."""
+    if text is None:
+        raise FrameError("bad_frame", "Frames must be JSON text, not binary.")
+    if len(text) > settings.GOFLY["FRAME_MAX_BYTES"]:
+        raise FrameError("too_large", f"Frames are limited to {settings.GOFLY['FRAME_MAX_BYTES']} bytes.")
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise FrameError("bad_frame", "Frame is not valid JSON.") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise FrameError("bad_frame", 'Frame must be an object with a string "type".')
+    kind = frame["type"]
+    data = frame.get("data")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FrameError("bad_frame", '"data" must be an object.')
+    if kind not in allowed:
+        raise FrameError("unknown_type", f"Unknown frame type {kind[:40]!r}.")
+    return kind, data
+
+
+def require_int(data: dict[str, Any], key: str, *, minimum: int = 0, default: int | None = None) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FrameError("bad_frame", f'"{key}" must be an integer >= {minimum}.')
+    return value
+
+
+def require_str(data: dict[str, Any], key: str, *, max_length: int, ref: str | None = None) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise FrameError("bad_frame", f'"{key}" must be a non-empty string.', ref)
+    if len(value) > max_length:
+        raise FrameError("too_large", f'"{key}" is limited to {max_length} characters.', ref)
+    return value
+
+
+# --- payloads --------------------------------------------------------------------------------------
+
+
+def message_payload(message: Message, visitor_public_id: str) -> dict[str, Any]:
+    agent = message.agent if message.agent_id else None
+    return {
+        "id": message.pk,
+        "client_id": message.client_id,
+        "visitor_id": visitor_public_id,
+        "sender": message.sender,
+        "kind": message.kind,
+        "content": message.content,
+        "created_at": message.created_at.isoformat(),
+        "agent": {"id": agent.pk, "name": agent.display_name, "avatar": agent.avatar} if agent else None,
+    }
+
+
+def visitor_payload(visitor: Visitor) -> dict[str, Any]:
+    return {
+        "visitor_id": visitor.visitor_id,
+        "name": visitor.name,
+        "avatar": visitor.avatar,
+        "city": visitor.city,
+        "ip": visitor.ip,
+        "referrer": visitor.referrer,
+        "landing_page": visitor.landing_page,
+        "user_agent": visitor.user_agent,
+        "extra": visitor.extra,
+        "visits": visitor.visits,
+        "created_at": visitor.created_at.isoformat(),
+        "updated_at": visitor.updated_at.isoformat(),
+    }
+
+
+def frame(kind: str, data: Any) -> dict[str, Any]:
+    return {"type": kind, "data": data}
+
+
+def error_frame(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {"code": code, "message": message}
+    if ref is not None:
+        data["ref"] = ref
+    return frame("error", data)
+
+
+def ack_frame(message: Message, *, duplicate: bool) -> dict[str, Any]:
+    return frame(
+        "message.ack",
+        {
+            "client_id": message.client_id,
+            "id": message.pk,
+            "created_at": message.created_at.isoformat(),
+            "duplicate": duplicate,
+        },
+    )
+
+
+def event(frame_: dict[str, Any], *, exclude_channel: str | None = None) -> dict[str, Any]:
+    """A channel-layer event that consumers forward verbatim as `frame_`."""
+    payload: dict[str, Any] = {"type": "forward.frame", "frame": frame_}
+    if exclude_channel:
+        payload["exclude"] = exclude_channel
+    return payload

@@ -1,0 +1,46 @@
+"""`manage.py server`: run GoFly under daphne (HTTP, websockets and, embedded, static files)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+def pid_file() -> Any:
+    return settings.VAR_DIR / "gofly.pid"
+
+
+class Command(BaseCommand):
+    help = "Run the GoFly server (daphne). Stop it with Ctrl-C or `manage.py stop`."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("PORT", "8081")))
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--proxy-headers", action="store_true", help="Trust X-Forwarded-* (behind nginx).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from daphne.cli import CommandLineInterface
+
+        host, port = options["host"], options["port"]
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        self.stdout.write(f"GoFly on http://{shown}:{port}/  console /console  login /login  admin /admin")
+        credentials = settings.VAR_DIR / "credentials.txt"
+        if credentials.exists():
+            for line in credentials.read_text().splitlines():
+                self.stdout.write("  " + line.replace("/chatIndex", f"http://{shown}:{port}/chatIndex"))
+        self.stdout.flush()
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        pid_file().write_text(str(os.getpid()))
+        argv = ["-b", host, "-p", str(port), "--websocket_timeout", "-1", "--ping-interval", "20"]
+        if options["proxy_headers"]:
+            argv.append("--proxy-headers")
+        try:
+            CommandLineInterface().run([*argv, "gofly_site.asgi:application"])
+        finally:
+            if pid_file().exists() and pid_file().read_text() == str(os.getpid()):
+                pid_file().unlink()
+        sys.exit(0)

@@ -1,0 +1,49 @@
+"""Websocket authentication: who is on the other end, decided before a consumer runs."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+
+from accounts.selectors import agent_from_jwt
+
+from .identity import client_ip, visitor_token_read
+
+
+class GoflyAuthMiddleware(BaseMiddleware):
+    """Sets scope['gofly']: the client IP, the visitor claim (visitor socket) or the agent and how they proved it."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        token = (query.get("token") or [""])[0]
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}
+        info: dict[str, Any] = {
+            "ip": client_ip((scope.get("client") or [None])[0], headers.get("x-forwarded-for"), headers.get("x-real-ip")),
+            "origin": headers.get("origin"),
+            "host": headers.get("host", ""),
+            "visitor": None,
+            "agent": None,
+            "agent_via": None,
+        }
+        path = scope.get("path", "")
+        if path.startswith("/ws/visitor"):
+            info["visitor"] = visitor_token_read(token)
+        elif path.startswith("/ws/agent"):
+            if token:
+                info["agent"] = await database_sync_to_async(agent_from_jwt)(token)
+                info["agent_via"] = "jwt"
+            else:
+                user = scope.get("user")
+                if user is not None and user.is_authenticated and user.is_agent:
+                    info["agent"] = user
+                    info["agent_via"] = "session"
+        scope["gofly"] = info
+        return await super().__call__(scope, receive, send)
+
+
+def GoflyAuthStack(inner: Any) -> Any:  # noqa: N802 - named like Channels' own stacks
+    return AuthMiddlewareStack(GoflyAuthMiddleware(inner))

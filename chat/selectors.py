@@ -1,0 +1,125 @@
+"""Reads of visitors and messages, always scoped to one enterprise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Max, Q
+
+from . import frames
+from .models import Message, Visitor
+
+
+def visitor_get(*, enterprise_id: int, visitor_id: object) -> Visitor | None:
+    if not isinstance(visitor_id, str) or not visitor_id or len(visitor_id) > 64:
+        return None
+    return Visitor.objects.filter(enterprise_id=enterprise_id, visitor_id=visitor_id).first()
+
+
+def visitor_get_by_pk(*, enterprise_id: int, pk: int) -> Visitor | None:
+    return Visitor.objects.filter(enterprise_id=enterprise_id, pk=pk).select_related("enterprise").first()
+
+
+def _messages(queryset: Any) -> Any:
+    return queryset.select_related("agent", "visitor")
+
+
+def _payloads(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    return [frames.message_payload(m, m.visitor.visitor_id) for m in messages]
+
+
+def messages_page(*, visitor: Visitor, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """One page of a visitor's history, newest first, strictly older than `before`; and whether more exist."""
+    limit = max(1, min(limit, settings.GOFLY["HISTORY_PAGE_MAX"]))
+    qs = Message.objects.filter(visitor=visitor)
+    if before:
+        qs = qs.filter(pk__lt=before)
+    rows = list(_messages(qs).order_by("-pk")[: limit + 1])
+    return _payloads(rows[:limit]), len(rows) > limit
+
+
+def messages_after_for_visitor(*, visitor_pk: int, after: int) -> tuple[list[dict[str, Any]], bool]:
+    """What a visitor missed since `after`, oldest first, in batches of SYNC_BATCH."""
+    batch = settings.GOFLY["SYNC_BATCH"]
+    rows = list(_messages(Message.objects.filter(visitor_id=visitor_pk, pk__gt=after)).order_by("pk")[: batch + 1])
+    return _payloads(rows[:batch]), len(rows) > batch
+
+
+def messages_after_for_enterprise(*, enterprise_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
+    """What an agent missed since `after` across the enterprise, oldest first, in batches of SYNC_BATCH."""
+    batch = settings.GOFLY["SYNC_BATCH"]
+    rows = list(
+        _messages(Message.objects.filter(enterprise_id=enterprise_id, pk__gt=after)).order_by("pk")[: batch + 1]
+    )
+    return _payloads(rows[:batch]), len(rows) > batch
+
+
+def last_message_id(*, enterprise_id: int, visitor_pk: int | None = None) -> int:
+    qs = Message.objects.filter(enterprise_id=enterprise_id)
+    if visitor_pk is not None:
+        qs = qs.filter(visitor_id=visitor_pk)
+    return qs.aggregate(last=Max("pk"))["last"] or 0
+
+
+def visitor_summaries(
+    *, enterprise_id: int, visitor_pks: Iterable[int] | None = None, online: set[int] | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Visitors as the console lists them: details, last message, unread count, online flag; in 3 queries.
+
+    With `visitor_pks`, those visitors; otherwise the most recently active ones.
+    """
+    qs = Visitor.objects.filter(enterprise_id=enterprise_id)
+    if visitor_pks is not None:
+        qs = qs.filter(pk__in=list(visitor_pks))
+    visitors = list(qs.order_by("-last_message_at", "-updated_at")[:limit])
+    pks = [v.pk for v in visitors]
+    stats = {
+        row["visitor_id"]: row
+        for row in Message.objects.filter(visitor_id__in=pks)
+        .values("visitor_id")
+        .annotate(last_id=Max("pk"), unread=Count("pk", filter=Q(sender=Message.Sender.VISITOR, read_at__isnull=True)))
+    }
+    last_ids = [row["last_id"] for row in stats.values()]
+    last = {m.visitor_id: m for m in Message.objects.filter(pk__in=last_ids).only("visitor_id", "content", "sender", "kind", "created_at")}
+    online = online or set()
+    result = []
+    for visitor in visitors:
+        item = frames.visitor_payload(visitor)
+        message = last.get(visitor.pk)
+        item["last_message"] = (
+            {"id": message.pk, "content": message.content[:200], "sender": message.sender, "kind": message.kind,
+             "created_at": message.created_at.isoformat()}
+            if message
+            else None
+        )
+        item["unread"] = stats.get(visitor.pk, {}).get("unread", 0)
+        item["online"] = visitor.pk in online
+        result.append(item)
+    return result
+
+
+def visitor_for_socket(*, visitor_pk: int, enterprise_id: int, ip: str | None) -> Visitor:
+    """The visitor a token names, refusing deleted visitors, inactive enterprises and blacklisted IPs."""
+    from enterprises.selectors import ip_is_blacklisted
+
+    from .errors import ChatError, not_found
+
+    visitor = (
+        Visitor.objects.filter(pk=visitor_pk, enterprise_id=enterprise_id, enterprise__is_active=True)
+        .select_related("enterprise")
+        .first()
+    )
+    if visitor is None:
+        raise not_found("Visitor")
+    if ip_is_blacklisted(enterprise_id=enterprise_id, ip=ip):
+        raise ChatError("blacklisted", "Your address is not allowed to chat here.", 403)
+    return visitor
+
+
+def visitor_connect_state(*, visitor: Visitor) -> dict[str, Any]:
+    """What a visitor's socket needs at connect: the agents' summary line of them and the last message id."""
+    summary = visitor_summaries(enterprise_id=visitor.enterprise_id, visitor_pks=[visitor.pk], online={visitor.pk})
+    last = summary[0]["last_message"] if summary else None
+    return {"summary": summary[0] if summary else None, "last_message_id": last["id"] if last else 0}

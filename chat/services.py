@@ -1,0 +1,220 @@
+"""Writes of the chat: visitor login, messages, read state. Each publishes its events after commit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from enterprises.selectors import enterprise_get_active, ip_is_blacklisted
+
+from . import frames
+from .broadcast import publish_on_commit
+from .errors import ChatError, not_found
+from .identity import visitor_token_issue, visitor_token_read
+from .models import Message, Visitor
+from .ratelimit import rate_limit
+
+_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_.:|@-]{1,64}$")
+_MOBILE = re.compile(r"Mobile|iPod|iPhone|Android|Opera Mini|BlackBerry|webOS|UCWEB|Blazer|PSP", re.I)
+_EXTRA_MAX = 4096
+
+
+@dataclass
+class VisitorLogin:
+    visitor: Visitor
+    token: str
+    created: bool
+
+
+def _decode_extra(extra: Any) -> dict[str, Any]:
+    """`extra` as the original sends it (base64 of a JSON object, padding optional) or as an object."""
+    if extra in (None, "", {}):
+        return {}
+    if isinstance(extra, str):
+        if len(extra) > _EXTRA_MAX * 2:
+            raise ChatError("bad_extra", _("extra is too large."))
+        try:
+            raw = base64.b64decode(extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None)
+            extra = json.loads(raw.decode("utf-8"))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise ChatError("bad_extra", _("extra must be base64 of a JSON object.")) from None
+    if not isinstance(extra, dict):
+        raise ChatError("bad_extra", _("extra must be a JSON object."))
+    if len(json.dumps(extra)) > _EXTRA_MAX:
+        raise ChatError("bad_extra", _("extra is too large."))
+    return extra
+
+
+def _clean_avatar(value: Any) -> str:
+    if isinstance(value, str) and len(value) <= 300 and re.match(r"^(https?://|/static/|/media/)[^\s\"'<>]*$", value):
+        return value
+    return ""
+
+
+def visitor_login(
+    *,
+    enterprise_id: Any,
+    kefu_id: str | None,
+    token: str | None,
+    visitor_id: str | None,
+    visitor_name: str | None,
+    avatar: str | None,
+    ip: str | None,
+    user_agent: str,
+    referrer: str,
+    landing_page: str,
+    extra: Any,
+) -> VisitorLogin:
+    """Create or resume a visitor and issue the signed token that proves who they are.
+
+    A valid token resumes its visitor. A bare `visitor_id` (the operator's own id) is taken for a new
+    visitor only: it never resumes an existing one, since knowing an id must not open a conversation.
+    """
+    enterprise = enterprise_get_active(enterprise_id)
+    if enterprise is None:
+        raise not_found(_("Enterprise"))
+    if ip_is_blacklisted(enterprise_id=enterprise.pk, ip=ip):
+        raise ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
+    rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
+    agent = None
+    if kefu_id:
+        agent = User.objects.filter(enterprise=enterprise, username=kefu_id, is_active=True).first()
+        if agent is None:
+            raise not_found(_("Agent"))
+    extra_data = _decode_extra(extra)
+    name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
+    avatar = _clean_avatar(avatar) or _clean_avatar(extra_data.get("visitorAvatar"))
+    fields = {
+        "ip": ip,
+        "user_agent": (user_agent or "")[:500],
+        "referrer": (referrer or "")[:1000],
+        "landing_page": (landing_page or "")[:1000],
+    }
+
+    claim = visitor_token_read(token)
+    visitor = None
+    if claim and claim.enterprise_id == enterprise.pk:
+        visitor = Visitor.objects.filter(pk=claim.visitor_pk, enterprise=enterprise).first()
+    with transaction.atomic():
+        if visitor is not None:
+            for key, value in fields.items():
+                setattr(visitor, key, value)
+            if extra_data:
+                visitor.extra = extra_data
+            if name:
+                visitor.name = name
+            if avatar:
+                visitor.avatar = avatar
+            if agent is not None:
+                visitor.agent = agent
+            visitor.visits = F("visits") + 1
+            visitor.save()
+            visitor.refresh_from_db()
+            created = False
+        else:
+            public_id = visitor_id if visitor_id and _PUBLIC_ID.match(visitor_id) else ""
+            if not public_id or Visitor.objects.filter(enterprise=enterprise, visitor_id=public_id).exists():
+                public_id = uuid.uuid4().hex
+            visitor = Visitor.objects.create(
+                enterprise=enterprise,
+                visitor_id=public_id,
+                name=name or _("Guest %(code)s") % {"code": public_id[-4:].upper()},
+                avatar=avatar
+                or ("/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"),
+                agent=agent,
+                extra=extra_data,
+                **fields,
+            )
+            created = True
+    return VisitorLogin(visitor=visitor, token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk), created=created)
+
+
+def _clean_content(content: Any) -> str:
+    if not isinstance(content, str):
+        raise ChatError("bad_content", _("Message content must be text."))
+    content = content.strip()
+    if not content:
+        raise ChatError("empty", _("Message is empty."))
+    limit = settings.GOFLY["MESSAGE_MAX_LENGTH"]
+    if len(content) > limit:
+        raise ChatError("too_large", _("Message is longer than %(limit)d characters.") % {"limit": limit}, 413)
+    return content
+
+
+def _clean_client_id(client_id: Any) -> str:
+    if not isinstance(client_id, str) or not (1 <= len(client_id) <= 64) or not client_id.isprintable():
+        raise ChatError("bad_client_id", _("client_id must be 1 to 64 printable characters."))
+    return client_id
+
+
+def message_create(
+    *, visitor: Visitor, sender: str, content: Any, client_id: Any, agent: User | None = None
+) -> tuple[Message, bool]:
+    """Store a message once per (visitor, sender, client_id) and publish it; (message, created).
+
+    A resend of a stored client_id returns the stored message and publishes nothing.
+    """
+    client_id = _clean_client_id(client_id)
+    content = _clean_content(content)
+    if sender == Message.Sender.AGENT:
+        if agent is None or agent.enterprise_id != visitor.enterprise_id:
+            raise not_found(_("Visitor"))
+        rate_limit(f"msg:a:{agent.pk}", *settings.GOFLY["RATE_AGENT_MESSAGES"])
+    else:
+        rate_limit(f"msg:v:{visitor.pk}", *settings.GOFLY["RATE_VISITOR_MESSAGES"])
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                enterprise_id=visitor.enterprise_id,
+                visitor=visitor,
+                agent=agent,
+                sender=sender,
+                content=content,
+                client_id=client_id,
+            )
+            Visitor.objects.filter(pk=visitor.pk).update(last_message_at=message.created_at)
+            payload = frames.frame("message.new", frames.message_payload(message, visitor.visitor_id))
+            publish_on_commit(
+                [
+                    (frames.group_agents(visitor.enterprise_id), payload),
+                    (frames.group_visitor(visitor.pk), payload),
+                ]
+            )
+    except IntegrityError:
+        existing = (
+            Message.objects.select_related("agent")
+            .filter(visitor=visitor, sender=sender, client_id=client_id)
+            .first()
+        )
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def messages_mark_read(*, agent: User, visitor: Visitor, up_to: int) -> int:
+    """Mark the visitor's messages up to `up_to` read on behalf of the agent's team; how many changed."""
+    if agent.enterprise_id != visitor.enterprise_id:
+        raise not_found(_("Visitor"))
+    with transaction.atomic():
+        changed = Message.objects.filter(
+            visitor=visitor, sender=Message.Sender.VISITOR, pk__lte=up_to, read_at__isnull=True
+        ).update(read_at=timezone.now())
+        if changed:
+            payload = frames.frame("read", {"visitor_id": visitor.visitor_id, "up_to": up_to, "by": agent.pk})
+            publish_on_commit(
+                [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
+            )
+    return changed

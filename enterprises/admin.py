@@ -1,0 +1,25 @@
+"""Admin for enterprises and their IP blacklists."""
+
+from django.contrib import admin
+
+from .models import Enterprise, IPBlacklist
+
+
+class IPBlacklistInline(admin.TabularInline):
+    model = IPBlacklist
+    extra = 0
+
+
+@admin.register(Enterprise)
+class EnterpriseAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "is_active", "created_at")
+    search_fields = ("name",)
+    list_filter = ("is_active",)
+    inlines = [IPBlacklistInline]
+
+
+@admin.register(IPBlacklist)
+class IPBlacklistAdmin(admin.ModelAdmin):
+    list_display = ("ip", "enterprise", "reason", "created_at")
+    list_filter = ("enterprise",)
+    search_fields = ("ip",)

@@ -1,0 +1,29 @@
+"""URL routes: pages, the versioned API and the admin. Websocket routes are in chat/routing.py."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from django.views.generic import RedirectView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from chat import views as chat_views
+from chat.api import views as api
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/console", permanent=False)),
+    path("chatIndex", chat_views.chat_index, name="chat-index"),
+    path("livechat", chat_views.chat_index, name="livechat"),
+    path("console", chat_views.console, name="console"),
+    path("login", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True), name="login"),
+    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/auth/token", TokenObtainPairView.as_view(), name="jwt-obtain"),
+    path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="jwt-refresh"),
+    path("api/v1/visitor/login", api.VisitorLoginView.as_view(), name="visitor-login"),
+    path("api/v1/visitor/messages", api.VisitorMessagesView.as_view(), name="visitor-messages"),
+    path("api/v1/agent/me", api.AgentMeView.as_view(), name="agent-me"),
+    path("api/v1/agent/visitors", api.AgentVisitorsView.as_view(), name="agent-visitors"),
+    path("api/v1/agent/visitors/<str:visitor_id>", api.AgentVisitorView.as_view(), name="agent-visitor"),
+    path("api/v1/agent/visitors/<str:visitor_id>/messages", api.AgentVisitorMessagesView.as_view(), name="agent-visitor-messages"),
+    path("api/v1/agent/visitors/<str:visitor_id>/read", api.AgentVisitorReadView.as_view(), name="agent-visitor-read"),
+]

@@ -1,0 +1,1 @@
+"""Announcements and notifications arrive with a later issue."""

@@ -1,0 +1,1 @@
+"""The WeChat channel arrives with a later issue."""
