@@ -1,0 +1,79 @@
+"""Shared fixtures: enterprises, agents, visitors, clean presence and rate limits for every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
+
+from accounts.models import User
+from accounts.services import agent_create, roles_ensure
+from chat import heartbeat
+from chat.presence import get_presence
+from chat.services import VisitorLogin, visitor_login
+from enterprises.models import Enterprise
+from enterprises.services import enterprise_create
+
+AGENT_PASSWORD = "agent-pass-123"
+
+
+@pytest.fixture(autouse=True)
+def _clean_state() -> Iterator[None]:
+    """Presence and rate limits live outside the database, so each test starts them empty."""
+    async_to_sync(get_presence().clear)()
+    heartbeat._local.clear()
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def enterprise(db: Any) -> Enterprise:
+    return enterprise_create(name="Acme", welcome_text="Welcome to Acme!", offline_text="We are away.")
+
+
+@pytest.fixture
+def other_enterprise(db: Any) -> Enterprise:
+    return enterprise_create(name="Globex", welcome_text="Globex here.")
+
+
+@pytest.fixture
+def agent(enterprise: Enterprise) -> User:
+    roles_ensure()
+    return agent_create(enterprise=enterprise, username="kefu2", password=AGENT_PASSWORD, nickname="Alice")
+
+
+@pytest.fixture
+def second_agent(enterprise: Enterprise, agent: User) -> User:
+    return agent_create(enterprise=enterprise, username="kefu3", password=AGENT_PASSWORD, nickname="Bob")
+
+
+@pytest.fixture
+def other_agent(other_enterprise: Enterprise) -> User:
+    roles_ensure()
+    return agent_create(enterprise=other_enterprise, username="globex1", password=AGENT_PASSWORD, nickname="Gil")
+
+
+def login_visitor(enterprise: Enterprise, agent: User | None = None, **overrides: Any) -> VisitorLogin:
+    params: dict[str, Any] = {
+        "enterprise_id": enterprise.pk,
+        "kefu_id": agent.username if agent else None,
+        "token": None,
+        "visitor_id": None,
+        "visitor_name": None,
+        "avatar": None,
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) pytest",
+        "referrer": "https://shop.example.com/item/1",
+        "landing_page": "https://shop.example.com/",
+        "extra": None,
+    }
+    params.update(overrides)
+    return visitor_login(**params)
+
+
+@pytest.fixture
+def visitor_login_result(enterprise: Enterprise, agent: User) -> VisitorLogin:
+    return login_visitor(enterprise, agent)

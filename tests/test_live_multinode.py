@@ -1,0 +1,114 @@
+"""Two real server processes on MariaDB + Redis: a visitor on one and an agent on the other chat as if on one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from django.db import connection
+
+from tests.conftest import AGENT_PASSWORD
+from tests.servers import ROOT, database_url, free_port, gofly_server
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="several processes share work only through Redis"),
+]
+
+ARTIFACTS = ROOT / "test-artifacts" / "live"
+
+
+@pytest.fixture(autouse=True)
+def _needs_a_server_database(db: Any) -> None:
+    if connection.vendor == "sqlite":
+        pytest.skip("the multi-node setup runs on MariaDB")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+
+async def next_frame(ws: Any, kind: str, timeout: float = 10) -> dict[str, Any]:
+    async def wait() -> dict[str, Any]:
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == kind:
+                return frame["data"]
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+def ws_url(base: str, path: str) -> str:
+    return base.replace("http://", "ws://") + path
+
+
+async def test_a_visitor_on_one_node_and_an_agent_on_another_chat_both_ways(enterprise, agent):
+    with gofly_server(log=ARTIFACTS / "node-a.log") as node_a, gofly_server(log=ARTIFACTS / "node-b.log") as node_b:
+        async with httpx.AsyncClient() as http:
+            login = (await http.post(f"{node_a}/api/v1/visitor/login", json={"ent_id": enterprise.pk, "kefu_id": "kefu2"})).json()
+            jwt = (await http.post(f"{node_b}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD})).json()["access"]
+        async with websockets.connect(ws_url(node_b, f"/ws/agent?token={jwt}")) as agent_ws:
+            await next_frame(agent_ws, "ready")
+            async with websockets.connect(ws_url(node_a, f"/ws/visitor?token={login['token']}")) as visitor_ws:
+                ready = await next_frame(visitor_ws, "ready")
+                assert ready["agents_online"] == 1  # the agent's presence on node B is seen from node A
+                online = await next_frame(agent_ws, "visitor.online")
+                assert online["visitor_id"] == login["visitor"]["visitor_id"]
+
+                await visitor_ws.send(json.dumps({"type": "message.send", "data": {"client_id": "v1", "content": "from node A"}}))
+                ack = await next_frame(visitor_ws, "message.ack")
+                got = await next_frame(agent_ws, "message.new")
+                assert (got["id"], got["content"]) == (ack["id"], "from node A")
+
+                reply = {"client_id": "a1", "visitor_id": login["visitor"]["visitor_id"], "content": "from node B"}
+                await agent_ws.send(json.dumps({"type": "message.send", "data": reply}))
+                ack = await next_frame(agent_ws, "message.ack")
+                got = await next_frame(visitor_ws, "message.new")
+                while got["sender"] != "agent":
+                    got = await next_frame(visitor_ws, "message.new")
+                assert (got["id"], got["content"]) == (ack["id"], "from node B")
+            offline = await next_frame(agent_ws, "visitor.offline")
+            assert offline["visitor_id"] == login["visitor"]["visitor_id"]
+
+
+async def test_a_visitor_whose_node_dies_goes_offline_for_agents_elsewhere(enterprise, agent):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url(), "GOFLY_HEARTBEAT": "1", "GOFLY_PRESENCE_TTL": "3"}
+    log = open(ARTIFACTS / "doomed-node.log", "wb")  # noqa: SIM115
+    doomed = subprocess.Popen(
+        [sys.executable, "manage.py", "server", "-p", str(port)], cwd=Path(ROOT), env=env, stdout=log, stderr=log
+    )
+    try:
+        node_a = f"http://127.0.0.1:{port}"
+        with gofly_server(log=ARTIFACTS / "survivor.log") as node_b:
+            async with httpx.AsyncClient() as http:
+                for _ in range(100):
+                    try:
+                        login = (await http.post(f"{node_a}/api/v1/visitor/login", json={"ent_id": enterprise.pk})).json()
+                        break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.1)
+                jwt = (await http.post(f"{node_b}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD})).json()["access"]
+            async with websockets.connect(ws_url(node_b, f"/ws/agent?token={jwt}")) as agent_ws:
+                await next_frame(agent_ws, "ready")
+                visitor_ws = await websockets.connect(ws_url(node_a, f"/ws/visitor?token={login['token']}"))
+                await next_frame(visitor_ws, "ready")
+                await next_frame(agent_ws, "visitor.online")
+                doomed.send_signal(signal.SIGKILL)  # no goodbye: only the missing heartbeats tell
+                doomed.wait()
+                offline = await next_frame(agent_ws, "visitor.offline", timeout=15)
+                assert offline["visitor_id"] == login["visitor"]["visitor_id"]
+                async with httpx.AsyncClient() as http:
+                    listed = (await http.get(f"{node_b}/api/v1/agent/visitors?online=1", headers={"Authorization": f"Bearer {jwt}"})).json()
+                assert listed["visitors"] == []
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+        log.close()
