@@ -17,7 +17,9 @@ DEFAULT_ROLES = {
 
 @transaction.atomic
 def roles_ensure() -> dict[str, Role]:
-    return {slug: Role.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in DEFAULT_ROLES.items()}
+    return {
+        slug: Role.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in DEFAULT_ROLES.items()
+    }
 
 
 @transaction.atomic

@@ -80,7 +80,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_frame(frames.error_frame(exc.code, exc.message, ref))
         except Exception:
             logger.exception("frame handler failed")
-            await self.send_frame(frames.error_frame("server_error", "The server could not handle this frame; retry.", ref))
+            await self.send_frame(
+                frames.error_frame("server_error", "The server could not handle this frame; retry.", ref)
+            )
 
     async def forward_frame(self, event: dict[str, Any]) -> None:
         await self.send_frame(event["frame"])
@@ -112,7 +114,11 @@ class VisitorConsumer(ChatConsumer):
         info = self.scope["gofly"]
         claim = info["visitor"]
         if claim is None:
-            await self.refuse("unauthenticated", "Missing, invalid or expired visitor token; log in again.", frames.CLOSE_UNAUTHENTICATED)
+            await self.refuse(
+                "unauthenticated",
+                "Missing, invalid or expired visitor token; log in again.",
+                frames.CLOSE_UNAUTHENTICATED,
+            )
             return
         try:
             self.visitor = await database_sync_to_async(selectors.visitor_for_socket)(
@@ -137,7 +143,11 @@ class VisitorConsumer(ChatConsumer):
             frames.frame(
                 "ready",
                 {
-                    "visitor": {"visitor_id": self.visitor.visitor_id, "name": self.visitor.name, "avatar": self.visitor.avatar},
+                    "visitor": {
+                        "visitor_id": self.visitor.visitor_id,
+                        "name": self.visitor.name,
+                        "avatar": self.visitor.avatar,
+                    },
                     "agents_online": agents_online,
                     "welcome": enterprise.welcome_text,
                     "offline_text": enterprise.offline_text,
@@ -174,7 +184,9 @@ class VisitorConsumer(ChatConsumer):
             await self.channel_layer.group_send(
                 frames.group_agents(self.visitor.enterprise_id),
                 frames.event(
-                    frames.frame("typing", {"visitor_id": self.visitor.visitor_id, "sender": "visitor", "content": draft[:200]})
+                    frames.frame(
+                        "typing", {"visitor_id": self.visitor.visitor_id, "sender": "visitor", "content": draft[:200]}
+                    )
                 ),
             )
 
@@ -187,7 +199,9 @@ class AgentConsumer(ChatConsumer):
         info = self.scope["gofly"]
         self.agent = info["agent"]
         if self.agent is None:
-            await self.refuse("unauthenticated", "Log in as an agent (session or ?token=<JWT>).", frames.CLOSE_UNAUTHENTICATED)
+            await self.refuse(
+                "unauthenticated", "Log in as an agent (session or ?token=<JWT>).", frames.CLOSE_UNAUTHENTICATED
+            )
             return
         # A session cookie is sent by the browser on any site's behalf; only our own pages may use it.
         if info["agent_via"] == "session" and not self._same_site(info["origin"]):
@@ -259,7 +273,11 @@ class AgentConsumer(ChatConsumer):
         if self.typing_allowed():
             await self.channel_layer.group_send(
                 frames.group_visitor(visitor.pk),
-                frames.event(frames.frame("typing", {"visitor_id": visitor.visitor_id, "sender": "agent", "name": self.agent.display_name})),
+                frames.event(
+                    frames.frame(
+                        "typing", {"visitor_id": visitor.visitor_id, "sender": "agent", "name": self.agent.display_name}
+                    )
+                ),
             )
 
     async def on_read(self, data: dict[str, Any]) -> None:

@@ -51,7 +51,9 @@ async def announce_expired(gone: list[tuple[int, str, int]]) -> None:
             await layer.group_send(frames.group_agents(enterprise_id), frames.event(frame))
         elif kind == AGENT:
             count = len(await presence.online(enterprise_id, AGENT))
-            await layer.group_send(frames.group_visitors(enterprise_id), frames.event(frames.frame("agents", {"online": count})))
+            await layer.group_send(
+                frames.group_visitors(enterprise_id), frames.event(frames.frame("agents", {"online": count}))
+            )
 
 
 async def _run() -> None:

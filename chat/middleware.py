@@ -22,7 +22,9 @@ class GoflyAuthMiddleware(BaseMiddleware):
         token = (query.get("token") or [""])[0]
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}
         info: dict[str, Any] = {
-            "ip": client_ip((scope.get("client") or [None])[0], headers.get("x-forwarded-for"), headers.get("x-real-ip")),
+            "ip": client_ip(
+                (scope.get("client") or [None])[0], headers.get("x-forwarded-for"), headers.get("x-real-ip")
+            ),
             "origin": headers.get("origin"),
             "host": headers.get("host", ""),
             "visitor": None,

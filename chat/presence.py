@@ -192,9 +192,7 @@ class RedisPresence:
         await pipe.execute()
 
     async def online(self, enterprise_id: int, kind: str) -> set[int]:
-        members = await self._redis().zrangebyscore(
-            self._owner_key(enterprise_id, kind), time.time() - _ttl(), "+inf"
-        )
+        members = await self._redis().zrangebyscore(self._owner_key(enterprise_id, kind), time.time() - _ttl(), "+inf")
         return {int(member) for member in members}
 
     async def sweep(self) -> list[tuple[int, str, int]]:

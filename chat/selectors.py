@@ -82,15 +82,23 @@ def visitor_summaries(
         .annotate(last_id=Max("pk"), unread=Count("pk", filter=Q(sender=Message.Sender.VISITOR, read_at__isnull=True)))
     }
     last_ids = [row["last_id"] for row in stats.values()]
-    last = {m.visitor_id: m for m in Message.objects.filter(pk__in=last_ids).only("visitor_id", "content", "sender", "kind", "created_at")}
+    last = {
+        m.visitor_id: m
+        for m in Message.objects.filter(pk__in=last_ids).only("visitor_id", "content", "sender", "kind", "created_at")
+    }
     online = online or set()
     result = []
     for visitor in visitors:
         item = frames.visitor_payload(visitor)
         message = last.get(visitor.pk)
         item["last_message"] = (
-            {"id": message.pk, "content": message.content[:200], "sender": message.sender, "kind": message.kind,
-             "created_at": message.created_at.isoformat()}
+            {
+                "id": message.pk,
+                "content": message.content[:200],
+                "sender": message.sender,
+                "kind": message.kind,
+                "created_at": message.created_at.isoformat(),
+            }
             if message
             else None
         )

@@ -46,7 +46,9 @@ def _decode_extra(extra: Any) -> dict[str, Any]:
         if len(extra) > _EXTRA_MAX * 2:
             raise ChatError("bad_extra", _("extra is too large."))
         try:
-            raw = base64.b64decode(extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None)
+            raw = base64.b64decode(
+                extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None
+            )
             extra = json.loads(raw.decode("utf-8"))
         except (binascii.Error, ValueError, UnicodeDecodeError):
             raise ChatError("bad_extra", _("extra must be base64 of a JSON object.")) from None
@@ -132,13 +134,17 @@ def visitor_login(
                 visitor_id=public_id,
                 name=name or _("Guest %(code)s") % {"code": public_id[-4:].upper()},
                 avatar=avatar
-                or ("/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"),
+                or (
+                    "/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"
+                ),
                 agent=agent,
                 extra=extra_data,
                 **fields,
             )
             created = True
-    return VisitorLogin(visitor=visitor, token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk), created=created)
+    return VisitorLogin(
+        visitor=visitor, token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk), created=created
+    )
 
 
 def _clean_content(content: Any) -> str:
@@ -194,9 +200,7 @@ def message_create(
             )
     except IntegrityError:
         existing = (
-            Message.objects.select_related("agent")
-            .filter(visitor=visitor, sender=sender, client_id=client_id)
-            .first()
+            Message.objects.select_related("agent").filter(visitor=visitor, sender=sender, client_id=client_id).first()
         )
         if existing is None:
             raise

@@ -25,9 +25,7 @@ def chat_index(request: HttpRequest) -> HttpResponse:
         ent_id = str(agent.enterprise_id) if agent else ""
     enterprise = enterprise_get_active(ent_id)
     if enterprise is None:
-        return render(
-            request, "chat/unavailable.html", {"message": _("This chat link is not valid.")}, status=404
-        )
+        return render(request, "chat/unavailable.html", {"message": _("This chat link is not valid.")}, status=404)
     config = {
         "ent_id": enterprise.pk,
         "kefu_id": kefu_id,

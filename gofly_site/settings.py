@@ -118,7 +118,7 @@ def _database() -> dict[str, Any]:
             }
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'gofly.sqlite3'}"
-    return dj_database_url.parse(url)
+    return dict(dj_database_url.parse(url))
 
 
 _db = _database()
@@ -126,9 +126,7 @@ _db = _database()
 _db["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))
 _db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] == "django.db.backends.mysql":
-    _db.setdefault("OPTIONS", {}).update(
-        {"charset": "utf8mb4", "isolation_level": "read committed"}
-    )
+    _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("OPTIONS", {}).update(
@@ -172,6 +170,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+if env_bool("GOFLY_TEST_FAST_HASHER"):
+    # Tests only: full-strength PBKDF2 would dominate the suite's run time.
+    PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -218,7 +223,7 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type"]
 # Peers whose X-Forwarded-For / X-Real-IP we believe (IPs or CIDRs).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
 
-GOFLY = {
+GOFLY: dict[str, Any] = {
     "VISITOR_TOKEN_MAX_AGE": int(os.environ.get("GOFLY_VISITOR_TOKEN_DAYS", "30")) * 86400,
     "MESSAGE_MAX_LENGTH": int(os.environ.get("GOFLY_MESSAGE_MAX_LENGTH", "5000")),
     "FRAME_MAX_BYTES": 64 * 1024,

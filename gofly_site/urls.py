@@ -14,7 +14,11 @@ urlpatterns = [
     path("chatIndex", chat_views.chat_index, name="chat-index"),
     path("livechat", chat_views.chat_index, name="livechat"),
     path("console", chat_views.console, name="console"),
-    path("login", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True), name="login"),
+    path(
+        "login",
+        auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token", TokenObtainPairView.as_view(), name="jwt-obtain"),
@@ -24,6 +28,10 @@ urlpatterns = [
     path("api/v1/agent/me", api.AgentMeView.as_view(), name="agent-me"),
     path("api/v1/agent/visitors", api.AgentVisitorsView.as_view(), name="agent-visitors"),
     path("api/v1/agent/visitors/<str:visitor_id>", api.AgentVisitorView.as_view(), name="agent-visitor"),
-    path("api/v1/agent/visitors/<str:visitor_id>/messages", api.AgentVisitorMessagesView.as_view(), name="agent-visitor-messages"),
+    path(
+        "api/v1/agent/visitors/<str:visitor_id>/messages",
+        api.AgentVisitorMessagesView.as_view(),
+        name="agent-visitor-messages",
+    ),
     path("api/v1/agent/visitors/<str:visitor_id>/read", api.AgentVisitorReadView.as_view(), name="agent-visitor-read"),
 ]

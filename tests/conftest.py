@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +19,17 @@ from enterprises.models import Enterprise
 from enterprises.services import enterprise_create
 
 AGENT_PASSWORD = "agent-pass-123"
+# Server processes that tests start inherit this and so accept the fast hashes the fixtures write.
+os.environ["GOFLY_TEST_FAST_HASHER"] = "1"
 
 
 @pytest.fixture(autouse=True)
-def _clean_state() -> Iterator[None]:
+def _clean_state(settings: Any) -> Iterator[None]:
     """Presence and rate limits live outside the database, so each test starts them empty."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
     async_to_sync(get_presence().clear)()
     heartbeat._local.clear()
     cache.clear()

@@ -41,7 +41,7 @@ def gofly_server(*, env: dict[str, str] | None = None, log: Path | None = None) 
     full_env = {**os.environ, "DATABASE_URL": database_url(), **(env or {})}
     full_env.setdefault("GOFLY_HEARTBEAT", "1")
     full_env.setdefault("GOFLY_PRESENCE_TTL", "3")
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "server", "-p", str(port)], cwd=ROOT, env=full_env, stdout=out, stderr=out
     )

@@ -52,8 +52,12 @@ def ws_url(base: str, path: str) -> str:
 async def test_a_visitor_on_one_node_and_an_agent_on_another_chat_both_ways(enterprise, agent):
     with gofly_server(log=ARTIFACTS / "node-a.log") as node_a, gofly_server(log=ARTIFACTS / "node-b.log") as node_b:
         async with httpx.AsyncClient() as http:
-            login = (await http.post(f"{node_a}/api/v1/visitor/login", json={"ent_id": enterprise.pk, "kefu_id": "kefu2"})).json()
-            jwt = (await http.post(f"{node_b}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD})).json()["access"]
+            login = (
+                await http.post(f"{node_a}/api/v1/visitor/login", json={"ent_id": enterprise.pk, "kefu_id": "kefu2"})
+            ).json()
+            jwt = (
+                await http.post(f"{node_b}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD})
+            ).json()["access"]
         async with websockets.connect(ws_url(node_b, f"/ws/agent?token={jwt}")) as agent_ws:
             await next_frame(agent_ws, "ready")
             async with websockets.connect(ws_url(node_a, f"/ws/visitor?token={login['token']}")) as visitor_ws:
@@ -62,7 +66,9 @@ async def test_a_visitor_on_one_node_and_an_agent_on_another_chat_both_ways(ente
                 online = await next_frame(agent_ws, "visitor.online")
                 assert online["visitor_id"] == login["visitor"]["visitor_id"]
 
-                await visitor_ws.send(json.dumps({"type": "message.send", "data": {"client_id": "v1", "content": "from node A"}}))
+                await visitor_ws.send(
+                    json.dumps({"type": "message.send", "data": {"client_id": "v1", "content": "from node A"}})
+                )
                 ack = await next_frame(visitor_ws, "message.ack")
                 got = await next_frame(agent_ws, "message.new")
                 assert (got["id"], got["content"]) == (ack["id"], "from node A")
@@ -81,7 +87,7 @@ async def test_a_visitor_on_one_node_and_an_agent_on_another_chat_both_ways(ente
 async def test_a_visitor_whose_node_dies_goes_offline_for_agents_elsewhere(enterprise, agent):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "GOFLY_HEARTBEAT": "1", "GOFLY_PRESENCE_TTL": "3"}
-    log = open(ARTIFACTS / "doomed-node.log", "wb")  # noqa: SIM115
+    log = open(ARTIFACTS / "doomed-node.log", "wb")
     doomed = subprocess.Popen(
         [sys.executable, "manage.py", "server", "-p", str(port)], cwd=Path(ROOT), env=env, stdout=log, stderr=log
     )
@@ -91,11 +97,17 @@ async def test_a_visitor_whose_node_dies_goes_offline_for_agents_elsewhere(enter
             async with httpx.AsyncClient() as http:
                 for _ in range(100):
                     try:
-                        login = (await http.post(f"{node_a}/api/v1/visitor/login", json={"ent_id": enterprise.pk})).json()
+                        login = (
+                            await http.post(f"{node_a}/api/v1/visitor/login", json={"ent_id": enterprise.pk})
+                        ).json()
                         break
                     except httpx.TransportError:
                         await asyncio.sleep(0.1)
-                jwt = (await http.post(f"{node_b}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD})).json()["access"]
+                jwt = (
+                    await http.post(
+                        f"{node_b}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD}
+                    )
+                ).json()["access"]
             async with websockets.connect(ws_url(node_b, f"/ws/agent?token={jwt}")) as agent_ws:
                 await next_frame(agent_ws, "ready")
                 visitor_ws = await websockets.connect(ws_url(node_a, f"/ws/visitor?token={login['token']}"))
@@ -106,7 +118,11 @@ async def test_a_visitor_whose_node_dies_goes_offline_for_agents_elsewhere(enter
                 offline = await next_frame(agent_ws, "visitor.offline", timeout=15)
                 assert offline["visitor_id"] == login["visitor"]["visitor_id"]
                 async with httpx.AsyncClient() as http:
-                    listed = (await http.get(f"{node_b}/api/v1/agent/visitors?online=1", headers={"Authorization": f"Bearer {jwt}"})).json()
+                    listed = (
+                        await http.get(
+                            f"{node_b}/api/v1/agent/visitors?online=1", headers={"Authorization": f"Bearer {jwt}"}
+                        )
+                    ).json()
                 assert listed["visitors"] == []
     finally:
         if doomed.poll() is None:

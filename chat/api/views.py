@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import async_to_sync
 from rest_framework import serializers, status
@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from accounts.selectors import agent_payload
 from chat import frames, selectors, services
 from chat.errors import not_found
@@ -144,8 +145,15 @@ class VisitorMessagesView(VisitorView):
 class AgentView(APIView):
     permission_classes = [IsAgent]
 
+    @staticmethod
+    def agent(request: Request) -> User:
+        return cast(User, request.user)  # IsAgent has checked it
+
+    def enterprise_id(self, request: Request) -> int:
+        return cast(int, self.agent(request).enterprise_id)
+
     def visitor(self, request: Request, visitor_id: str) -> Visitor:
-        visitor = selectors.visitor_get(enterprise_id=request.user.enterprise_id, visitor_id=visitor_id)  # type: ignore[union-attr]
+        visitor = selectors.visitor_get(enterprise_id=self.enterprise_id(request), visitor_id=visitor_id)
         if visitor is None:
             raise not_found("Visitor")
         return visitor
@@ -153,16 +161,19 @@ class AgentView(APIView):
 
 class AgentMeView(AgentView):
     def get(self, request: Request) -> Response:
-        return Response(agent_payload(request.user))  # type: ignore[arg-type]
+        return Response(agent_payload(self.agent(request)))
 
 
 class AgentVisitorsView(AgentView):
     def get(self, request: Request) -> Response:
-        enterprise_id = request.user.enterprise_id  # type: ignore[union-attr]
+        enterprise_id = self.enterprise_id(request)
         online = _online(enterprise_id, VISITOR)
         only_online = request.query_params.get("online") in {"1", "true"}
         visitors = selectors.visitor_summaries(
-            enterprise_id=enterprise_id, visitor_pks=online if only_online else None, online=online, limit=2000 if only_online else 200
+            enterprise_id=enterprise_id,
+            visitor_pks=online if only_online else None,
+            online=online,
+            limit=2000 if only_online else 200,
         )
         return Response({"visitors": visitors})
 
@@ -177,15 +188,13 @@ class AgentVisitorMessagesView(AgentView):
         return _page(self.visitor(request, visitor_id), request.query_params)
 
     def post(self, request: Request, visitor_id: str) -> Response:
-        return _send(self.visitor(request, visitor_id), Message.Sender.AGENT, request.data, agent=request.user)
+        return _send(self.visitor(request, visitor_id), Message.Sender.AGENT, request.data, agent=self.agent(request))
 
 
 class AgentVisitorReadView(AgentView):
     def post(self, request: Request, visitor_id: str) -> Response:
         body = _validated(ReadSerializer, request.data)
         changed = services.messages_mark_read(
-            agent=request.user, visitor=self.visitor(request, visitor_id), up_to=body["up_to"]  # type: ignore[arg-type]
+            agent=self.agent(request), visitor=self.visitor(request, visitor_id), up_to=body["up_to"]
         )
         return Response({"marked": changed})
-
-

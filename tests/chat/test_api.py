@@ -38,12 +38,19 @@ def agent_client(user: User) -> APIClient:
 
 def test_visitor_login_returns_a_token_and_what_the_page_shows(api, enterprise, agent):
     response = api.post(
-        "/api/v1/visitor/login", {"ent_id": str(enterprise.pk), "kefu_id": "kefu2", "refer": "https://x.example/"}, format="json"
+        "/api/v1/visitor/login",
+        {"ent_id": str(enterprise.pk), "kefu_id": "kefu2", "refer": "https://x.example/"},
+        format="json",
     )
     assert response.status_code == 200
     body = response.json()
     assert body["token"]
-    assert body["enterprise"] == {"id": enterprise.pk, "name": "Acme", "welcome": "Welcome to Acme!", "offline_text": "We are away."}
+    assert body["enterprise"] == {
+        "id": enterprise.pk,
+        "name": "Acme",
+        "welcome": "Welcome to Acme!",
+        "offline_text": "We are away.",
+    }
     assert body["agent"]["name"] == "Alice"
     assert body["agents_online"] == 0
     again = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk, "token": body["token"]}, format="json").json()
@@ -57,8 +64,20 @@ def test_visitor_login_accepts_the_originals_form_encoding(api, enterprise, agen
 
 
 def test_visitor_login_records_the_ip_from_a_trusted_proxy_only(api, enterprise, agent):
-    api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk}, format="json", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP="198.51.100.4")
-    api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk}, format="json", REMOTE_ADDR="192.0.2.1", HTTP_X_REAL_IP="198.51.100.5")
+    api.post(
+        "/api/v1/visitor/login",
+        {"ent_id": enterprise.pk},
+        format="json",
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_REAL_IP="198.51.100.4",
+    )
+    api.post(
+        "/api/v1/visitor/login",
+        {"ent_id": enterprise.pk},
+        format="json",
+        REMOTE_ADDR="192.0.2.1",
+        HTTP_X_REAL_IP="198.51.100.5",
+    )
     assert sorted(v.ip for v in enterprise.visitors.all()) == ["192.0.2.1", "198.51.100.4"]
 
 
@@ -186,7 +205,9 @@ def test_an_agent_replies_over_http_and_marks_read(enterprise, agent):
     sent = client.post(f"/api/v1/agent/visitors/{vid}/messages", {"client_id": "r", "content": "!"}, format="json")
     assert sent.status_code == 201
     assert sent.json()["message"]["agent"]["name"] == "Alice"
-    assert client.post(f"/api/v1/agent/visitors/{vid}/read", {"up_to": question.pk}, format="json").json() == {"marked": 1}
+    assert client.post(f"/api/v1/agent/visitors/{vid}/read", {"up_to": question.pk}, format="json").json() == {
+        "marked": 1
+    }
     history = client.get(f"/api/v1/agent/visitors/{vid}/messages").json()["messages"]
     assert [m["content"] for m in history] == ["!", "?"]
     assert client.get(f"/api/v1/agent/visitors/{vid}").json()["referrer"] == "https://shop.example.com/item/1"
@@ -199,7 +220,12 @@ def test_another_enterprises_visitor_is_not_found_for_every_agent_endpoint(enter
     vid = result.visitor.visitor_id
     assert client.get(f"/api/v1/agent/visitors/{vid}").status_code == 404
     assert client.get(f"/api/v1/agent/visitors/{vid}/messages").status_code == 404
-    assert client.post(f"/api/v1/agent/visitors/{vid}/messages", {"client_id": "x", "content": "y"}, format="json").status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/agent/visitors/{vid}/messages", {"client_id": "x", "content": "y"}, format="json"
+        ).status_code
+        == 404
+    )
     assert client.post(f"/api/v1/agent/visitors/{vid}/read", {"up_to": 1}, format="json").status_code == 404
     assert client.get("/api/v1/agent/visitors").json()["visitors"] == []
     assert client.get("/api/v1/agent/visitors/does-not-exist").json()["error"]["code"] == "not_found"

@@ -108,7 +108,11 @@ async def test_a_reconnecting_visitor_receives_what_it_missed_in_order(enterpris
     agent_ws = agent_socket(jwt=jwt_for(agent))
     await connect_ready(agent_ws)
     for i in range(3):
-        await send(agent_ws, "message.send", {"client_id": f"a-{i}", "visitor_id": result.visitor.visitor_id, "content": f"reply {i}"})
+        await send(
+            agent_ws,
+            "message.send",
+            {"client_id": f"a-{i}", "visitor_id": result.visitor.visitor_id, "content": f"reply {i}"},
+        )
         await recv_type(agent_ws, "message.ack")
 
     visitor_ws = visitor_socket(result.token)
@@ -130,7 +134,11 @@ async def test_sync_pages_through_a_long_gap_in_batches(enterprise, agent, setti
     agent_ws = agent_socket(jwt=jwt_for(agent))
     await connect_ready(agent_ws)
     for i in range(5):
-        await send(agent_ws, "message.send", {"client_id": f"a-{i}", "visitor_id": result.visitor.visitor_id, "content": str(i)})
+        await send(
+            agent_ws,
+            "message.send",
+            {"client_id": f"a-{i}", "visitor_id": result.visitor.visitor_id, "content": str(i)},
+        )
         await recv_type(agent_ws, "message.ack")
     seen: list[str] = []
     after, more = 0, True

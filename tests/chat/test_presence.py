@@ -26,6 +26,7 @@ def backends() -> list[object]:
 @pytest.fixture(params=backends())
 async def presence(request, settings):
     settings.GOFLY = {**settings.GOFLY, "PRESENCE_TTL": 0.5}
+    backend: MemoryPresence | RedisPresence
     if request.param == "memory":
         backend = MemoryPresence()
     else:

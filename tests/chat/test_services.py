@@ -124,7 +124,9 @@ def test_the_same_client_id_from_the_other_side_is_another_message(visitor_login
 
 def test_an_agent_cannot_write_to_another_enterprises_visitor(visitor_login_result, other_agent):
     with pytest.raises(ChatError) as err:
-        message_create(visitor=visitor_login_result.visitor, sender="agent", content="x", client_id="c", agent=other_agent)
+        message_create(
+            visitor=visitor_login_result.visitor, sender="agent", content="x", client_id="c", agent=other_agent
+        )
     assert err.value.status == 404
     with pytest.raises(ChatError):
         messages_mark_read(agent=other_agent, visitor=visitor_login_result.visitor, up_to=10)

@@ -22,9 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--noinput", "--no-input", action="store_true", help="Never prompt.")
         parser.add_argument("--force", action="store_true", help="Wipe ALL existing data and install afresh.")
-        parser.add_argument(
-            "--if-missing", action="store_true", help="Succeed without changes when already installed."
-        )
+        parser.add_argument("--if-missing", action="store_true", help="Succeed without changes when already installed.")
         parser.add_argument("--agent", default="kefu2", help="Username of the demo agent (default kefu2).")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -49,7 +47,9 @@ class Command(BaseCommand):
             enterprise = enterprise_create(
                 name="GoFly Demo",
                 welcome_text="您好，欢迎咨询！有什么可以帮您？ Hello, how can we help you?",
-                offline_text="客服暂时不在线，请留言，我们会尽快回复。 We are away; leave a message and we will reply soon.",
+                offline_text=(
+                    "客服暂时不在线，请留言，我们会尽快回复。 We are away; leave a message and we will reply soon."
+                ),
             )
             agent = agent_create(
                 enterprise=enterprise, username=options["agent"], password=agent_password, nickname="小飞 Fly"

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         from daphne.cli import CommandLineInterface
 
         host, port = options["host"], options["port"]
-        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - a comparison, not a bind
         self.stdout.write(f"GoFly on http://{shown}:{port}/  console /console  login /login  admin /admin")
         credentials = settings.VAR_DIR / "credentials.txt"
         if credentials.exists():

@@ -1,0 +1,64 @@
+"""`manage.py install`: default data once, never a silent wipe."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import Role, User
+from chat.models import Visitor
+from enterprises.models import Enterprise
+from tests.conftest import login_visitor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+
+
+def install(*args: str) -> str:
+    out = StringIO()
+    call_command("install", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_install_creates_roles_a_superadmin_and_a_demo_enterprise_with_an_agent(settings, monkeypatch):
+    monkeypatch.setenv("GOFLY_AGENT_PASSWORD", "demo-agent-pass")
+    output = install("--noinput")
+    assert set(Role.objects.values_list("slug", flat=True)) == {"superadmin", "enterprise_admin", "agent"}
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.enterprise is None
+    assert admin.role is not None and admin.role.slug == "superadmin"
+    agent = User.objects.get(username="kefu2")
+    assert agent.check_password("demo-agent-pass") and agent.is_agent
+    enterprise = Enterprise.objects.get()
+    assert f"/chatIndex?kefu_id=kefu2&ent_id={enterprise.pk}" in output
+    assert "kefu2 / demo-agent-pass" in output
+    assert (settings.VAR_DIR / "credentials.txt").stat().st_mode & 0o077 == 0
+
+
+def test_install_refuses_to_wipe_existing_data_without_force():
+    install("--noinput")
+    visitor = login_visitor(Enterprise.objects.get()).visitor
+    with pytest.raises(CommandError, match="refusing"):
+        install("--noinput")
+    assert Visitor.objects.filter(pk=visitor.pk).exists()
+
+
+def test_install_if_missing_leaves_an_installation_alone():
+    install("--noinput")
+    before = User.objects.get(username="kefu2").password
+    assert "Already installed" in install("--noinput", "--if-missing")
+    assert User.objects.get(username="kefu2").password == before
+
+
+def test_install_force_starts_afresh():
+    install("--noinput")
+    login_visitor(Enterprise.objects.get())
+    install("--noinput", "--force")
+    assert Visitor.objects.count() == 0
+    assert User.objects.filter(username="kefu2").count() == 1
