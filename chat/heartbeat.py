@@ -6,6 +6,7 @@ import asyncio
 import logging
 import weakref
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -34,8 +35,6 @@ async def announce_expired(gone: list[tuple[int, str, int]]) -> None:
     """Tell agents about visitors whose every process stopped beating, and visitors about agents likewise."""
     if not gone:
         return
-    from asgiref.sync import sync_to_async
-
     from .models import Visitor
 
     layer = get_channel_layer()
@@ -43,7 +42,9 @@ async def announce_expired(gone: list[tuple[int, str, int]]) -> None:
     presence = get_presence()
     visitor_pks = [pk for _, kind, pk in gone if kind == VISITOR]
     public_ids = dict(
-        await sync_to_async(lambda: list(Visitor.objects.filter(pk__in=visitor_pks).values_list("pk", "visitor_id")))()
+        await database_sync_to_async(
+            lambda: list(Visitor.objects.filter(pk__in=visitor_pks).values_list("pk", "visitor_id"))
+        )()
     )
     for enterprise_id, kind, pk in gone:
         if kind == VISITOR and pk in public_ids:

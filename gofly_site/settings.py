@@ -27,6 +27,11 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    hits, seconds = os.environ.get(name, default).split("/")
+    return int(hits), int(seconds)
+
+
 def _secret_key() -> str:
     """SECRET_KEY from the environment; embedded mode keeps a generated one in var/ so sessions survive restarts."""
     key = os.environ.get("SECRET_KEY")
@@ -232,8 +237,9 @@ GOFLY: dict[str, Any] = {
     # A connection refreshes its presence every HEARTBEAT seconds and is offline after PRESENCE_TTL.
     "HEARTBEAT": float(os.environ.get("GOFLY_HEARTBEAT", "15")),
     "PRESENCE_TTL": float(os.environ.get("GOFLY_PRESENCE_TTL", "45")),
-    "RATE_VISITOR_MESSAGES": (20, 10),  # at most 20 messages per 10 s per visitor
-    "RATE_AGENT_MESSAGES": (60, 10),
+    # Rate limits as (hits, seconds): "20/10" is at most 20 per 10 s.
+    "RATE_VISITOR_MESSAGES": env_rate("GOFLY_RATE_VISITOR", "20/10"),
+    "RATE_AGENT_MESSAGES": env_rate("GOFLY_RATE_AGENT", "60/10"),
     "RATE_LOGIN_PER_IP": (int(os.environ.get("GOFLY_LOGIN_RATE", "600")), 60),
 }
 

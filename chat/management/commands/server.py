@@ -20,7 +20,6 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("PORT", "8081")))
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--proxy-headers", action="store_true", help="Trust X-Forwarded-* (behind nginx).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from daphne.cli import CommandLineInterface
@@ -35,9 +34,9 @@ class Command(BaseCommand):
         self.stdout.flush()
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         pid_file().write_text(str(os.getpid()))
+        # No --proxy-headers: daphne would believe X-Forwarded-For from anyone. GoFly reads it itself,
+        # from TRUSTED_PROXIES only (chat/identity.py).
         argv = ["-b", host, "-p", str(port), "--websocket_timeout", "-1", "--ping-interval", "20"]
-        if options["proxy_headers"]:
-            argv.append("--proxy-headers")
         try:
             CommandLineInterface().run([*argv, "gofly_site.asgi:application"])
         finally:
