@@ -1,0 +1,466 @@
+/* GoFly visitor chat page (/chatIndex): log in (resuming the stored token), history, live chat, outbox. */
+(function () {
+  "use strict";
+
+  var G = window.GoFly;
+  var el = G.el;
+  var t = G.t;
+  G.setStrings(G.readJSONScript("gofly-i18n", {}));
+  G.setStrings(G.readJSONScript("gofly-i18n-page", {}));
+  var cfg = G.readJSONScript("gofly-config", {});
+  var assets = G.readJSONScript("gofly-assets", {});
+
+  var TOKEN_KEY = "gofly.visitor." + cfg.ent_id;
+  var OUTBOX_KEY = "gofly.outbox.visitor." + cfg.ent_id;
+  var PAGE_SIZE = 20;
+
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
+  var dom = {
+    app: $("vchat"),
+    agentAvatar: $("agent-avatar"),
+    agentName: $("agent-name"),
+    status: $("agent-status"),
+    statusText: $("agent-status-text"),
+    ent: $("ent-name"),
+    notice: $("offline-notice"),
+    noticeText: $("offline-notice-text"),
+    conn: $("conn-banner"),
+    connText: $("conn-banner-text"),
+    list: $("messages"),
+    typing: $("typing"),
+    typingText: $("typing-text"),
+    input: $("composer-input"),
+    send: $("composer-send"),
+    emoji: $("composer-emoji"),
+    fatal: $("fatal"),
+    fatalText: $("fatal-text"),
+  };
+
+  var state = {
+    token: G.store.get(TOKEN_KEY) || "",
+    visitor: null,
+    agent: null,
+    agentsOnline: null,
+    welcome: "",
+    offlineText: "",
+    loadingOlder: false,
+    loginAttempt: 0,
+    dead: false,
+  };
+  var thread = new G.Thread();
+  var title = new G.TitleFlasher(document.title);
+  var unseen = 0;
+
+  // --- rendering -------------------------------------------------------------------------------
+
+  function agentAvatar(agent) {
+    return (agent && G.safeURL(agent.avatar, true)) || assets.agent_avatar;
+  }
+  function visitorAvatar() {
+    return (state.visitor && G.safeURL(state.visitor.avatar, true)) || assets.visitor_avatar;
+  }
+
+  // The welcome text may be the operator's (sanitised) rich text; the page shows it as plain text.
+  function plainText(value) {
+    var text = value == null ? "" : String(value);
+    if (!/<[a-z!/][\s\S]*>/i.test(text)) return text;
+    var doc = new DOMParser().parseFromString(text.replace(/<br\s*\/?>/gi, "\n").replace(/<\/(p|div|li)>/gi, "\n"), "text/html");
+    return (doc.body.textContent || "").replace(/\n{3,}/g, "\n\n").trim();
+  }
+
+  var loadMoreButton = el("button", {
+    className: "load-more",
+    text: t("Load earlier messages"),
+    attrs: { type: "button" },
+    on: { click: loadOlder },
+  });
+
+  function leading() {
+    if (thread.more) {
+      loadMoreButton.disabled = state.loadingOlder;
+      loadMoreButton.textContent = state.loadingOlder ? t("Loading…") : t("Load earlier messages");
+      return [loadMoreButton];
+    }
+    var nodes = [];
+    if (thread.loaded && thread.records.length) {
+      nodes.push(el("div", { className: "thread-start", text: t("This is the beginning of your conversation") }));
+    }
+    if (state.welcome) {
+      nodes.push(
+        el("div", { className: "msg msg--in msg--agent msg--welcome", attrs: { id: "welcome" } }, [
+          el("img", { className: "msg__avatar", attrs: { src: agentAvatar(state.agent), alt: "", width: 32, height: 32 } }),
+          el("div", { className: "msg__body" }, [
+            el("div", { className: "msg__meta" }, [
+              el("span", { className: "msg__name", text: (state.agent && state.agent.name) || cfg.enterprise_name || "" }),
+            ]),
+            el("div", { className: "bubble", text: plainText(state.welcome) }),
+          ]),
+        ])
+      );
+    }
+    return nodes;
+  }
+
+  var view = new G.ThreadView(dom.list, {
+    self: "visitor",
+    avatar: function (rec) {
+      return rec.sender === "visitor" ? visitorAvatar() : agentAvatar(rec.agent || state.agent);
+    },
+    name: function (rec) {
+      return rec.sender === "agent" ? (rec.agent && rec.agent.name) || t("Agent") : "";
+    },
+    onRetry: function (rec) {
+      outbox.retry(rec.client_id);
+    },
+    onDiscard: function (rec) {
+      outbox.discard(rec.client_id);
+      thread.remove(rec);
+      view.render();
+    },
+    leading: leading,
+  });
+
+  function renderHeader() {
+    var agent = state.agent;
+    dom.agentAvatar.src = agentAvatar(agent);
+    dom.agentName.textContent = (agent && agent.name) || cfg.enterprise_name || t("Customer service");
+    // Without a named agent the title already is the enterprise's name.
+    dom.ent.hidden = !agent || !cfg.enterprise_name;
+    var online = state.agentsOnline;
+    dom.status.dataset.state = online == null ? "unknown" : online > 0 ? "online" : "offline";
+    dom.statusText.textContent = online == null ? "" : online > 0 ? t("Online") : t("Offline");
+    var showNotice = online === 0;
+    dom.notice.hidden = !showNotice;
+    if (showNotice) {
+      dom.noticeText.textContent =
+        plainText(state.offlineText) || t("No agent is online right now. Leave a message and we will reply as soon as possible.");
+    }
+  }
+
+  var connTimer = null;
+  function renderConnection(status) {
+    clearTimeout(connTimer);
+    if (status === "open" || status === "idle" || status === "stopped") {
+      dom.conn.hidden = true;
+      return;
+    }
+    // A blip shorter than a second and a half is not worth a banner.
+    connTimer = setTimeout(function () {
+      if (socket.status === "open") return;
+      dom.conn.hidden = false;
+      dom.conn.dataset.state = status;
+      dom.connText.textContent =
+        status === "offline"
+          ? t("You are offline. Messages will be sent when the connection is back.")
+          : t("Connecting…");
+    }, status === "offline" ? 0 : 1500);
+  }
+
+  function fatal(message) {
+    state.dead = true;
+    dom.fatal.hidden = false;
+    dom.fatalText.textContent = message;
+    dom.input.disabled = true;
+    dom.send.disabled = true;
+    dom.app.classList.add("vchat--dead");
+  }
+
+  var typingTimer = null;
+  function showTyping(name) {
+    dom.typingText.textContent = t("{name} is typing…", { name: name || t("Agent") });
+    dom.typing.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, 5000);
+  }
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    dom.typing.hidden = true;
+  }
+
+  // --- messages --------------------------------------------------------------------------------
+
+  function mergeServer(msg) {
+    if (msg.sender === "visitor" && msg.client_id && outbox.get(msg.client_id)) {
+      outbox.resolve(msg.client_id);
+    }
+    var result = thread.merge(msg);
+    if (msg.sender === "visitor" && msg.id <= thread.readUpTo) result.rec.state = "read";
+    return result;
+  }
+
+  function markRead(upTo) {
+    thread.readUpTo = Math.max(thread.readUpTo, upTo);
+    thread.records.forEach(function (rec) {
+      if (rec.sender === "visitor" && rec.id != null && rec.id <= thread.readUpTo) rec.state = "read";
+    });
+  }
+
+  var outbox = new G.Outbox({
+    key: OUTBOX_KEY,
+    transmit: function (item) {
+      return socket.send("message.send", { client_id: item.client_id, content: item.content });
+    },
+    onChange: function (item, itemState) {
+      var rec = thread.findClient("visitor", item.client_id);
+      if (!rec) return;
+      rec.state = itemState === "failed" ? "failed" : "sending";
+      rec.error = item.error;
+      view.render();
+    },
+  });
+
+  // Messages typed before a reload (or while offline) are shown at once and sent when we can.
+  outbox.items.forEach(function (item) {
+    thread.merge(
+      { client_id: item.client_id, sender: "visitor", kind: "text", content: item.content, local: item.created },
+      item.state === "failed" ? "failed" : "sending"
+    );
+  });
+
+  function send(text) {
+    if (state.dead) return false;
+    var item = outbox.add(text);
+    thread.merge({ client_id: item.client_id, sender: "visitor", kind: "text", content: text, local: item.created }, "sending");
+    view.render({ stick: true });
+    return true;
+  }
+
+  // --- HTTP ------------------------------------------------------------------------------------
+
+  function authHeaders() {
+    return { Authorization: "Visitor " + state.token };
+  }
+
+  function login(withoutExtra) {
+    var body = {
+      ent_id: String(cfg.ent_id),
+      kefu_id: cfg.kefu_id || "",
+      token: state.token || "",
+      visitor_id: cfg.visitor_id || "",
+      visitor_name: cfg.visitor_name || "",
+      avatar: cfg.avatar || "",
+      refer: cfg.refer || "",
+      landing_page: cfg.landing_page || document.referrer || "",
+      extra: withoutExtra ? "" : cfg.extra || "",
+    };
+    // No Referer header: the server would take this page's own URL for the visitor's referrer.
+    return G.api("POST", "/api/v1/visitor/login", body, undefined, { referrerPolicy: "no-referrer" }).then(function (res) {
+      if (res.ok && res.data && res.data.token) {
+        var previous = state.visitor && state.visitor.visitor_id;
+        state.loginAttempt = 0;
+        state.token = res.data.token;
+        G.store.set(TOKEN_KEY, state.token);
+        state.visitor = res.data.visitor;
+        state.agent = res.data.agent;
+        state.agentsOnline = res.data.agents_online;
+        state.welcome = (res.data.enterprise && res.data.enterprise.welcome) || "";
+        state.offlineText = (res.data.enterprise && res.data.enterprise.offline_text) || "";
+        state.wsPath = res.data.ws_path || "/ws/visitor";
+        if (previous && previous !== state.visitor.visitor_id) resetThread();
+        renderHeader();
+        return true;
+      }
+      var code = res.data && res.data.error && res.data.error.code;
+      if (res.status === 400 && code === "bad_extra" && !withoutExtra) return login(true);
+      if (res.status === 0 || res.status === 429 || res.status >= 500) {
+        var delay = G.backoffDelay(state.loginAttempt++, 1000, 30000);
+        renderConnection(navigator.onLine === false ? "offline" : "waiting");
+        return new Promise(function (resolve) {
+          setTimeout(resolve, delay);
+        }).then(function () {
+          return login(withoutExtra);
+        });
+      }
+      fatal(G.errorText(res));
+      return false;
+    });
+  }
+
+  function resetThread() {
+    var pending = thread.records.filter(function (r) {
+      return r.id == null;
+    });
+    thread = new G.Thread();
+    pending.forEach(function (r) {
+      thread.merge(r, r.state);
+    });
+    view.show(thread);
+  }
+
+  function loadPage(before) {
+    var url = "/api/v1/visitor/messages?limit=" + PAGE_SIZE + (before ? "&before=" + before : "");
+    return G.api("GET", url, undefined, authHeaders()).then(function (res) {
+      if (res.status === 401) {
+        return login().then(function (ok) {
+          return ok ? loadPage(before) : null;
+        });
+      }
+      if (!res.ok || !res.data) return null;
+      thread.mergePage(res.data.messages, res.data.more, mergeServer);
+      return res.data;
+    });
+  }
+
+  function loadOlder() {
+    if (state.loadingOlder) return;
+    state.loadingOlder = true;
+    view.render({ keepTop: true });
+    loadPage(thread.pageCursor).then(function () {
+      state.loadingOlder = false;
+      view.render({ keepTop: true });
+    });
+  }
+
+  // --- websocket -------------------------------------------------------------------------------
+
+  function requestSync() {
+    socket.send("sync", { after: thread.maxId() });
+  }
+
+  var handlers = {
+    ready: function (data) {
+      if (data.visitor) state.visitor = data.visitor;
+      state.agentsOnline = data.agents_online;
+      if (data.welcome != null) state.welcome = data.welcome;
+      if (data.offline_text != null) state.offlineText = data.offline_text;
+      renderHeader();
+      // Fetch whatever we missed before sending anything, so the outbox never resends what is stored.
+      outbox.setReady(false);
+      requestSync();
+    },
+    history: function (data) {
+      var missed = 0;
+      (data.messages || []).forEach(function (m) {
+        if (mergeServer(m).isNew && m.sender === "agent") missed++;
+      });
+      if (missed) notify();
+      view.render();
+      if (data.more) requestSync();
+      else outbox.setReady(true);
+    },
+    "message.new": function (msg) {
+      var result = mergeServer(msg);
+      if (msg.sender === "agent") {
+        hideTyping();
+        if (msg.agent) {
+          // The header shows whoever answers last (a transfer, a colleague stepping in).
+          state.agent = Object.assign({}, state.agent || {}, { name: msg.agent.name, avatar: msg.agent.avatar });
+          renderHeader();
+        }
+        if (result.isNew) notify();
+      }
+      view.render();
+    },
+    "message.ack": function (data) {
+      outbox.resolve(data.client_id);
+      if (thread.findClient("visitor", data.client_id)) {
+        thread.merge({ id: data.id, client_id: data.client_id, sender: "visitor", created_at: data.created_at });
+        view.render();
+      }
+    },
+    agents: function (data) {
+      state.agentsOnline = data.online;
+      renderHeader();
+    },
+    typing: function (data) {
+      if (data.sender === "agent") showTyping(data.name);
+    },
+    read: function (data) {
+      markRead(data.up_to || 0);
+      view.render();
+    },
+    error: function (data) {
+      if (data.ref && outbox.get(data.ref)) outbox.error(data.ref, data.code, data.message);
+    },
+  };
+
+  function notify() {
+    if (document.visibilityState === "hidden" || !view.nearBottom()) {
+      unseen++;
+      title.set(unseen, true);
+      G.playSound(assets.sound_message);
+    }
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && view.nearBottom()) {
+      unseen = 0;
+      title.set(0);
+    }
+  });
+  dom.list.addEventListener("scroll", function () {
+    if (unseen && view.nearBottom() && document.visibilityState === "visible") {
+      unseen = 0;
+      title.set(0);
+    }
+  });
+
+  var socket = new G.Socket({
+    url: function () {
+      return G.wsURL(state.wsPath || "/ws/visitor", "token=" + encodeURIComponent(state.token));
+    },
+    onFrame: function (type, data) {
+      if (handlers[type]) handlers[type](data);
+    },
+    onStatus: renderConnection,
+    onDown: function () {
+      outbox.setReady(false);
+    },
+    onUnauthenticated: function () {
+      // The token expired or its visitor is gone: log in again (a new identity), then reconnect.
+      state.token = "";
+      login().then(function (ok) {
+        if (!ok) return;
+        loadPage().then(function () {
+          view.render({ stick: true });
+          socket.reconnectLater();
+        });
+      });
+    },
+    onForbidden: function (err) {
+      fatal((err && err.message) || t("This chat is not available."));
+    },
+  });
+
+  // --- composer --------------------------------------------------------------------------------
+
+  new G.Composer(dom.input, dom.send, {
+    maxLength: cfg.max_length || 5000,
+    onTooLong: function () {
+      dom.input.setCustomValidity(t("Message is too long."));
+      dom.input.reportValidity();
+      setTimeout(function () {
+        dom.input.setCustomValidity("");
+      }, 2000);
+    },
+    onSend: send,
+    onTyping: function (draft) {
+      socket.send("typing", { content: draft.slice(0, 200) });
+    },
+  });
+  G.EmojiPicker(dom.emoji, dom.input);
+
+  // --- boot ------------------------------------------------------------------------------------
+
+  view.show(thread);
+  renderHeader();
+  login().then(function (ok) {
+    if (!ok) return;
+    loadPage().then(function () {
+      view.render({ stick: true });
+      socket.connect();
+    });
+  });
+
+  // For tests and the embedding widget: a read-only peek at the page's state.
+  window.GoFlyVisitor = {
+    send: send,
+    state: state,
+    outbox: outbox,
+    socket: socket,
+    thread: function () {
+      return thread;
+    },
+  };
+})();
