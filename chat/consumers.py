@@ -12,11 +12,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import validate_host
+from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
 
 from . import frames, heartbeat, selectors, services
-from .errors import ChatError
+from .errors import ChatError, not_found
 from .frames import FrameError
 from .models import Message, Visitor
 from .presence import AGENT, VISITOR, Presence, get_presence
@@ -251,7 +252,7 @@ class AgentConsumer(ChatConsumer):
                 enterprise_id=self.agent.enterprise_id, visitor_id=visitor_id
             )
             if visitor is None:
-                raise ChatError("not_found", "Visitor not found.", 404)
+                raise not_found(_("Visitor"))
             if len(self.visitor_cache) > 5000:
                 self.visitor_cache.clear()
             self.visitor_cache[visitor.visitor_id] = visitor

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 
 class ChatError(Exception):
     """A refusal with a stable machine code, a human message and the HTTP status it maps to."""
@@ -14,5 +16,5 @@ class ChatError(Exception):
 
 
 def not_found(what: str) -> ChatError:
-    # "Not found" and "not yours" answer the same, so ids of other tenants cannot be probed.
-    return ChatError("not_found", f"{what} not found.", 404)
+    """`what` comes translated. "Not found" and "not yours" answer the same: other tenants' ids can't be probed."""
+    return ChatError("not_found", _("%(what)s not found.") % {"what": what}, 404)

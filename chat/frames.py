@@ -54,8 +54,9 @@ def parse(text: str | None, allowed: set[str]) -> tuple[str, dict[str, Any]]:
     """The (type, data) of a client frame, or FrameError saying what is wrong with it."""
     if text is None:
         raise FrameError("bad_frame", "Frames must be JSON text, not binary.")
-    if len(text) > settings.GOFLY["FRAME_MAX_BYTES"]:
-        raise FrameError("too_large", f"Frames are limited to {settings.GOFLY['FRAME_MAX_BYTES']} bytes.")
+    limit = settings.GOFLY["FRAME_MAX_BYTES"]
+    if len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit):
+        raise FrameError("too_large", f"Frames are limited to {limit} bytes of UTF-8.")
     try:
         frame = json.loads(text)
     except ValueError:
@@ -102,6 +103,7 @@ def message_payload(message: Message, visitor_public_id: str) -> dict[str, Any]:
         "kind": message.kind,
         "content": message.content,
         "created_at": message.created_at.isoformat(),
+        "read_at": message.read_at.isoformat() if message.read_at else None,
         "agent": {"id": agent.pk, "name": agent.display_name, "avatar": agent.avatar} if agent else None,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 
 from .errors import ChatError
 
@@ -20,4 +21,4 @@ def rate_limit(key: str, limit: int, window: int) -> None:
         cache.add(bucket, 1, timeout=window + 1)
         return
     if hits > limit:
-        raise ChatError("rate_limited", "Too many requests; slow down and retry shortly.", 429)
+        raise ChatError("rate_limited", _("Too many requests; slow down and retry shortly."), 429)

@@ -7,8 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Max, Q
+from django.utils.translation import gettext as _
+
+from enterprises.selectors import ip_is_blacklisted
 
 from . import frames
+from .errors import ChatError, not_found
 from .models import Message, Visitor
 
 
@@ -110,19 +114,15 @@ def visitor_summaries(
 
 def visitor_for_socket(*, visitor_pk: int, enterprise_id: int, ip: str | None) -> Visitor:
     """The visitor a token names, refusing deleted visitors, inactive enterprises and blacklisted IPs."""
-    from enterprises.selectors import ip_is_blacklisted
-
-    from .errors import ChatError, not_found
-
     visitor = (
         Visitor.objects.filter(pk=visitor_pk, enterprise_id=enterprise_id, enterprise__is_active=True)
         .select_related("enterprise")
         .first()
     )
     if visitor is None:
-        raise not_found("Visitor")
+        raise not_found(_("Visitor"))
     if ip_is_blacklisted(enterprise_id=enterprise_id, ip=ip):
-        raise ChatError("blacklisted", "Your address is not allowed to chat here.", 403)
+        raise ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
     return visitor
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 
@@ -23,6 +25,10 @@ def chat_index(request: HttpRequest) -> HttpResponse:
         # Agent usernames are unique, so a link naming only the agent still finds its enterprise.
         agent = User.objects.filter(username=kefu_id, enterprise__isnull=False).only("enterprise_id").first()
         ent_id = str(agent.enterprise_id) if agent else ""
+    raw_lang = (params.get("lang") or "").replace("_", "-").lower()
+    lang = translation.get_supported_language_variant(raw_lang) if _known_language(raw_lang) else None
+    if lang:
+        translation.activate(lang)  # the link's `lang` wins over the browser's Accept-Language
     enterprise = enterprise_get_active(ent_id)
     if enterprise is None:
         return render(request, "chat/unavailable.html", {"message": _("This chat link is not valid.")}, status=404)
@@ -36,9 +42,22 @@ def chat_index(request: HttpRequest) -> HttpResponse:
         "visitor_id": params.get("visitor_id", ""),
         "visitor_name": params.get("visitor_name", ""),
         "avatar": params.get("avatar", ""),
-        "lang": params.get("lang", ""),
+        "lang": translation.get_language(),
+        "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"],
     }
-    return render(request, "chat/visitor.html", {"config": config, "enterprise": enterprise})
+    response = render(request, "chat/visitor.html", {"config": config, "enterprise": enterprise})
+    response.headers.setdefault("Content-Language", translation.get_language())
+    return response
+
+
+def _known_language(code: str | None) -> bool:
+    if not code or len(code) > 15:
+        return False
+    try:
+        translation.get_supported_language_variant(code.replace("_", "-").lower())
+    except LookupError:
+        return False
+    return True
 
 
 @login_required
@@ -52,4 +71,5 @@ def console(request: HttpRequest) -> HttpResponse:
             {"message": _("This account is not an agent of any enterprise. Superadmins work in /admin.")},
             status=403,
         )
-    return render(request, "chat/console.html", {"config": {"agent": agent_payload(user)}})  # type: ignore[arg-type]
+    config = {"agent": agent_payload(user), "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"]}  # type: ignore[arg-type]
+    return render(request, "chat/console.html", {"config": config})

@@ -20,7 +20,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.APIException):
         code = exc.get_codes()
         message: Any = exc.detail
-        if isinstance(code, (dict, list)):
+        if isinstance(message, dict) and "detail" in message and "code" in message:
+            # simplejwt nests its own {"detail", "code", "messages"} inside the error.
+            code, message = message["code"], message["detail"]
+        elif isinstance(code, (dict, list)):
             code = "invalid"
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             response.status_code = status.HTTP_401_UNAUTHORIZED

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from asgiref.sync import async_to_sync
+from django.utils.translation import gettext as _
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -51,7 +52,8 @@ class PageSerializer(serializers.Serializer):
 
 class SendSerializer(serializers.Serializer):
     client_id = serializers.CharField(max_length=64)
-    content = serializers.CharField(max_length=100_000, trim_whitespace=False, allow_blank=True)
+    # The length limit is the service's, so HTTP and websocket answer it alike (413 too_large).
+    content = serializers.CharField(trim_whitespace=False, allow_blank=True)
 
 
 class ReadSerializer(serializers.Serializer):
@@ -97,7 +99,8 @@ class VisitorLoginView(APIView):
             avatar=data.get("avatar"),
             ip=_request_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            referrer=data.get("refer") or request.META.get("HTTP_REFERER", ""),
+            # Not the request's Referer: that is our own chat page. The page passes the operator's page on.
+            referrer=data.get("refer", ""),
             landing_page=data.get("landing_page", ""),
             extra=data.get("extra"),
         )
@@ -130,7 +133,7 @@ class VisitorView(APIView):
         claim = request.auth
         visitor = selectors.visitor_get_by_pk(enterprise_id=claim.enterprise_id, pk=claim.visitor_pk)  # type: ignore[union-attr]
         if visitor is None:
-            raise not_found("Visitor")
+            raise not_found(_("Visitor"))
         return visitor
 
 
@@ -155,7 +158,7 @@ class AgentView(APIView):
     def visitor(self, request: Request, visitor_id: str) -> Visitor:
         visitor = selectors.visitor_get(enterprise_id=self.enterprise_id(request), visitor_id=visitor_id)
         if visitor is None:
-            raise not_found("Visitor")
+            raise not_found(_("Visitor"))
         return visitor
 
 
@@ -180,7 +183,12 @@ class AgentVisitorsView(AgentView):
 
 class AgentVisitorView(AgentView):
     def get(self, request: Request, visitor_id: str) -> Response:
-        return Response(frames.visitor_payload(self.visitor(request, visitor_id)))
+        visitor = self.visitor(request, visitor_id)
+        online = _online(visitor.enterprise_id, VISITOR)
+        summary = selectors.visitor_summaries(
+            enterprise_id=visitor.enterprise_id, visitor_pks=[visitor.pk], online=online
+        )
+        return Response(summary[0])
 
 
 class AgentVisitorMessagesView(AgentView):

@@ -186,6 +186,7 @@
       outbox.resolve(msg.client_id);
     }
     var result = thread.merge(msg);
+    if (msg.sender === "visitor" && msg.read_at) thread.readUpTo = Math.max(thread.readUpTo, msg.id);
     if (msg.sender === "visitor" && msg.id <= thread.readUpTo) result.rec.state = "read";
     return result;
   }

@@ -16,7 +16,17 @@ def test_a_message_payload_has_the_documented_fields(enterprise, agent):
     visitor = login_visitor(enterprise, agent).visitor
     message, _ = message_create(visitor=visitor, sender="agent", content="hi", client_id="c", agent=agent)
     payload = frames.message_payload(message, visitor.visitor_id)
-    assert set(payload) == {"id", "client_id", "visitor_id", "sender", "kind", "content", "created_at", "agent"}
+    assert set(payload) == {
+        "id",
+        "client_id",
+        "visitor_id",
+        "sender",
+        "kind",
+        "content",
+        "created_at",
+        "read_at",
+        "agent",
+    }
     assert payload["agent"] == {"id": agent.pk, "name": "Alice", "avatar": agent.avatar}
     ack = frames.ack_frame(message, duplicate=False)
     assert ack == {

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 
-def pid_file() -> Any:
-    return settings.VAR_DIR / "gofly.pid"
+def pid_file(port: int) -> Any:
+    """One pid file per port, so several servers on one machine can be stopped one by one."""
+    return settings.VAR_DIR / f"gofly-{port}.pid"
 
 
 class Command(BaseCommand):
@@ -33,13 +34,13 @@ class Command(BaseCommand):
                 self.stdout.write("  " + line.replace("/chatIndex", f"http://{shown}:{port}/chatIndex"))
         self.stdout.flush()
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
-        pid_file().write_text(str(os.getpid()))
+        pid_file(port).write_text(str(os.getpid()))
         # No --proxy-headers: daphne would believe X-Forwarded-For from anyone. GoFly reads it itself,
         # from TRUSTED_PROXIES only (chat/identity.py).
         argv = ["-b", host, "-p", str(port), "--websocket_timeout", "-1", "--ping-interval", "20"]
         try:
             CommandLineInterface().run([*argv, "gofly_site.asgi:application"])
         finally:
-            if pid_file().exists() and pid_file().read_text() == str(os.getpid()):
-                pid_file().unlink()
+            if pid_file(port).exists() and pid_file(port).read_text() == str(os.getpid()):
+                pid_file(port).unlink()
         sys.exit(0)

@@ -16,12 +16,13 @@ class Command(BaseCommand):
     help = "Stop the running GoFly server gracefully (SIGTERM, then wait)."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("PORT", "8081")))
         parser.add_argument("--timeout", type=float, default=15.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = pid_file()
+        path = pid_file(options["port"])
         if not path.exists():
-            raise CommandError("No running server (no pid file).")
+            raise CommandError(f"No server running on port {options['port']} (no {path}).")
         pid = int(path.read_text())
         try:
             os.kill(pid, signal.SIGTERM)
