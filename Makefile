@@ -6,7 +6,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 HOST   ?= 127.0.0.1
 PORT   ?= 8081
 
-.PHONY: run test lint fmt messages bench clean
+.PHONY: run test lint fmt messages bench clean system-packages
+
+# Debian packages needed to build the requirements (mysqlclient); a no-op when present.
+system-packages:
+	@bash scripts/setup-test-env.sh run
 
 # The virtualenv with the runtime requirements; re-installed when requirements.txt changes.
 $(VENV)/.run-requirements: requirements.txt
@@ -17,7 +21,7 @@ $(VENV)/.run-requirements: requirements.txt
 	@touch $@
 
 ## run: install on first use (SQLite + in-memory layer unless DATABASE_URL/REDIS_URL say otherwise), serve on 127.0.0.1:8081
-run: $(VENV)/.run-requirements
+run: system-packages $(VENV)/.run-requirements
 	$(PY) manage.py install --noinput --if-missing
 	$(PY) manage.py server --host $(HOST) -p $(PORT)
 

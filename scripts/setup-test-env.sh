@@ -16,7 +16,12 @@ DB_NAME="${GOFLY_TEST_DB_NAME:-gofly}"
 DB_USER="${GOFLY_TEST_DB_USER:-gofly}"
 DB_PASSWORD="${GOFLY_TEST_DB_PASSWORD:-gofly}"
 PACKAGES=(python3 python3-venv python3-dev build-essential pkg-config libmariadb-dev mariadb-server mariadb-client
-          redis-server chromium fonts-wqy-microhei gettext tzdata make curl)
+          redis-server chromium fonts-wqy-microhei fonts-noto-color-emoji gettext tzdata make curl)
+# `setup-test-env.sh run` (used by `make run`): only what building the runtime requirements needs.
+MODE="${1:-test}"
+if [ "$MODE" = run ]; then
+  PACKAGES=(python3 python3-venv python3-dev build-essential pkg-config libmariadb-dev)
+fi
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'setup-test-env: %s\n' "$*" >&2; exit 1; }
@@ -45,6 +50,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
 else
   log "not a Debian system: install the equivalents of ${PACKAGES[*]} yourself"
 fi
+
+[ "$MODE" = run ] && exit 0
 
 # --- Python virtualenv ---------------------------------------------------------------------------------
 python_ok() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' >/dev/null 2>&1; }
