@@ -8,6 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
 
-from . import frames, heartbeat, selectors, services
+from . import broadcast, frames, heartbeat, selectors, services
 from .errors import ChatError, not_found
 from .frames import FrameError
 from .models import Message, Visitor
@@ -40,6 +41,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
     presence: Presence | None = None
     groups_joined: list[str]
     last_typing = 0.0
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every event, a hop to the one thread all
+        # database calls share, even for a frame that is only forwarded. database_sync_to_async does
+        # that itself around each real database call, so the hop buys nothing here.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        broadcast.bind_event_loop()
+        await super().websocket_connect(message)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=_dumps(frame))
@@ -82,7 +96,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("frame handler failed")
             await self.send_frame(
-                frames.error_frame("server_error", "The server could not handle this frame; retry.", ref)
+                frames.error_frame("server_error", _("The server could not handle this frame; retry."), ref)
             )
 
     async def forward_frame(self, event: dict[str, Any]) -> None:
@@ -117,12 +131,12 @@ class VisitorConsumer(ChatConsumer):
         if claim is None:
             await self.refuse(
                 "unauthenticated",
-                "Missing, invalid or expired visitor token; log in again.",
+                _("Missing, invalid or expired visitor token; log in again."),
                 frames.CLOSE_UNAUTHENTICATED,
             )
             return
         try:
-            self.visitor = await database_sync_to_async(selectors.visitor_for_socket)(
+            self.visitor, summary = await database_sync_to_async(selectors.visitor_for_socket)(
                 visitor_pk=claim.visitor_pk, enterprise_id=claim.enterprise_id, ip=info["ip"]
             )
         except ChatError as exc:
@@ -131,14 +145,13 @@ class VisitorConsumer(ChatConsumer):
             return
         enterprise = self.visitor.enterprise
         if info["origin"] and not enterprise.origin_allowed(info["origin"]):
-            await self.refuse("forbidden_origin", "This site may not open the chat.", frames.CLOSE_FORBIDDEN)
+            await self.refuse("forbidden_origin", _("This site may not open the chat."), frames.CLOSE_FORBIDDEN)
             return
         await self.accept()
         ent = enterprise.pk
         came_online = await self.join(
             [frames.group_visitor(self.visitor.pk), frames.group_visitors(ent)], ent, self.visitor.pk
         )
-        state = await database_sync_to_async(selectors.visitor_connect_state)(visitor=self.visitor)
         agents_online = len(await get_presence().online(ent, AGENT))
         await self.send_frame(
             frames.frame(
@@ -152,13 +165,13 @@ class VisitorConsumer(ChatConsumer):
                     "agents_online": agents_online,
                     "welcome": enterprise.welcome_text,
                     "offline_text": enterprise.offline_text,
-                    "last_message_id": state["last_message_id"],
+                    "last_message_id": summary["last_message"]["id"] if summary["last_message"] else 0,
                 },
             )
         )
-        if came_online and state["summary"]:
+        if came_online:
             await self.channel_layer.group_send(
-                frames.group_agents(ent), frames.event(frames.frame("visitor.online", state["summary"]))
+                frames.group_agents(ent), frames.event(frames.frame("visitor.online", summary))
             )
 
     async def went_offline(self) -> None:
@@ -201,12 +214,12 @@ class AgentConsumer(ChatConsumer):
         self.agent = info["agent"]
         if self.agent is None:
             await self.refuse(
-                "unauthenticated", "Log in as an agent (session or ?token=<JWT>).", frames.CLOSE_UNAUTHENTICATED
+                "unauthenticated", _("Log in as an agent (session or ?token=<JWT>)."), frames.CLOSE_UNAUTHENTICATED
             )
             return
         # A session cookie is sent by the browser on any site's behalf; only our own pages may use it.
         if info["agent_via"] == "session" and not self._same_site(info["origin"]):
-            await self.refuse("forbidden_origin", "Cross-site console connection refused.", frames.CLOSE_FORBIDDEN)
+            await self.refuse("forbidden_origin", _("Cross-site console connection refused."), frames.CLOSE_FORBIDDEN)
             return
         await self.accept()
         self.visitor_cache: dict[str, Visitor] = {}

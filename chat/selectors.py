@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, Value
 from django.utils.translation import gettext as _
 
-from enterprises.selectors import ip_is_blacklisted
+from enterprises.models import IPBlacklist
 
 from . import frames
 from .errors import ChatError, not_found
@@ -67,6 +67,28 @@ def last_message_id(*, enterprise_id: int, visitor_pk: int | None = None) -> int
     return qs.aggregate(last=Max("pk"))["last"] or 0
 
 
+def _summary(visitor: Visitor, last: Message | None, unread: int, online: bool) -> dict[str, Any]:
+    item = frames.visitor_payload(visitor)
+    item["last_message"] = (
+        {
+            "id": last.pk,
+            "content": last.content[:200],
+            "sender": last.sender,
+            "kind": last.kind,
+            "created_at": last.created_at.isoformat(),
+        }
+        if last
+        else None
+    )
+    item["unread"] = unread
+    item["online"] = online
+    return item
+
+
+_LAST_FIELDS = ("visitor_id", "content", "sender", "kind", "created_at")
+_UNREAD = Q(sender=Message.Sender.VISITOR, read_at__isnull=True)
+
+
 def visitor_summaries(
     *, enterprise_id: int, visitor_pks: Iterable[int] | None = None, online: set[int] | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
@@ -78,56 +100,34 @@ def visitor_summaries(
     if visitor_pks is not None:
         qs = qs.filter(pk__in=list(visitor_pks))
     visitors = list(qs.order_by("-last_message_at", "-updated_at")[:limit])
-    pks = [v.pk for v in visitors]
     stats = {
         row["visitor_id"]: row
-        for row in Message.objects.filter(visitor_id__in=pks)
+        for row in Message.objects.filter(visitor_id__in=[v.pk for v in visitors])
         .values("visitor_id")
-        .annotate(last_id=Max("pk"), unread=Count("pk", filter=Q(sender=Message.Sender.VISITOR, read_at__isnull=True)))
+        .annotate(last_id=Max("pk"), unread=Count("pk", filter=_UNREAD))
     }
     last_ids = [row["last_id"] for row in stats.values()]
-    last = {
-        m.visitor_id: m
-        for m in Message.objects.filter(pk__in=last_ids).only("visitor_id", "content", "sender", "kind", "created_at")
-    }
+    last = {m.visitor_id: m for m in Message.objects.filter(pk__in=last_ids).only(*_LAST_FIELDS)}
     online = online or set()
-    result = []
-    for visitor in visitors:
-        item = frames.visitor_payload(visitor)
-        message = last.get(visitor.pk)
-        item["last_message"] = (
-            {
-                "id": message.pk,
-                "content": message.content[:200],
-                "sender": message.sender,
-                "kind": message.kind,
-                "created_at": message.created_at.isoformat(),
-            }
-            if message
-            else None
-        )
-        item["unread"] = stats.get(visitor.pk, {}).get("unread", 0)
-        item["online"] = visitor.pk in online
-        result.append(item)
-    return result
+    return [_summary(v, last.get(v.pk), stats.get(v.pk, {}).get("unread", 0), v.pk in online) for v in visitors]
 
 
-def visitor_for_socket(*, visitor_pk: int, enterprise_id: int, ip: str | None) -> Visitor:
-    """The visitor a token names, refusing deleted visitors, inactive enterprises and blacklisted IPs."""
+def visitor_for_socket(*, visitor_pk: int, enterprise_id: int, ip: str | None) -> tuple[Visitor, dict[str, Any]]:
+    """The visitor a token names and the console's summary line of them, in 2 or 3 queries.
+
+    Refuses deleted visitors, inactive enterprises and blacklisted IPs.
+    """
+    blocked = IPBlacklist.objects.filter(enterprise_id=OuterRef("enterprise_id"), ip=ip) if ip else None
     visitor = (
         Visitor.objects.filter(pk=visitor_pk, enterprise_id=enterprise_id, enterprise__is_active=True)
         .select_related("enterprise")
+        .annotate(blocked=Exists(blocked) if blocked is not None else Value(False))
         .first()
     )
     if visitor is None:
         raise not_found(_("Visitor"))
-    if ip_is_blacklisted(enterprise_id=enterprise_id, ip=ip):
+    if visitor.blocked:  # type: ignore[attr-defined]
         raise ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
-    return visitor
-
-
-def visitor_connect_state(*, visitor: Visitor) -> dict[str, Any]:
-    """What a visitor's socket needs at connect: the agents' summary line of them and the last message id."""
-    summary = visitor_summaries(enterprise_id=visitor.enterprise_id, visitor_pks=[visitor.pk], online={visitor.pk})
-    last = summary[0]["last_message"] if summary else None
-    return {"summary": summary[0] if summary else None, "last_message_id": last["id"] if last else 0}
+    last = Message.objects.filter(visitor=visitor).order_by("-pk").only(*_LAST_FIELDS).first()
+    unread = Message.objects.filter(_UNREAD, visitor=visitor).count() if last else 0
+    return visitor, _summary(visitor, last, unread, online=True)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from enterprises.models import Enterprise
 from enterprises.selectors import enterprise_get_active, ip_is_blacklisted
 
 from . import frames
@@ -36,6 +37,8 @@ class VisitorLogin:
     visitor: Visitor
     token: str
     created: bool
+    enterprise: Enterprise
+    agent: User | None
 
 
 def _decode_extra(extra: Any) -> dict[str, Any]:
@@ -143,7 +146,11 @@ def visitor_login(
             )
             created = True
     return VisitorLogin(
-        visitor=visitor, token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk), created=created
+        visitor=visitor,
+        token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk),
+        created=created,
+        enterprise=enterprise,
+        agent=visitor.agent if visitor.agent_id else None,
     )
 
 

@@ -129,7 +129,9 @@ def _database() -> dict[str, Any]:
 _db = _database()
 # Reconnecting per message halves throughput, so connections are kept.
 _db["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "600"))
-_db["CONN_HEALTH_CHECKS"] = True
+# Off: a health check pings the database before the first query of every database_sync_to_async call.
+# A connection that failed is still dropped (Django closes it after an error) and the next call reconnects.
+_db["CONN_HEALTH_CHECKS"] = env_bool("DB_HEALTH_CHECKS")
 if _db["ENGINE"] == "django.db.backends.mysql":
     _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
@@ -145,8 +147,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if REDIS_URL and _worker.startswith("gw") and os.environ.get("GOFLY_TEST_REDIS_DB_PER_WORKER") == "1":
-    # Parallel test workers each get their own Redis database, so flushing one never touches another.
+    # Parallel test workers each get their own Redis database, so flushing one never touches another,
+    # and their own key prefix, since pub/sub channels are shared by all databases of a Redis server.
     REDIS_URL = urlunsplit(urlsplit(REDIS_URL)._replace(path=f"/{1 + int(_worker[2:])}"))
+    os.environ["GOFLY_REDIS_PREFIX"] = f"{os.environ.get('GOFLY_REDIS_PREFIX', 'gofly')}-{_worker}"
 GOFLY_REDIS_PREFIX = os.environ.get("GOFLY_REDIS_PREFIX", "gofly")
 
 if REDIS_URL:

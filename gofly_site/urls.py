@@ -23,7 +23,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token", TokenObtainPairView.as_view(), name="jwt-obtain"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="jwt-refresh"),
-    path("api/v1/visitor/login", api.VisitorLoginView.as_view(), name="visitor-login"),
+    path("api/v1/visitor/login", api.visitor_login, name="visitor-login"),
     path("api/v1/visitor/messages", api.VisitorMessagesView.as_view(), name="visitor-messages"),
     path("api/v1/agent/me", api.AgentMeView.as_view(), name="agent-me"),
     path("api/v1/agent/visitors", api.AgentVisitorsView.as_view(), name="agent-visitors"),

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure
 from chat import heartbeat
 from chat.presence import get_presence
+from chat.ratelimit import rate_limits_clear
 from chat.services import VisitorLogin, visitor_login
 from enterprises.models import Enterprise
 from enterprises.services import enterprise_create
@@ -32,7 +32,7 @@ def _clean_state(settings: Any) -> Iterator[None]:
     ]
     async_to_sync(get_presence().clear)()
     heartbeat._local.clear()
-    cache.clear()
+    rate_limits_clear()
     yield
 
 

@@ -39,6 +39,7 @@ def test_an_agent_cannot_use_the_admin(client, agent):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
-def test_an_oversized_request_body_is_refused_without_a_500(client, db):
+@pytest.mark.django_db(transaction=True)
+def test_an_oversized_request_body_is_refused_without_a_500(client):
     response = client.post("/api/v1/visitor/login", "x" * (3 * 1024 * 1024), content_type="application/json")
     assert response.status_code in {400, 413}

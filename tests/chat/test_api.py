@@ -15,6 +15,8 @@ from enterprises.services import ip_blacklist_add
 from tests.conftest import AGENT_PASSWORD, login_visitor
 
 pytestmark = pytest.mark.django_db
+# Visitor login runs its database work on a pool thread, which sees committed data only.
+login_db = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -36,6 +38,7 @@ def agent_client(user: User) -> APIClient:
     return client
 
 
+@login_db
 def test_visitor_login_returns_a_token_and_what_the_page_shows(api, enterprise, agent):
     response = api.post(
         "/api/v1/visitor/login",
@@ -58,11 +61,13 @@ def test_visitor_login_returns_a_token_and_what_the_page_shows(api, enterprise, 
     assert again["created"] is False
 
 
+@login_db
 def test_visitor_login_accepts_the_originals_form_encoding(api, enterprise, agent):
     response = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk, "kefu_id": "kefu2"})
     assert response.status_code == 200
 
 
+@login_db
 def test_visitor_login_records_the_ip_from_a_trusted_proxy_only(api, enterprise, agent):
     api.post(
         "/api/v1/visitor/login",
@@ -81,6 +86,7 @@ def test_visitor_login_records_the_ip_from_a_trusted_proxy_only(api, enterprise,
     assert sorted(v.ip for v in enterprise.visitors.all()) == ["192.0.2.1", "198.51.100.4"]
 
 
+@login_db
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
@@ -99,12 +105,14 @@ def test_visitor_login_refuses_bad_input_clearly(api, enterprise, agent, payload
     assert response.json()["error"]["code"] == code
 
 
+@login_db
 def test_visitor_login_refuses_malformed_json(api, enterprise):
     response = api.post("/api/v1/visitor/login", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert "error" in response.json()
 
 
+@login_db
 def test_a_blacklisted_visitor_cannot_log_in(api, enterprise, agent):
     ip_blacklist_add(enterprise=enterprise, ip="127.0.0.1")
     response = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk}, format="json")
