@@ -35,15 +35,21 @@ def database_url() -> str:
 
 
 @contextmanager
-def gofly_server(*, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
-    """Run `manage.py server` on a free port against the test database; yield its base URL."""
+def gofly_server(
+    *, env: dict[str, str] | None = None, log: Path | None = None, server: str = "daphne"
+) -> Iterator[str]:
+    """Run `manage.py server --server SERVER` on a free port against the test database; yield its base URL."""
     port = free_port()
     full_env = {**os.environ, "DATABASE_URL": database_url(), **(env or {})}
     full_env.setdefault("GOFLY_HEARTBEAT", "1")
     full_env.setdefault("GOFLY_PRESENCE_TTL", "3")
     out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "server", "-p", str(port)], cwd=ROOT, env=full_env, stdout=out, stderr=out
+        [sys.executable, "manage.py", "server", "-p", str(port), "--server", server],
+        cwd=ROOT,
+        env=full_env,
+        stdout=out,
+        stderr=out,
     )
     try:
         deadline = time.monotonic() + 30

@@ -50,7 +50,10 @@ def ws_url(base: str, path: str) -> str:
 
 
 async def test_a_visitor_on_one_node_and_an_agent_on_another_chat_both_ways(enterprise, agent):
-    with gofly_server(log=ARTIFACTS / "node-a.log") as node_a, gofly_server(log=ARTIFACTS / "node-b.log") as node_b:
+    # Node A runs daphne, node B uvicorn: the two servers GoFly offers, side by side in one cluster.
+    node_a_server = gofly_server(log=ARTIFACTS / "node-a.log")
+    node_b_server = gofly_server(log=ARTIFACTS / "node-b.log", server="uvicorn")
+    with node_a_server as node_a, node_b_server as node_b:
         async with httpx.AsyncClient() as http:
             login = (
                 await http.post(f"{node_a}/api/v1/visitor/login", json={"ent_id": enterprise.pk, "kefu_id": "kefu2"})

@@ -21,13 +21,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("PORT", "8081")))
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--server",
+            choices=["daphne", "uvicorn"],
+            default=os.environ.get("GOFLY_ASGI_SERVER", "daphne"),
+            help="ASGI server: daphne (default) or uvicorn (less CPU per message; see bench/README.md).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from daphne.cli import CommandLineInterface
-
         host, port = options["host"], options["port"]
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - a comparison, not a bind
-        self.stdout.write(f"GoFly on http://{shown}:{port}/  console /console  login /login  admin /admin")
+        self.stdout.write(
+            f"GoFly ({options['server']}) on http://{shown}:{port}/  console /console  login /login  admin /admin"
+        )
         credentials = settings.VAR_DIR / "credentials.txt"
         if credentials.exists():
             for line in credentials.read_text().splitlines():
@@ -35,12 +41,37 @@ class Command(BaseCommand):
         self.stdout.flush()
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         pid_file(port).write_text(str(os.getpid()))
-        # No --proxy-headers: daphne would believe X-Forwarded-For from anyone. GoFly reads it itself,
-        # from TRUSTED_PROXIES only (chat/identity.py).
-        argv = ["-b", host, "-p", str(port), "--websocket_timeout", "-1", "--ping-interval", "20"]
         try:
-            CommandLineInterface().run([*argv, "gofly_site.asgi:application"])
+            if options["server"] == "uvicorn":
+                self._uvicorn(host, port)
+            else:
+                self._daphne(host, port)
         finally:
             if pid_file(port).exists() and pid_file(port).read_text() == str(os.getpid()):
                 pid_file(port).unlink()
         sys.exit(0)
+
+    # Neither server may rewrite the client address from X-Forwarded-For: it would believe anyone.
+    # GoFly reads those headers itself, from TRUSTED_PROXIES only (chat/identity.py).
+
+    def _daphne(self, host: str, port: int) -> None:
+        from daphne.cli import CommandLineInterface
+
+        argv = ["-b", host, "-p", str(port), "--websocket_timeout", "-1", "--ping-interval", "20"]
+        CommandLineInterface().run([*argv, "gofly_site.asgi:application"])
+
+    def _uvicorn(self, host: str, port: int) -> None:
+        import uvicorn
+
+        uvicorn.run(
+            "gofly_site.asgi:application",
+            host=host,
+            port=port,
+            ws="websockets",
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            ws_max_size=1024 * 1024,
+            proxy_headers=False,
+            lifespan="off",
+            log_level="warning",
+        )
