@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 
@@ -16,6 +15,10 @@ from .identity import client_ip, visitor_token_read
 
 class GoflyAuthMiddleware(BaseMiddleware):
     """Sets scope['gofly']: the client IP, the visitor claim (visitor socket) or the agent and how they proved it."""
+
+    def __init__(self, inner: Any, *, side: str) -> None:
+        super().__init__(inner)
+        self.side = side  # "visitor" or "agent"
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -31,10 +34,9 @@ class GoflyAuthMiddleware(BaseMiddleware):
             "agent": None,
             "agent_via": None,
         }
-        path = scope.get("path", "")
-        if path.startswith("/ws/visitor"):
+        if self.side == "visitor":
             info["visitor"] = visitor_token_read(token)
-        elif path.startswith("/ws/agent"):
+        else:
             if token:
                 info["agent"] = await database_sync_to_async(agent_from_jwt)(token)
                 info["agent_via"] = "jwt"
@@ -45,7 +47,3 @@ class GoflyAuthMiddleware(BaseMiddleware):
                     info["agent_via"] = "session"
         scope["gofly"] = info
         return await super().__call__(scope, receive, send)
-
-
-def GoflyAuthStack(inner: Any) -> Any:  # noqa: N802 - named like Channels' own stacks
-    return AuthMiddlewareStack(GoflyAuthMiddleware(inner))

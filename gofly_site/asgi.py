@@ -9,7 +9,6 @@ django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chat.middleware import GoflyAuthStack  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 http_app = django_asgi
@@ -22,6 +21,6 @@ if os.environ.get("GOFLY_SERVE_STATIC", "1") == "1":
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": GoflyAuthStack(URLRouter(websocket_urlpatterns)),
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )
