@@ -9,6 +9,7 @@ import re
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,7 @@ from .ratelimit import rate_limit
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_.:|@-]{1,64}$")
 _MOBILE = re.compile(r"Mobile|iPod|iPhone|Android|Opera Mini|BlackBerry|webOS|UCWEB|Blazer|PSP", re.I)
 _EXTRA_MAX = 4096
+_LAST_MESSAGE_PRECISION = timedelta(seconds=10)
 
 
 @dataclass
@@ -209,8 +211,12 @@ def message_create(
         if existing is None:
             raise
         return existing, False
-    # Denormalised for the console's "recent visitors" order; a failure here loses no message.
-    Visitor.objects.filter(pk=visitor.pk).update(last_message_at=message.created_at)
+    # Denormalised for the console's "recent visitors" order, so a few seconds' precision will do: a busy
+    # conversation costs one UPDATE per LAST_MESSAGE_PRECISION, not one per message.
+    previous = visitor.last_message_at
+    if previous is None or message.created_at - previous >= _LAST_MESSAGE_PRECISION:
+        Visitor.objects.filter(pk=visitor.pk).update(last_message_at=message.created_at)
+        visitor.last_message_at = message.created_at
     payload = frames.frame("message.new", frames.message_payload(message, visitor.visitor_id))
     publish_on_commit(
         [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chat.errors import ChatError
 from chat.models import Message, Visitor
@@ -151,3 +154,17 @@ def test_marking_read_only_touches_the_visitors_messages_up_to_the_mark(visitor_
     m3, _ = message_create(visitor=visitor, sender="visitor", content="3", client_id="3")
     assert messages_mark_read(agent=agent, visitor=visitor, up_to=m1.pk) == 1
     assert list(Message.objects.filter(read_at__isnull=True).values_list("pk", flat=True).order_by("pk"))[-1] == m3.pk
+
+
+def test_the_visitors_last_message_time_is_kept_to_ten_seconds_without_an_update_per_message(visitor_login_result):
+    visitor = visitor_login_result.visitor
+    first, _ = message_create(visitor=visitor, sender="visitor", content="1", client_id="1")
+    with CaptureQueriesContext(connection) as burst:
+        message_create(visitor=visitor, sender="visitor", content="2", client_id="2")
+    assert not any(q["sql"].startswith("UPDATE") for q in burst.captured_queries)
+    visitor.refresh_from_db()
+    assert visitor.last_message_at == first.created_at
+    visitor.last_message_at = first.created_at - timedelta(seconds=11)  # as if the last one was long ago
+    third, _ = message_create(visitor=visitor, sender="visitor", content="3", client_id="3")
+    visitor.refresh_from_db()
+    assert visitor.last_message_at == third.created_at
