@@ -76,3 +76,9 @@ async def test_leaving_twice_reports_offline_once(presence):
     await presence.join(entry)
     assert await presence.leave(entry) is True
     assert await presence.leave(entry) is False
+
+
+async def test_a_heartbeat_for_thousands_of_connections_keeps_them_all_online(presence):
+    entries = [Presence(9, VISITOR, pk, f"ch-{pk}") for pk in range(2500)]
+    await presence.beat(entries)
+    assert await presence.online(9, VISITOR) == set(range(2500))
