@@ -1,8 +1,31 @@
 """Application config for visitors, messages, presence and the realtime chat."""
 
+import threading
+from typing import Any
+
 from django.apps import AppConfig
+from django.core.signals import request_finished
+from django.db import connections
+
+
+def close_request_thread_connections(**kwargs: Any) -> None:
+    """Close the database connections of a finished request's own thread.
+
+    Under ASGI, Django runs each sync request in a new thread. With CONN_MAX_AGE its connection would
+    outlive the request until the garbage collector found the dead thread: a burst of requests then
+    held more connections than MariaDB allows (bench/README.md, finding 2). The consumers' database
+    thread and the login pool never see request_finished, so they keep their persistent connections.
+    The main thread (the test client, management commands) is left alone.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return
+    for connection in connections.all(initialized_only=True):
+        connection.close()
 
 
 class ChatConfig(AppConfig):
     name = "chat"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        request_finished.connect(close_request_thread_connections, dispatch_uid="gofly-close-request-db")

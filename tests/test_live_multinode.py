@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from asgiref.sync import sync_to_async
 import pytest
 import websockets
 from django.db import connection
@@ -131,3 +132,28 @@ async def test_a_visitor_whose_node_dies_goes_offline_for_agents_elsewhere(enter
         if doomed.poll() is None:
             doomed.kill()
         log.close()
+
+
+async def test_sync_requests_do_not_leave_a_database_connection_behind_each(enterprise, agent):
+    """Under ASGI each sync request runs in a thread of its own; its connection must close with it."""
+
+    def connected() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW STATUS LIKE 'Threads_connected'")
+            return int(cursor.fetchone()[1])
+
+    with gofly_server(log=ARTIFACTS / "connections.log") as node:
+        async with httpx.AsyncClient() as http:
+            jwt = (
+                await http.post(f"{node}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD})
+            ).json()["access"]
+            headers = {"Authorization": f"Bearer {jwt}"}
+            before = await sync_to_async(connected)()
+            for _ in range(5):
+                answers = await asyncio.gather(
+                    *[http.get(f"{node}/api/v1/agent/visitors", headers=headers) for _ in range(20)]
+                )
+                assert all(a.status_code == 200 for a in answers)
+            await asyncio.sleep(0.5)
+            # 100 requests; without closing, each left its connection open until the garbage collector ran.
+            assert await sync_to_async(connected)() - before <= 10
