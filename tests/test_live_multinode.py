@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from asgiref.sync import sync_to_async
 import pytest
 import websockets
+from asgiref.sync import sync_to_async
 from django.db import connection
 
 from tests.conftest import AGENT_PASSWORD
