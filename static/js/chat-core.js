@@ -1086,6 +1086,12 @@
       strings = Object.assign(strings, dict || {});
     },
     readJSONScript: readJSONScript,
+    /** What templates/chat/_boot.html handed the page: loads the strings, returns {cfg, assets}. */
+    boot: function () {
+      GoFly.setStrings(readJSONScript("gofly-i18n", {}));
+      GoFly.setStrings(readJSONScript("gofly-i18n-page", {}));
+      return { cfg: readJSONScript("gofly-config", {}), assets: readJSONScript("gofly-assets", {}) };
+    },
     store: store,
     cookie: cookie,
     api: api,

@@ -5,10 +5,9 @@
   var G = window.GoFly;
   var el = G.el;
   var t = G.t;
-  G.setStrings(G.readJSONScript("gofly-i18n", {}));
-  G.setStrings(G.readJSONScript("gofly-i18n-page", {}));
-  var cfg = G.readJSONScript("gofly-config", {});
-  var assets = G.readJSONScript("gofly-assets", {});
+  var page = G.boot();
+  var cfg = page.cfg;
+  var assets = page.assets;
   var me = cfg.agent || {};
 
   var PAGE_SIZE = 20;

@@ -346,3 +346,36 @@ async def test_a_second_tab_keeps_the_visitor_online_until_both_close(enterprise
     await tab2.disconnect()
     assert (await recv_type(agent_ws, "visitor.offline"))["visitor_id"] == result.visitor.visitor_id
     await agent_ws.disconnect()
+
+
+async def test_an_agents_burst_to_several_visitors_arrives_complete_and_in_order_for_each(enterprise, agent):
+    logins = [await login(enterprise, agent) for _ in range(2)]
+    sockets = [visitor_socket(result.token) for result in logins]
+    for ws in sockets:
+        await connect_ready(ws)
+    agent_ws = agent_socket(jwt=jwt_for(agent))
+    await connect_ready(agent_ws)
+    for i in range(10):
+        for n, result in enumerate(logins):
+            data = {"client_id": f"{n}-{i}", "visitor_id": result.visitor.visitor_id, "content": f"{n}:{i}"}
+            await send(agent_ws, "message.send", data)
+    acks = [await recv_type(agent_ws, "message.ack") for _ in range(20)]
+    assert sorted(a["client_id"] for a in acks) == sorted(f"{n}-{i}" for n in range(2) for i in range(10))
+    for n, ws in enumerate(sockets):
+        got = [(await recv_type(ws, "message.new"))["content"] for _ in range(10)]
+        assert got == [f"{n}:{i}" for i in range(10)]
+        await ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_an_agents_refused_send_is_answered_and_the_next_one_to_that_visitor_still_goes(enterprise, agent):
+    result = await login(enterprise, agent)
+    agent_ws = agent_socket(jwt=jwt_for(agent))
+    await connect_ready(agent_ws)
+    vid = result.visitor.visitor_id
+    await send(agent_ws, "message.send", {"client_id": "bad", "visitor_id": vid, "content": " "})
+    await send(agent_ws, "message.send", {"client_id": "good", "visitor_id": vid, "content": "fine"})
+    error = await recv_type(agent_ws, "error")
+    assert (error["code"], error["ref"]) == ("empty", "bad")
+    assert (await recv_type(agent_ws, "message.ack"))["client_id"] == "good"
+    await agent_ws.disconnect()
