@@ -148,9 +148,6 @@ def ack_frame(message: Message, *, duplicate: bool) -> dict[str, Any]:
     )
 
 
-def event(frame_: dict[str, Any], *, exclude_channel: str | None = None) -> dict[str, Any]:
+def event(frame_: dict[str, Any]) -> dict[str, Any]:
     """A channel-layer event that consumers forward verbatim as `frame_`."""
-    payload: dict[str, Any] = {"type": "forward.frame", "frame": frame_}
-    if exclude_channel:
-        payload["exclude"] = exclude_channel
-    return payload
+    return {"type": "forward.frame", "frame": frame_}
