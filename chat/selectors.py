@@ -44,20 +44,21 @@ def messages_page(*, visitor: Visitor, before: int | None, limit: int) -> tuple[
     return _payloads(rows[:limit]), len(rows) > limit
 
 
-def messages_after_for_visitor(*, visitor_pk: int, after: int) -> tuple[list[dict[str, Any]], bool]:
-    """What a visitor missed since `after`, oldest first, in batches of SYNC_BATCH."""
+def _after(queryset: Any, after: int) -> tuple[list[dict[str, Any]], bool]:
+    """The messages of `queryset` newer than `after`, oldest first, one SYNC_BATCH; and whether more exist."""
     batch = settings.GOFLY["SYNC_BATCH"]
-    rows = list(_messages(Message.objects.filter(visitor_id=visitor_pk, pk__gt=after)).order_by("pk")[: batch + 1])
+    rows = list(_messages(queryset.filter(pk__gt=after)).order_by("pk")[: batch + 1])
     return _payloads(rows[:batch]), len(rows) > batch
+
+
+def messages_after_for_visitor(*, visitor_pk: int, after: int) -> tuple[list[dict[str, Any]], bool]:
+    """What a visitor missed since `after`."""
+    return _after(Message.objects.filter(visitor_id=visitor_pk), after)
 
 
 def messages_after_for_enterprise(*, enterprise_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
-    """What an agent missed since `after` across the enterprise, oldest first, in batches of SYNC_BATCH."""
-    batch = settings.GOFLY["SYNC_BATCH"]
-    rows = list(
-        _messages(Message.objects.filter(enterprise_id=enterprise_id, pk__gt=after)).order_by("pk")[: batch + 1]
-    )
-    return _payloads(rows[:batch]), len(rows) > batch
+    """What an agent missed since `after` across the enterprise."""
+    return _after(Message.objects.filter(enterprise_id=enterprise_id), after)
 
 
 def last_message_id(*, enterprise_id: int, visitor_pk: int | None = None) -> int:

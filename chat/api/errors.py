@@ -11,9 +11,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from chat.errors import ChatError
 
 
+def error_body(code: str, message: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ChatError):
-        return Response({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+        return Response(error_body(exc.code, exc.message), status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -27,5 +31,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code = "invalid"
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             response.status_code = status.HTTP_401_UNAUTHORIZED
-        response.data = {"error": {"code": str(code), "message": message}}
+        response.data = error_body(str(code), message)
     return response

@@ -24,6 +24,7 @@ from chat.models import Message, Visitor
 from chat.presence import AGENT, VISITOR, get_presence
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
+from .errors import error_body
 
 
 def _online(enterprise_id: int, kind: str) -> set[int]:
@@ -114,7 +115,7 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
 
 
 def _error(code: str, message: Any, status_code: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status_code)
+    return JsonResponse(error_body(code, message), status=status_code)
 
 
 @csrf_exempt  # token API: no cookie is read, so there is nothing to forge
