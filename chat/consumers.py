@@ -24,6 +24,7 @@ from .errors import ChatError, not_found
 from .frames import FrameError
 from .models import Message, Visitor
 from .presence import AGENT, VISITOR, Presence, get_presence
+from .writer import get_writer
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +116,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_frame(frames.frame("pong", {"time": time.time()}))
 
-    async def send_message(self, visitor: Visitor, sender: str, data: dict[str, Any], agent: Any = None) -> None:
-        message, created = await database_sync_to_async(services.message_create)(
-            visitor=visitor, sender=sender, content=data.get("content"), client_id=data.get("client_id"), agent=agent
-        )
-        await self.send_frame(frames.ack_frame(message, duplicate=not created))
-
     def typing_allowed(self) -> bool:
         """Typing is a hint: frames closer than _TYPING_INTERVAL are coalesced into the previous one."""
         now = time.monotonic()
@@ -198,7 +193,10 @@ class VisitorConsumer(ChatConsumer):
         await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
 
     async def on_message_send(self, data: dict[str, Any]) -> None:
-        await self.send_message(self.visitor, Message.Sender.VISITOR, data)
+        message, created = await get_writer().create(
+            services.NewMessage(self.visitor, Message.Sender.VISITOR, data.get("content"), data.get("client_id"))
+        )
+        await self.send_frame(frames.ack_frame(message, duplicate=not created))
 
     async def on_typing(self, data: dict[str, Any]) -> None:
         draft = data.get("content", "")
@@ -278,10 +276,13 @@ class AgentConsumer(ChatConsumer):
             )
             if visitor is None:
                 raise not_found(_("Visitor"))
-            if len(self.visitor_cache) > 5000:
-                self.visitor_cache.clear()
-            self.visitor_cache[visitor.visitor_id] = visitor
+            self.cache_visitor(visitor)
         return visitor
+
+    def cache_visitor(self, visitor: Visitor) -> None:
+        if len(self.visitor_cache) > 5000:
+            self.visitor_cache.clear()
+        self.visitor_cache[visitor.visitor_id] = visitor
 
     async def on_sync(self, data: dict[str, Any]) -> None:
         after = frames.require_int(data, "after")
@@ -306,8 +307,17 @@ class AgentConsumer(ChatConsumer):
         await self.answering(data, self._send_to_visitor(data))
 
     async def _send_to_visitor(self, data: dict[str, Any]) -> None:
-        visitor = await self.visitor(data)
-        await self.send_message(visitor, Message.Sender.AGENT, data, agent=self.agent)
+        # A visitor not yet cached is looked up with the message, in the writer's batch: an agent who
+        # answers many new visitors costs one query per batch, not one per visitor.
+        visitor_id = data.get("visitor_id")
+        visitor = self.visitor_cache.get(visitor_id) if isinstance(visitor_id, str) else None
+        message, created = await get_writer().create(
+            services.NewMessage(
+                visitor, Message.Sender.AGENT, data.get("content"), data.get("client_id"), self.agent, visitor_id
+            )
+        )
+        self.cache_visitor(message.visitor)
+        await self.send_frame(frames.ack_frame(message, duplicate=not created))
 
     def _send_done(self, key: str, task: asyncio.Task[None]) -> None:
         self.send_slots.release()

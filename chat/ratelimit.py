@@ -20,14 +20,11 @@ def _redis() -> Any:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
 
 
-def _hit(bucket: str, window: int) -> int:
-    if settings.REDIS_URL:
-        # One round trip: count, and let the window's key expire with the window.
-        pipe = _redis().pipeline(transaction=False)
-        pipe.incr(bucket)
-        pipe.expire(bucket, window + 1, nx=True)
-        hits, _expire = pipe.execute()
-        return int(hits)
+def _bucket(key: str, window: int) -> str:
+    return f"{settings.GOFLY_REDIS_PREFIX}:rl:{key}:{int(time.time() // window)}"
+
+
+def _cache_hit(bucket: str, window: int) -> int:
     if cache.add(bucket, 1, timeout=window + 1):
         return 1
     try:
@@ -37,11 +34,30 @@ def _hit(bucket: str, window: int) -> int:
         return 1
 
 
+def rate_limits_allow(hits: list[tuple[str, int, int]]) -> list[bool]:
+    """Count one hit per (key, limit, window); for each, whether it is within its limit.
+
+    With Redis, one round trip for all of them: count, and let each window's key expire with it.
+    """
+    buckets = [(_bucket(key, window), limit, window) for key, limit, window in hits]
+    if not settings.REDIS_URL:
+        return [_cache_hit(bucket, window) <= limit for bucket, limit, window in buckets]
+    pipe = _redis().pipeline(transaction=False)
+    for bucket, _limit, window in buckets:
+        pipe.incr(bucket)
+        pipe.expire(bucket, window + 1, nx=True)
+    counts = pipe.execute()[::2]
+    return [int(count) <= limit for count, (_bucket_, limit, _window) in zip(counts, buckets, strict=True)]
+
+
+def rate_limited_error() -> ChatError:
+    return ChatError("rate_limited", _("Too many requests; slow down and retry shortly."), 429)
+
+
 def rate_limit(key: str, limit: int, window: int) -> None:
     """Count one hit on `key`; raise ChatError('rate_limited') past `limit` hits in the current window."""
-    bucket = f"{settings.GOFLY_REDIS_PREFIX}:rl:{key}:{int(time.time() // window)}"
-    if _hit(bucket, window) > limit:
-        raise ChatError("rate_limited", _("Too many requests; slow down and retry shortly."), 429)
+    if not rate_limits_allow([(key, limit, window)])[0]:
+        raise rate_limited_error()
 
 
 def rate_limits_clear() -> None:

@@ -1,0 +1,141 @@
+"""Messages stored in batches: one INSERT for many, the same answers as one by one, published in order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from unittest import mock
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chat import services
+from chat.errors import ChatError
+from chat.models import Message
+from chat.services import NewMessage, message_create, messages_create
+from chat.writer import get_writer
+from tests.conftest import login_visitor
+
+
+def _inserts(queries: list[dict[str, Any]]) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+
+
+@pytest.mark.django_db
+def test_a_batch_is_stored_with_one_insert_in_the_order_sent(enterprise, agent):
+    one = login_visitor(enterprise, agent).visitor
+    two = login_visitor(enterprise, agent).visitor
+    batch = [
+        NewMessage(one, "visitor", "first", "a"),
+        NewMessage(two, "visitor", "second", "a"),
+        NewMessage(one, "agent", "third", "a", agent),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        results = messages_create(batch)
+    stored = [result for result in results if not isinstance(result, ChatError)]
+    assert [(m.content, created) for m, created in stored] == [("first", True), ("second", True), ("third", True)]
+    ids = [m.pk for m, _ in stored]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    if connection.features.can_return_rows_from_bulk_insert:
+        assert len(_inserts(queries.captured_queries)) == 1
+    # Both visitors' last-message time in one UPDATE.
+    assert sum(q["sql"].startswith("UPDATE") for q in queries.captured_queries) == 1
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert one.last_message_at is not None and two.last_message_at is not None
+
+
+@pytest.mark.django_db
+def test_a_resent_client_id_in_a_batch_gives_the_stored_message_and_the_rest_are_stored(visitor_login_result):
+    visitor = visitor_login_result.visitor
+    earlier, _ = message_create(visitor=visitor, sender="visitor", content="earlier", client_id="c1")
+    results = messages_create(
+        [
+            NewMessage(visitor, "visitor", "new one", "c2"),
+            NewMessage(visitor, "visitor", "earlier", "c1"),
+            NewMessage(visitor, "visitor", "new two", "c3"),
+            NewMessage(visitor, "visitor", "new two", "c3"),  # the same send twice in one batch
+        ]
+    )
+    assert not any(isinstance(result, ChatError) for result in results)
+    pairs = [(m.client_id, m.pk, created) for m, created in results]  # type: ignore[union-attr, misc]
+    assert pairs[1] == ("c1", earlier.pk, False)
+    assert pairs[0][2] is True and pairs[2][2] is True
+    assert pairs[3] == ("c3", pairs[2][1], False)
+    assert Message.objects.filter(visitor=visitor).count() == 3
+
+
+@pytest.mark.django_db
+def test_refusals_in_a_batch_are_answered_one_by_one_and_stop_nothing_else(visitor_login_result, other_agent, settings):
+    settings.GOFLY = {**settings.GOFLY, "RATE_VISITOR_MESSAGES": (2, 10)}
+    visitor = visitor_login_result.visitor
+    results = messages_create(
+        [
+            NewMessage(visitor, "visitor", "1", "1"),
+            NewMessage(visitor, "visitor", "   ", "2"),
+            NewMessage(visitor, "agent", "intruder", "3", other_agent),
+            NewMessage(visitor, "visitor", "4", "4"),
+            NewMessage(visitor, "visitor", "5", "5"),
+            NewMessage(visitor, "visitor", "6", "x" * 65),
+        ]
+    )
+    codes = [result.code if isinstance(result, ChatError) else "stored" for result in results]
+    assert codes == ["stored", "empty", "not_found", "stored", "rate_limited", "bad_client_id"]
+    assert sorted(Message.objects.values_list("content", flat=True)) == ["1", "4"]
+
+
+@pytest.mark.django_db
+def test_an_agent_names_visitors_by_public_id_only_within_its_enterprise(enterprise, agent, other_enterprise):
+    mine = login_visitor(enterprise, agent).visitor
+    theirs = login_visitor(other_enterprise).visitor
+    with CaptureQueriesContext(connection) as queries:
+        results = messages_create(
+            [
+                NewMessage(None, "agent", "hello", "a1", agent, visitor_id=mine.visitor_id),
+                NewMessage(None, "agent", "hello", "a2", agent, visitor_id=theirs.visitor_id),
+                NewMessage(None, "agent", "hello", "a3", agent, visitor_id=["not", "an", "id"]),
+            ]
+        )
+    assert sum(q["sql"].startswith("SELECT") for q in queries.captured_queries) == 1
+    stored, created = results[0]  # type: ignore[misc]
+    assert created and stored.visitor == mine
+    assert [r.code for r in results[1:]] == ["not_found", "not_found"]  # type: ignore[union-attr]
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_senders_share_database_calls_and_each_hears_its_own_answer(enterprise, agent):
+    visitors = [(await database_sync_to_async(login_visitor)(enterprise, agent)).visitor for _ in range(3)]
+    calls: list[int] = []
+    real = services.messages_create
+
+    def counting(batch: list[NewMessage]) -> Any:
+        calls.append(len(batch))
+        return real(batch)
+
+    sends = [NewMessage(visitors[k % 3], "visitor", f"m{k}", f"c{k}") for k in range(30)]
+    sends.append(NewMessage(visitors[0], "visitor", "", "empty"))
+    with mock.patch.object(services, "messages_create", counting):
+        writer = get_writer()
+        results = await asyncio.gather(*(writer.create(new) for new in sends), return_exceptions=True)
+    assert sum(calls) == 31 and len(calls) < 31  # the first alone, the rest waited and went together
+    assert isinstance(results[-1], ChatError) and results[-1].code == "empty"
+    stored = results[:-1]
+    assert [m.content for m, _created in stored] == [f"m{k}" for k in range(30)]  # type: ignore[union-attr]
+    ids = [m.pk for m, _created in stored]  # type: ignore[union-attr]
+    assert ids == sorted(ids)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failing_database_call_fails_every_message_of_its_batch_and_the_next_batch_works(
+    visitor_login_result,
+):
+    visitor = visitor_login_result.visitor
+    writer = get_writer()
+    with mock.patch.object(services, "messages_create", side_effect=RuntimeError("database gone")):
+        with pytest.raises(RuntimeError):
+            await writer.create(NewMessage(visitor, "visitor", "lost?", "f1"))
+    message, created = await writer.create(NewMessage(visitor, "visitor", "again", "f1"))
+    assert created and message.content == "again"
