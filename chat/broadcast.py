@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from . import frames
+from .layers import group_send_many
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,7 @@ def bind_event_loop() -> None:
 
 
 async def _publish(items: list[tuple[str, dict[str, Any]]]) -> None:
-    layer = get_channel_layer()
-    assert layer is not None
-    for group, event in items:
-        await layer.group_send(group, event)
+    await group_send_many(get_channel_layer(), items)
 
 
 def _log_failure(future: Any) -> None:
@@ -48,7 +46,12 @@ def publish_on_commit(items: list[tuple[str, dict[str, Any]]]) -> None:
     (HTTP views, commands) it is sent before returning. The channel layer is lossy by design; clients
     recover anything it drops with a `sync` frame.
     """
-    events = [(group, frames.event(frame_)) for group, frame_ in items]
+    # A frame sent to several groups becomes one event, which the layer serialises once.
+    shared: dict[int, dict[str, Any]] = {}
+    events = [
+        (group, shared.get(id(frame_)) or shared.setdefault(id(frame_), frames.event(frame_)))
+        for group, frame_ in items
+    ]
     loop = _event_loop.get()
 
     def publish() -> None:

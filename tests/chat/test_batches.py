@@ -8,11 +8,14 @@ from unittest import mock
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat import services
 from chat.errors import ChatError
+from chat.layers import PubSubChannelLayer, group_send_many
 from chat.models import Message
 from chat.services import NewMessage, message_create, messages_create
 from chat.writer import get_writer
@@ -139,3 +142,26 @@ async def test_a_failing_database_call_fails_every_message_of_its_batch_and_the_
             await writer.create(NewMessage(visitor, "visitor", "lost?", "f1"))
     message, created = await writer.create(NewMessage(visitor, "visitor", "again", "f1"))
     assert created and message.content == "again"
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the batched layer is the Redis deployment's")
+async def test_the_redis_layer_sends_a_batch_to_each_group_in_order_serialising_a_shared_event_once():
+    layer = get_channel_layer()
+    assert isinstance(layer, PubSubChannelLayer)
+    first = await layer.new_channel()
+    second = await layer.new_channel()
+    await layer.group_add("batch.one", first)
+    await layer.group_add("batch.two", second)
+    await layer.group_add("batch.two", first)
+    shared = {"type": "forward.frame", "frame": {"n": 1}}
+    with mock.patch.object(layer, "serialize", wraps=layer.serialize) as serialize:
+        await group_send_many(
+            layer,
+            [("batch.one", shared), ("batch.two", shared), ("batch.one", {"type": "forward.frame", "frame": {"n": 2}})],
+        )
+    assert serialize.call_count == 2
+    got_first = [await asyncio.wait_for(layer.receive(first), 5) for _ in range(3)]
+    assert [event["frame"]["n"] for event in got_first] == [1, 1, 2]
+    assert (await asyncio.wait_for(layer.receive(second), 5))["frame"] == {"n": 1}
+    for group, channel in [("batch.one", first), ("batch.two", second), ("batch.two", first)]:
+        await layer.group_discard(group, channel)
