@@ -1,21 +1,90 @@
-"""The channel layer of a multi-process deployment: channels-redis' pub/sub layer, plus batched sends."""
+"""The channel layer of a multi-process deployment: channels-redis' pub/sub layer, plus batched sends and
+unsubscriptions that a closing storm cannot interrupt."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from channels.layers import BaseChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
+logger = logging.getLogger(__name__)
+
+_UNSUBSCRIBE_CHUNK = 500
+
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
-    """`group_send_many`: every (group, event) of a batch in one pipelined round trip per Redis shard.
+    """channels-redis' pub/sub layer with two changes, built on its shard internals (channels-redis 4.3,
+    pinned; tests/chat/test_batches.py checks them on real Redis):
 
-    A batch of stored messages publishes each to two groups; one PUBLISH round trip each would cost the
-    event loop a lock, a command and a reply per group. An event shared by several groups is serialised
-    once. Built on the layer's shard internals (channels-redis 4.3, pinned); tests/chat/test_layers.py
-    checks them on real Redis.
+    * `group_send_many`: every (group, event) of a batch in one pipelined round trip per Redis shard. A
+      batch of stored messages publishes each to two groups; a PUBLISH round trip each would cost the
+      event loop a lock, a command and a reply per group. An event shared by groups is serialised once.
+    * Leaving is never interrupted. Upstream unsubscribes a closing consumer's channel inside the
+      cancelled `receive`, one round trip each behind one lock; when thousands of sockets close at once
+      daphne cancels the slow ones again, which interrupts that and leaves the channel subscribed for the
+      life of the process (bench finding 7). Here `receive` and `group_discard` only forget the name and
+      a background task per shard unsubscribes whatever is still unused, many names per command.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._leaving: dict[Any, set[str]] = {}  # shard -> names to unsubscribe
+        self._leavers: dict[Any, asyncio.Task[None]] = {}
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        layer = self._get_layer()
+        if channel not in layer.channels:
+            await layer._subscribe_to_channel(channel)
+        queue = layer.channels[channel]
+        try:
+            message = await queue.get()
+        except (TimeoutError, asyncio.CancelledError, GeneratorExit):
+            # Channels cancels receive when the consumer ends: the channel is never used again.
+            if layer.channels.pop(channel, None) is not None:
+                self._unsubscribe_soon(layer, channel)
+            raise
+        return self.deserialize(message)  # type: ignore[no-any-return]
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        layer = self._get_layer()
+        name = layer._get_group_channel_name(group)
+        members = layer.groups.get(name)
+        if not members or channel not in members:
+            return
+        members.discard(channel)
+        if not members:
+            del layer.groups[name]
+            self._unsubscribe_soon(layer, name)
+
+    def _unsubscribe_soon(self, layer: Any, name: str) -> None:
+        shard = layer._get_shard(name)
+        self._leaving.setdefault(shard, set()).add(name)
+        if shard not in self._leavers:
+            self._leavers[shard] = asyncio.get_running_loop().create_task(self._unsubscribe_unused(layer, shard))
+
+    async def _unsubscribe_unused(self, layer: Any, shard: Any) -> None:
+        try:
+            while names := self._leaving.pop(shard, None):
+                async with shard._lock:
+                    # Checked under the lock that subscribe takes: a group joined again meanwhile stays.
+                    unused = [
+                        name
+                        for name in names
+                        if name in shard._subscribed_to and name not in layer.groups and name not in layer.channels
+                    ]
+                    for start in range(0, len(unused), _UNSUBSCRIBE_CHUNK):
+                        chunk = unused[start : start + _UNSUBSCRIBE_CHUNK]
+                        shard._ensure_redis()
+                        await shard._pubsub.unsubscribe(*chunk)
+                        shard._subscribed_to.difference_update(chunk)
+        except Exception:
+            # Only costs deliveries to names nobody listens to; the next leave retries what is left.
+            logger.exception("unsubscribing closed channels failed")
+        finally:
+            del self._leavers[shard]
 
     async def group_send_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         layer = self._get_layer()

@@ -7,6 +7,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import redis.asyncio
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
@@ -165,3 +166,55 @@ async def test_the_redis_layer_sends_a_batch_to_each_group_in_order_serialising_
     assert (await asyncio.wait_for(layer.receive(second), 5))["frame"] == {"n": 1}
     for group, channel in [("batch.one", first), ("batch.two", second), ("batch.two", first)]:
         await layer.group_discard(group, channel)
+
+
+async def _subscribers(name: str) -> int:
+    client = redis.asyncio.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        return int(dict(await client.pubsub_numsub(name))[name.encode()])
+    finally:
+        await client.aclose()
+
+
+async def _eventually_unsubscribed(name: str) -> None:
+    for _ in range(100):
+        if await _subscribers(name) == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{name} is still subscribed")
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the Redis deployment's layer")
+async def test_a_closed_channel_is_unsubscribed_even_when_its_consumer_is_cancelled_twice():
+    """Bench finding 7: daphne cancels a slow closing application again every second; upstream's
+    cleanup, waiting for the shard behind thousands of others, was interrupted and leaked the channel."""
+    layer = get_channel_layer()
+    assert isinstance(layer, PubSubChannelLayer)
+    channel = await layer.new_channel()
+    assert await _subscribers(channel) == 1
+    shard = layer._get_layer()._get_shard(channel)
+    async with shard._lock:  # a closing storm: every unsubscription waits its turn
+        receiving = asyncio.create_task(layer.receive(channel))
+        await asyncio.sleep(0.01)
+        receiving.cancel()
+        await asyncio.sleep(0.01)
+        receiving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await receiving
+    await _eventually_unsubscribed(channel)
+    assert channel not in shard._subscribed_to
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the Redis deployment's layer")
+async def test_a_group_left_and_joined_again_at_once_keeps_receiving_and_an_empty_one_is_unsubscribed():
+    layer = get_channel_layer()
+    assert isinstance(layer, PubSubChannelLayer)
+    old, new = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("rejoin", old)
+    await layer.group_discard("rejoin", old)  # the visitor's tab closes...
+    await layer.group_add("rejoin", new)  # ...and the reloaded one joins before the unsubscription runs
+    await asyncio.sleep(0.1)
+    await layer.group_send("rejoin", {"type": "forward.frame", "frame": {"n": 1}})
+    assert (await asyncio.wait_for(layer.receive(new), 5))["frame"] == {"n": 1}
+    await layer.group_discard("rejoin", new)
+    await _eventually_unsubscribed(layer._get_layer()._get_group_channel_name("rejoin"))
