@@ -127,6 +127,7 @@ end
 return 0
 """
 _BEAT_BATCH = 1000
+_POOL_SIZE = 64
 
 
 class RedisPresence:
@@ -144,7 +145,12 @@ class RedisPresence:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(self._url, socket_timeout=30, max_connections=200)
+            # A storm of closing sockets calls leave() thousands of times at once: wait for a connection
+            # rather than fail with "Too many connections" (and leave the visitor online until swept).
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self._url, socket_timeout=30, max_connections=_POOL_SIZE, timeout=30
+            )
+            client = aioredis.Redis(connection_pool=pool)
             self._clients[loop] = client
         return client
 
