@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
@@ -31,8 +32,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - a comparison, not a bind
+        loop = type(asyncio.get_event_loop_policy()).__module__.split(".")[0]  # uvloop unless GOFLY_UVLOOP=0
         self.stdout.write(
-            f"GoFly ({options['server']}) on http://{shown}:{port}/  console /console  login /login  admin /admin"
+            f"GoFly ({options['server']}, {loop}) on http://{shown}:{port}/  console /console  login /login"
+            "  admin /admin"
         )
         credentials = settings.VAR_DIR / "credentials.txt"
         if credentials.exists():
