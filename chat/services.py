@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from enterprises.models import Enterprise
-from enterprises.selectors import enterprise_get_active, ip_is_blacklisted
+from enterprises.selectors import enterprise_for_visitor
 
 from . import frames
 from .broadcast import publish_on_commit
@@ -90,10 +90,10 @@ def visitor_login(
     A valid token resumes its visitor. A bare `visitor_id` (the operator's own id) is taken for a new
     visitor only: it never resumes an existing one, since knowing an id must not open a conversation.
     """
-    enterprise = enterprise_get_active(enterprise_id)
+    enterprise, blacklisted = enterprise_for_visitor(enterprise_id, ip)
     if enterprise is None:
         raise not_found(_("Enterprise"))
-    if ip_is_blacklisted(enterprise_id=enterprise.pk, ip=ip):
+    if blacklisted:
         raise ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
     rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
     agent = None
@@ -115,8 +115,8 @@ def visitor_login(
     visitor = None
     if claim and claim.enterprise_id == enterprise.pk:
         visitor = Visitor.objects.filter(pk=claim.visitor_pk, enterprise=enterprise).first()
-    with transaction.atomic():
-        if visitor is not None:
+    if visitor is not None:
+        with transaction.atomic():
             for key, value in fields.items():
                 setattr(visitor, key, value)
             if extra_data:
@@ -130,24 +130,22 @@ def visitor_login(
             visitor.visits = F("visits") + 1
             visitor.save()
             visitor.refresh_from_db()
-            created = False
-        else:
-            public_id = visitor_id if visitor_id and _PUBLIC_ID.match(visitor_id) else ""
-            if not public_id or Visitor.objects.filter(enterprise=enterprise, visitor_id=public_id).exists():
-                public_id = uuid.uuid4().hex
-            visitor = Visitor.objects.create(
-                enterprise=enterprise,
-                visitor_id=public_id,
-                name=name or _("Guest %(code)s") % {"code": public_id[-4:].upper()},
-                avatar=avatar
-                or (
-                    "/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"
-                ),
-                agent=agent,
-                extra=extra_data,
-                **fields,
-            )
-            created = True
+        created = False
+    else:
+        public_id = visitor_id if visitor_id and _PUBLIC_ID.match(visitor_id) else ""
+        new = Visitor(
+            enterprise=enterprise,
+            agent=agent,
+            extra=extra_data,
+            avatar=avatar
+            or ("/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"),
+            **fields,
+        )
+        visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
+        if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
+            visitor = _visitor_insert(new, uuid.uuid4().hex, name)
+            assert visitor is not None, "a fresh UUID collided"
+        created = True
     return VisitorLogin(
         visitor=visitor,
         token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk),
@@ -155,6 +153,25 @@ def visitor_login(
         enterprise=enterprise,
         agent=visitor.agent if visitor.agent_id else None,
     )
+
+
+def _nested_savepoint() -> Any:
+    """A savepoint inside a caller's transaction, so that a failed INSERT does not break it; outside one
+    nothing: a single INSERT is atomic, and atomic() would cost three more round trips."""
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+
+
+def _visitor_insert(visitor: Visitor, public_id: str, name: str) -> Visitor | None:
+    """INSERT `visitor` under `public_id`, or None where the enterprise already has that id."""
+    visitor.visitor_id = public_id
+    visitor.name = name or _("Guest %(code)s") % {"code": public_id[-4:].upper()}
+    try:
+        with _nested_savepoint():
+            visitor.save(force_insert=True)
+    except IntegrityError:
+        visitor.pk = None
+        return None
+    return visitor
 
 
 def _clean_content(content: Any) -> str:
@@ -235,12 +252,8 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
 
 def _message_insert_one(message: Message) -> tuple[Message, bool]:
     """INSERT one message; for a client_id already stored, (the stored message, False)."""
-    # No transaction of its own: the INSERT alone is atomic, and atomic() would cost three more round
-    # trips (autocommit off, COMMIT, autocommit on). Inside a caller's transaction a savepoint keeps a
-    # duplicate from breaking it.
-    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
     try:
-        with guard:
+        with _nested_savepoint():
             message.save(force_insert=True)
     except IntegrityError:
         existing = (
@@ -258,9 +271,8 @@ def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool]]:
     """INSERT all of them in one statement where the database returns the new ids; one by one where it
     cannot, or where a resent client_id makes the one statement fail (it then stores nothing)."""
     if len(messages) > 1 and transaction.get_connection().features.can_return_rows_from_bulk_insert:
-        guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
         try:
-            with guard:  # inside a caller's transaction, a savepoint keeps the failure from breaking it
+            with _nested_savepoint():
                 Message.objects.bulk_create(messages)
         except IntegrityError:
             for message in messages:
