@@ -19,12 +19,11 @@ from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
 
-from . import broadcast, frames, heartbeat, selectors, services
+from . import batching, broadcast, frames, heartbeat, selectors, services
 from .errors import ChatError, not_found
 from .frames import FrameError
 from .models import Message, Visitor
 from .presence import AGENT, VISITOR, Presence, get_presence
-from .writer import get_writer
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +140,8 @@ class VisitorConsumer(ChatConsumer):
             )
             return
         try:
-            self.visitor, summary = await database_sync_to_async(selectors.visitor_for_socket)(
-                visitor_pk=claim.visitor_pk, enterprise_id=claim.enterprise_id, ip=info["ip"]
+            self.visitor, summary = await batching.visitor_for_socket(
+                selectors.SocketLookup(claim.visitor_pk, claim.enterprise_id, info["ip"])
             )
         except ChatError as exc:
             close = frames.CLOSE_FORBIDDEN if exc.code == "blacklisted" else frames.CLOSE_UNAUTHENTICATED
@@ -193,7 +192,7 @@ class VisitorConsumer(ChatConsumer):
         await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
 
     async def on_message_send(self, data: dict[str, Any]) -> None:
-        message, created = await get_writer().create(
+        message, created = await batching.message_create(
             services.NewMessage(self.visitor, Message.Sender.VISITOR, data.get("content"), data.get("client_id"))
         )
         await self.send_frame(frames.ack_frame(message, duplicate=not created))
@@ -307,11 +306,11 @@ class AgentConsumer(ChatConsumer):
         await self.answering(data, self._send_to_visitor(data))
 
     async def _send_to_visitor(self, data: dict[str, Any]) -> None:
-        # A visitor not yet cached is looked up with the message, in the writer's batch: an agent who
+        # A visitor not yet cached is looked up with the message, in its batch: an agent who
         # answers many new visitors costs one query per batch, not one per visitor.
         visitor_id = data.get("visitor_id")
         visitor = self.visitor_cache.get(visitor_id) if isinstance(visitor_id, str) else None
-        message, created = await get_writer().create(
+        message, created = await batching.message_create(
             services.NewMessage(
                 visitor, Message.Sender.AGENT, data.get("content"), data.get("client_id"), self.agent, visitor_id
             )

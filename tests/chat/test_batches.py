@@ -1,4 +1,5 @@
-"""Messages stored in batches: one INSERT for many, the same answers as one by one, published in order."""
+"""Batches: messages stored with one INSERT for many, arriving sockets looked up together, events published
+in one round trip; each with the same answers as one by one."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat import services
+from chat import batching, services
 from chat.errors import ChatError
 from chat.layers import PubSubChannelLayer, group_send_many
 from chat.models import Message
+from chat.selectors import SocketLookup, visitors_for_sockets
 from chat.services import NewMessage, message_create, messages_create
-from chat.writer import get_writer
+from enterprises.services import ip_blacklist_add
 from tests.conftest import login_visitor
 
 
@@ -122,8 +124,7 @@ async def test_concurrent_senders_share_database_calls_and_each_hears_its_own_an
     sends = [NewMessage(visitors[k % 3], "visitor", f"m{k}", f"c{k}") for k in range(30)]
     sends.append(NewMessage(visitors[0], "visitor", "", "empty"))
     with mock.patch.object(services, "messages_create", counting):
-        writer = get_writer()
-        results = await asyncio.gather(*(writer.create(new) for new in sends), return_exceptions=True)
+        results = await asyncio.gather(*(batching.message_create(new) for new in sends), return_exceptions=True)
     assert sum(calls) == 31 and len(calls) < 31  # the first alone, the rest waited and went together
     assert isinstance(results[-1], ChatError) and results[-1].code == "empty"
     stored = [result[0] for result in results[:-1] if isinstance(result, tuple)]
@@ -137,11 +138,10 @@ async def test_a_failing_database_call_fails_every_message_of_its_batch_and_the_
     visitor_login_result,
 ):
     visitor = visitor_login_result.visitor
-    writer = get_writer()
     with mock.patch.object(services, "messages_create", side_effect=RuntimeError("database gone")):
         with pytest.raises(RuntimeError):
-            await writer.create(NewMessage(visitor, "visitor", "lost?", "f1"))
-    message, created = await writer.create(NewMessage(visitor, "visitor", "again", "f1"))
+            await batching.message_create(NewMessage(visitor, "visitor", "lost?", "f1"))
+    message, created = await batching.message_create(NewMessage(visitor, "visitor", "again", "f1"))
     assert created and message.content == "again"
 
 
@@ -218,3 +218,27 @@ async def test_a_group_left_and_joined_again_at_once_keeps_receiving_and_an_empt
     assert (await asyncio.wait_for(layer.receive(new), 5))["frame"] == {"n": 1}
     await layer.group_discard("rejoin", new)
     await _eventually_unsubscribed(layer._get_layer()._get_group_channel_name("rejoin"))
+
+
+@pytest.mark.django_db
+def test_arriving_sockets_are_looked_up_together_and_each_refusal_is_its_own(enterprise, agent, other_enterprise):
+    quiet = login_visitor(enterprise, agent).visitor
+    chatty = login_visitor(enterprise, agent).visitor
+    stored, _ = message_create(visitor=chatty, sender="visitor", content="anyone there?", client_id="q1")
+    theirs = login_visitor(other_enterprise).visitor
+    ip_blacklist_add(enterprise=enterprise, ip="198.51.100.9")
+    lookups = [
+        SocketLookup(quiet.pk, enterprise.pk, "203.0.113.7"),
+        SocketLookup(chatty.pk, enterprise.pk, None),
+        SocketLookup(theirs.pk, enterprise.pk, None),  # a token of one enterprise naming another's visitor
+        SocketLookup(quiet.pk, enterprise.pk, "198.51.100.9"),
+        SocketLookup(999_999, enterprise.pk, None),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        results = visitors_for_sockets(lookups)
+    assert len(queries.captured_queries) <= 4
+    first, second = results[0], results[1]
+    assert isinstance(first, tuple) and first[0] == quiet and first[1]["last_message"] is None
+    assert isinstance(second, tuple) and second[1]["last_message"]["id"] == stored.pk and second[1]["unread"] == 1
+    assert second[1]["online"] is True and second[0].enterprise.welcome_text == enterprise.welcome_text
+    assert [getattr(r, "code", None) for r in results[2:]] == ["not_found", "blacklisted", "not_found"]

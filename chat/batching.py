@@ -1,0 +1,98 @@
+"""Database calls of many sockets grouped into one: while a batch is in the database thread, the calls
+that arrive wait, then go in together as the next batch (group commit).
+
+A quiet process makes each call at once; a busy one pays one thread hand-off and one set of queries for
+many. Used for storing messages (one INSERT, one rate-limit round trip per batch) and for the lookups of
+arriving visitor sockets (a reconnect storm after a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from channels.db import database_sync_to_async
+
+from . import selectors, services
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Waiting(Generic[T, R]):
+    def __init__(self) -> None:
+        self.items: list[tuple[T, asyncio.Future[R]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+
+class Batcher(Generic[T, R]):
+    """`await batcher(item)`: the result `batch_call` gives for `item`, or the exception it gives for it.
+
+    `batch_call(items)` runs in the database thread and answers each item in order with a result or an
+    exception instance; if it raises, every item of its batch gets that exception.
+    """
+
+    def __init__(self, name: str, batch_call: Callable[[list[T]], list[R | Exception]], max_size: int = 200):
+        self.name = name
+        self.batch_call = batch_call
+        self.max_size = max_size
+        # Tests run several event loops one after the other; each has its own queue.
+        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waiting[T, R]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = _Waiting()
+        future: asyncio.Future[R] = loop.create_future()
+        waiting.items.append((item, future))
+        if waiting.task is None:
+            waiting.task = loop.create_task(self._drain(waiting))
+        # A caller that stops waiting (its socket closed) cancels only its future: the item is still
+        # handled with its batch, so a message received is stored even if its ack can't be sent.
+        return await future
+
+    async def _drain(self, waiting: _Waiting[T, R]) -> None:
+        try:
+            while waiting.items:
+                batch, waiting.items = waiting.items[: self.max_size], waiting.items[self.max_size :]
+                results: list[R | Exception]
+                try:
+                    results = await database_sync_to_async(self.batch_call)([item for item, _ in batch])
+                except Exception as exc:  # e.g. the database is down: every caller hears of it
+                    logger.exception("%s: a batch of %d failed", self.name, len(batch))
+                    results = [exc] * len(batch)
+                for (_item, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            waiting.task = None
+
+
+def _messages_create(batch: list[services.NewMessage]) -> list[tuple[services.Message, bool] | Exception]:
+    return list(services.messages_create(batch))  # looked up per call, so tests can patch it
+
+
+def _visitors_for_sockets(
+    batch: list[selectors.SocketLookup],
+) -> list[tuple[services.Visitor, dict[str, Any]] | Exception]:
+    return list(selectors.visitors_for_sockets(batch))
+
+
+# Stores a message: (message, created) or the ChatError that refused it (see services.messages_create).
+message_create = Batcher[services.NewMessage, tuple[services.Message, bool]]("message_create", _messages_create)
+# The visitor a socket's token names and its summary line (see selectors.visitors_for_sockets).
+visitor_for_socket = Batcher[selectors.SocketLookup, tuple[services.Visitor, dict[str, Any]]](
+    "visitor_for_socket", _visitors_for_sockets
+)
