@@ -24,6 +24,7 @@ VISITORS_D=${VISITORS_D:-5000}
 # per request under ASGI), and MariaDB's default max_connections is 151: beyond ~100 logins land on 500s.
 CONCURRENCY=${CONCURRENCY:-50}
 CONCURRENCY_D=${CONCURRENCY_D:-$CONCURRENCY}
+LOAD_EXTRA=${LOAD_EXTRA:-}   # more load.py options for every run, e.g. "--phase-file /tmp/phase" for profile.sh
 SCENARIOS=${*:-a b c d}
 DB=gofly_bench
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -104,7 +105,7 @@ load() {  # load NAME [load.py options...]
     echo
     echo "== $name: $*"
     "$PY" bench/load.py --url "http://127.0.0.1:$PORT" --ent-id "$ENT_ID" --agent kefu2 \
-        --password "$GOFLY_AGENT_PASSWORD" --server-pid "$SERVER_PID" --concurrency "$CONCURRENCY" --json "$@" \
+        --password "$GOFLY_AGENT_PASSWORD" --server-pid "$SERVER_PID" --concurrency "$CONCURRENCY" --json "$@" $LOAD_EXTRA \
         >"$OUT/$name.json" 2> >(tee "$OUT/$name.txt" >&2) || echo "(load.py failed for $name)"
     sleep 3   # let the server close the previous run's sockets before the next one
 }
