@@ -31,6 +31,17 @@ _TYPING_INTERVAL = 0.5
 _AGENT_SENDS_IN_FLIGHT = 64
 
 
+# What the ASGI server raises on a send to a closed socket: OSError as the spec asks (uvicorn), or
+# autobahn's own exception under daphne.
+_SOCKET_CLOSED: tuple[type[Exception], ...] = (OSError,)
+try:
+    from autobahn.exception import Disconnected
+
+    _SOCKET_CLOSED += (Disconnected,)
+except ImportError:  # pragma: no cover - daphne is a requirement, but uvicorn alone would do
+    pass
+
+
 def _dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
@@ -59,7 +70,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await super().websocket_connect(message)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=_dumps(frame))
+        try:
+            await self.send(text_data=_dumps(frame))
+        except _SOCKET_CLOSED:
+            # The socket closed while this frame was on its way (an event dispatched just before the
+            # disconnect): nothing to answer, and the client catches up with `sync` when it is back.
+            logger.debug("frame dropped: socket already closed")
 
     async def refuse(self, code: str, message: str, close_code: int) -> None:
         """Accept only to say why, then close: browsers cannot read an HTTP rejection of an upgrade."""
