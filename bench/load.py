@@ -161,6 +161,7 @@ class Generator:
         self.samples: list[dict[str, Any]] = []
         self.stopping = False
         self.login_total: float | None = None
+        self.cpu_after_logins: dict[str, float] | None = None
 
     @property
     def phase(self) -> str:
@@ -292,6 +293,7 @@ class Generator:
         t0 = time.perf_counter()
         logins = await asyncio.gather(*(login(i) for i in range(self.args.visitors)))
         self.login_total = time.perf_counter() - t0
+        self.cpu_after_logins = self.cpu_seconds()
         self.phase = "connect"
 
         async def socket(i: int, body: dict[str, Any], login_s: float) -> None:
@@ -342,6 +344,10 @@ class Generator:
                 except psutil.Error:
                     pass
             self.samples.append(sample)
+
+    @staticmethod
+    def cpu_ms_per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+        return {name: round(1000 * (after[name] - before[name]) / max(count, 1), 2) for name in after if name in before}
 
     def cpu_seconds(self) -> dict[str, float]:
         out = {}
@@ -445,6 +451,7 @@ class Generator:
                 await self.connect_agents(clients[0])
             sem = asyncio.Semaphore(args.concurrency)
             c0 = time.perf_counter()
+            connect_cpu0 = self.cpu_seconds()
             if args.login_first:
                 self.phase = "login"
                 connect_total = await self.connect_visitors_login_first(clients, sem)
@@ -455,6 +462,7 @@ class Generator:
             for client in clients:
                 await client.aclose()
         cpu1 = me.cpu_times()
+        connect_cpu1 = self.cpu_seconds()
         # Keep visitors in index order so round-robin is stable.
         self.visitors.sort(key=lambda c: int(c.name[1:]))
 
@@ -493,8 +501,18 @@ class Generator:
                 "login_ms": {"p50": ms(pct(self.login_times, 50)), "p99": ms(pct(self.login_times, 99))},
                 "websocket_ms": {"p50": ms(pct(self.ws_times, 50)), "p99": ms(pct(self.ws_times, 99))},
                 "generator_cpu_s": round((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system), 2),
+                # CPU time per visitor of each process over the whole connect (login + socket), and with
+                # --login-first split in two: robust where wall times swing with the machine's other load.
+                "cpu_ms_per_visitor": self.cpu_ms_per(connect_cpu0, connect_cpu1, args.visitors),
             },
         }
+        if self.cpu_after_logins is not None:
+            result["connect"]["login_cpu_ms_per_visitor"] = self.cpu_ms_per(
+                connect_cpu0, self.cpu_after_logins, args.visitors
+            )
+            result["connect"]["socket_cpu_ms_per_visitor"] = self.cpu_ms_per(
+                self.cpu_after_logins, connect_cpu1, args.visitors
+            )
 
         if args.connect_only:
             self.phase = "hold"
@@ -632,6 +650,13 @@ def human(result: dict[str, Any]) -> str:
         lines.append(
             f"(login first: {con['requested']} logins took {con['login_total_s']} s; the connect figures above are websockets only)"
         )
+    per = con.get("cpu_ms_per_visitor") or {}
+    lines.append("CPU ms per visitor (login + socket): " + ", ".join(f"{k} {v}" for k, v in per.items()))
+    for part in ("login", "socket"):
+        if con.get(f"{part}_cpu_ms_per_visitor"):
+            lines.append(
+                f"  of which {part}: " + ", ".join(f"{k} {v}" for k, v in con[f"{part}_cpu_ms_per_visitor"].items())
+            )
     if con["failed"]:
         lines.append(f"connect failures: {con['failed']}  e.g. {con['failure_samples'][:2]}")
     m = result.get("messages")

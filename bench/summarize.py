@@ -20,7 +20,7 @@ def main() -> None:
         try:
             r = json.loads(path.read_text())
         except ValueError:
-            rows.append(f"| {path.stem} | (no result: see {path.stem}.txt) |" + " |" * 18)
+            rows.append(f"| {path.stem} | (no result: see {path.stem}.txt) |" + " |" * 20)
             continue
         c, con, res = r["config"], r["connect"], r["resources"]
         m = r.get("messages") or {}
@@ -55,6 +55,8 @@ def main() -> None:
                     f"{connect_phase.get('cpu_mean_pct')}/{connect_phase.get('cpu_max_pct')}"
                     if connect_phase
                     else None,
+                    (con.get("cpu_ms_per_visitor") or {}).get("server"),
+                    (m.get("cpu_ms_per_message") or {}).get("server"),
                     server.get("rss_max_mb"),
                     gen.get("cpu_mean_pct"),
                     sum((m.get("errors") or {}).values()) or None,
@@ -65,9 +67,9 @@ def main() -> None:
     print(
         "| run | connected | connect s | conn p50/p99 ms | load | sent | acked | rejected | delivered | lost | dup "
         "| p50 ms | p95 ms | p99 ms | max ms | server CPU % mean/max (send or hold) | server CPU % (connect) "
-        "| server RSS MB | generator CPU % | errors |"
+        "| server CPU ms per visitor (connect) | server CPU ms per message | server RSS MB | generator CPU % | errors |"
     )
-    print("|" + "---|" * 20)
+    print("|" + "---|" * 22)
     print("\n".join(rows))
 
 
