@@ -517,14 +517,32 @@
           return i && typeof i.client_id === "string" && typeof i.content === "string";
         })
       : [];
+    this.resolved = {}; // client_ids this tab saw stored: not to be written back from another tab's copy
+    this.resolvedCount = 0;
     var self = this;
     this.ticker = setInterval(function () {
       self.tick();
     }, 2000);
   }
 
+  /**
+   * Every tab of one visitor (or agent) shares the key. Write ours over what is stored, keeping what
+   * other tabs stored that we don't hold and didn't resolve: a tab must never erase the unsent messages
+   * of another tab, which may be closed before it sends them. A new tab adopts them all (constructor);
+   * two tabs sending the same client_id are harmless, the server stores it once.
+   */
   Outbox.prototype.save = function () {
-    if (this.items.length) store.setJSON(this.opts.key, this.items);
+    var self = this;
+    var mine = {};
+    this.items.forEach(function (item) {
+      mine[item.client_id] = true;
+    });
+    var stored = store.getJSON(this.opts.key, []);
+    var theirs = (Array.isArray(stored) ? stored : []).filter(function (item) {
+      return item && typeof item.client_id === "string" && !mine[item.client_id] && !self.resolved[item.client_id];
+    });
+    var all = theirs.concat(this.items);
+    if (all.length) store.setJSON(this.opts.key, all);
     else store.remove(this.opts.key);
   };
 
@@ -578,10 +596,16 @@
 
   /** The server stored it (ack, or seen in a sync): forget it. Returns the item, if it was ours. */
   Outbox.prototype.resolve = function (clientId) {
+    // Also for an item another tab sent (its echo): its copy in storage is done with.
+    if (this.resolvedCount > 1000) {
+      this.resolved = {}; // at worst an old item comes back once more, and the server acks it as a duplicate
+      this.resolvedCount = 0;
+    }
+    if (!this.resolved[clientId]) this.resolvedCount++;
+    this.resolved[clientId] = true;
     var item = this.get(clientId);
-    if (!item) return null;
-    this.items.splice(this.items.indexOf(item), 1);
-    this.save();
+    if (item) this.items.splice(this.items.indexOf(item), 1);
+    if (item || (store.get(this.opts.key) || "").indexOf(clientId) !== -1) this.save();
     return item;
   };
 

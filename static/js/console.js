@@ -481,7 +481,8 @@
   function mergeMessage(msg, fromPage) {
     if (msg.id > state.cursor) state.cursor = msg.id;
     var vid = msg.visitor_id;
-    if (msg.sender === "agent" && msg.client_id && outbox.get(msg.client_id)) outbox.resolve(msg.client_id);
+    // Ours, or another tab's (whose copy in the shared outbox is then done with).
+    if (msg.sender === "agent" && msg.client_id) outbox.resolve(msg.client_id);
     var result = threadFor(vid).merge(msg);
     var v = visitors[vid];
     if (!v) {

@@ -181,9 +181,8 @@
   // --- messages --------------------------------------------------------------------------------
 
   function mergeServer(msg) {
-    if (msg.sender === "visitor" && msg.client_id && outbox.get(msg.client_id)) {
-      outbox.resolve(msg.client_id);
-    }
+    // Ours, or another tab's (whose copy in the shared outbox is then done with).
+    if (msg.sender === "visitor" && msg.client_id) outbox.resolve(msg.client_id);
     var result = thread.merge(msg);
     if (msg.sender === "visitor" && msg.read_at) thread.readUpTo = Math.max(thread.readUpTo, msg.id);
     if (msg.sender === "visitor" && msg.id <= thread.readUpTo) result.rec.state = "read";

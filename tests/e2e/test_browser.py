@@ -272,3 +272,40 @@ def test_visitor_and_agent_chat_live_with_unread_badges_notifications_history_an
 
     for context in (agent_context, phone_context, desktop_context):
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_typed_offline_in_a_tab_that_is_then_closed_is_sent_by_another_tab(
+    browser: Any, server: str, enterprise: Any, agent: Any
+) -> None:
+    """Tabs of one visitor share the outbox in localStorage; a tab once overwrote it with its own items,
+    so a message typed offline in a tab closed before the network came back was lost."""
+    context = browser.new_context(**PHONE)
+    link = f"{server}/chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}"
+    first_tab, second_tab = context.new_page(), context.new_page()
+    first_tab.goto(link)
+    visitor_id = visitor_id_of(first_tab)
+    second_tab.goto(link)
+    assert visitor_id_of(second_tab) == visitor_id
+    for tab in (first_tab, second_tab):
+        tab.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+
+    context.set_offline(True)
+    for tab in (first_tab, second_tab):
+        tab.wait_for_function("GoFlyVisitor.socket.status !== 'open'")
+    send(first_tab, "Typed in the first tab")
+    send(second_tab, "Typed in the second tab")
+    outbox_key = f"gofly.outbox.visitor.{enterprise.pk}"
+    stored = second_tab.evaluate("k => JSON.parse(localStorage.getItem(k)).map(i => i.content).sort()", outbox_key)
+    assert stored == ["Typed in the first tab", "Typed in the second tab"]
+    first_tab.close()
+
+    context.set_offline(False)
+    second_tab.reload()  # a later page view of the same visitor: it adopts the whole outbox
+    expect(second_tab.locator(".msg--out")).to_have_count(2)
+    expect(second_tab.locator('.msg--out[data-state="sending"]')).to_have_count(0)
+    second_tab.wait_for_function("k => localStorage.getItem(k) === null", arg=outbox_key)
+    contents = sorted(Message.objects.filter(visitor__visitor_id=visitor_id).values_list("content", flat=True))
+    assert contents == ["Typed in the first tab", "Typed in the second tab"]
+    shot(second_tab, "visitor-two-tabs")
+    context.close()
