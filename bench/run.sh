@@ -4,7 +4,6 @@
 #   bench/run.sh                 # all scenarios, 60 s each (about 15 minutes)
 #   DURATION=15 bench/run.sh a c # shorter runs, only scenarios a and c
 #   SERVER=uvicorn bench/run.sh c  # the same against uvicorn instead of daphne
-#   SERVER=daphne-patched GOFLY_EXP=all bench/run.sh   # with the fixes of bench/experiments/patched_asgi.py
 #   SERVER=uvicorn-workers UVICORN_WORKERS=2 bench/run.sh c   # two server processes (CPU/RSS summed)
 #
 # Results: bench/results/<stamp>/<scenario>.json and summary.md (a table of every run).
@@ -15,8 +14,7 @@ ROOT=$PWD
 PY=${PY:-$ROOT/.venv/bin/python}
 PORT=${PORT:-8090}
 DURATION=${DURATION:-60}
-SERVER=${SERVER:-daphne}  # daphne, uvicorn (manage.py server), uvicorn-workers, daphne-patched, uvicorn-patched
-export GOFLY_EXP=${GOFLY_EXP:-all}   # fixes applied by the *-patched servers
+SERVER=${SERVER:-daphne}  # daphne, uvicorn (both through manage.py server), uvicorn-workers
 RATES_C=${RATES_C:-"100 200 300 400 500 600 700 800"}
 VISITORS=${VISITORS:-1000}
 VISITORS_D=${VISITORS_D:-5000}
@@ -33,7 +31,7 @@ mkdir -p "$OUT"
 
 # Many sockets on both sides: as high as the hard limit lets us (containers often cap it below 65536).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-echo "open files limit: $(ulimit -n); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' || echo '+changes'); server: $SERVER${UVICORN_WORKERS:+ x$UVICORN_WORKERS}$(case $SERVER in *patched) echo " GOFLY_EXP=$GOFLY_EXP";; esac)" | tee "$OUT/env.txt"
+echo "open files limit: $(ulimit -n); commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench' || echo '+changes'); server: $SERVER${UVICORN_WORKERS:+ x$UVICORN_WORKERS}" | tee "$OUT/env.txt"
 
 export DATABASE_URL="mysql://root@127.0.0.1:3306/$DB"
 export REDIS_URL="redis://127.0.0.1:6379/5"
@@ -59,9 +57,6 @@ SERVER_PID=""
 start_server() {
     case $SERVER in
     daphne) "$PY" manage.py server -p "$PORT" >"$OUT/server.log" 2>&1 & ;;
-    daphne-patched)
-        "$ROOT/.venv/bin/daphne" -b 127.0.0.1 -p "$PORT" --websocket_timeout -1 --ping-interval 20 \
-            bench.experiments.patched_asgi:application >"$OUT/server.log" 2>&1 & ;;
     uvicorn)
         if "$PY" manage.py server --help | grep -q -- "--server"; then   # the product's own uvicorn launcher
             GOFLY_ASGI_SERVER=uvicorn "$PY" manage.py server -p "$PORT" >"$OUT/server.log" 2>&1 &
@@ -69,10 +64,8 @@ start_server() {
             "$ROOT/.venv/bin/uvicorn" gofly_site.asgi:application --host 127.0.0.1 --port "$PORT" --ws websockets \
                 --log-level warning --no-access-log >"$OUT/server.log" 2>&1 &
         fi ;;
-    uvicorn-workers|uvicorn-patched)
-        app=gofly_site.asgi:application
-        [ "$SERVER" = uvicorn-patched ] && app=bench.experiments.patched_asgi:application
-        "$ROOT/.venv/bin/uvicorn" "$app" --host 127.0.0.1 --port "$PORT" --ws websockets \
+    uvicorn-workers)
+        "$ROOT/.venv/bin/uvicorn" gofly_site.asgi:application --host 127.0.0.1 --port "$PORT" --ws websockets \
             --workers "${UVICORN_WORKERS:-1}" --log-level warning --no-access-log >"$OUT/server.log" 2>&1 & ;;
     *) echo "unknown SERVER $SERVER" >&2; exit 1 ;;
     esac
