@@ -158,7 +158,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # The pub/sub layer costs about a sixth of the default layer per message (DESIGN section 8);
-            # ours adds batched sends to it.
+            # ours adds batched sends and unsubscriptions that closing storms cannot leak (chat/layers.py).
             "BACKEND": "chat.layers.PubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],

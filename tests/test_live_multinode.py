@@ -86,7 +86,7 @@ async def test_a_visitor_on_one_node_and_an_agent_on_another_chat_both_ways(ente
                 assert (got["id"], got["content"]) == (ack["id"], "from node B")
             offline = await next_frame(agent_ws, "visitor.offline")
             assert offline["visitor_id"] == login["visitor"]["visitor_id"]
-    # daphne runs Twisted on uvloop (manage.py): a third less CPU per message than asyncio's own loop.
+    # daphne runs Twisted on uvloop (manage.py): less CPU per message than asyncio's own loop.
     assert "GoFly (daphne, uvloop) on http://" in (ARTIFACTS / "node-a.log").read_text()
 
 
