@@ -292,7 +292,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
     quiet one pays per message.
     """
     _visitors_resolve(batch)
-    results: list[tuple[Message, bool] | ChatError] = []
+    results: list[tuple[Message, bool] | ChatError | None] = []  # None: filled in below
     checked: list[tuple[int, Message, tuple[str, int, int]]] = []
     for index, new in enumerate(batch):
         try:
@@ -300,7 +300,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
         except ChatError as exc:
             results.append(exc)
         else:
-            results.append(rate_limited_error())  # replaced below when within its limit
+            results.append(None)
             checked.append((index, message, hit))
     allowed = rate_limits_allow([hit for _index, _message, hit in checked]) if checked else []
     unique: dict[tuple[int, str, str], int] = {}  # a client_id sent twice in one batch: stored once
@@ -308,6 +308,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
     repeats: list[tuple[int, int]] = []
     for (index, message, _hit), ok in zip(checked, allowed, strict=True):
         if not ok:
+            results[index] = rate_limited_error()
             continue
         key = (message.visitor_id, message.sender, message.client_id)
         if key in unique:
@@ -340,7 +341,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
             visitor.last_message_at = now
     if publish:
         publish_on_commit(publish)
-    return results
+    return [result for result in results if result is not None]  # every slot is filled by now
 
 
 def message_create(
