@@ -282,9 +282,12 @@ class AgentConsumer(ChatConsumer):
     async def went_offline(self) -> None:
         await self.announce_agents(self.agent.enterprise_id)
 
+    def cached_visitor(self, visitor_id: Any) -> Visitor | None:
+        return self.visitor_cache.get(visitor_id) if isinstance(visitor_id, str) else None
+
     async def visitor(self, data: dict[str, Any]) -> Visitor:
         visitor_id = data.get("visitor_id")
-        visitor = self.visitor_cache.get(visitor_id) if isinstance(visitor_id, str) else None
+        visitor = self.cached_visitor(visitor_id)
         if visitor is None:
             visitor = await database_sync_to_async(selectors.visitor_get)(
                 enterprise_id=self.agent.enterprise_id, visitor_id=visitor_id
@@ -325,7 +328,7 @@ class AgentConsumer(ChatConsumer):
         # A visitor not yet cached is looked up with the message, in its batch: an agent who
         # answers many new visitors costs one query per batch, not one per visitor.
         visitor_id = data.get("visitor_id")
-        visitor = self.visitor_cache.get(visitor_id) if isinstance(visitor_id, str) else None
+        visitor = self.cached_visitor(visitor_id)
         message, created = await batching.message_create(
             services.NewMessage(
                 visitor, Message.Sender.AGENT, data.get("content"), data.get("client_id"), self.agent, visitor_id

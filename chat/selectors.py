@@ -62,11 +62,8 @@ def messages_after_for_enterprise(*, enterprise_id: int, after: int) -> tuple[li
     return _after(Message.objects.filter(enterprise_id=enterprise_id), after)
 
 
-def last_message_id(*, enterprise_id: int, visitor_pk: int | None = None) -> int:
-    qs = Message.objects.filter(enterprise_id=enterprise_id)
-    if visitor_pk is not None:
-        qs = qs.filter(visitor_id=visitor_pk)
-    return qs.aggregate(last=Max("pk"))["last"] or 0
+def last_message_id(*, enterprise_id: int) -> int:
+    return Message.objects.filter(enterprise_id=enterprise_id).aggregate(last=Max("pk"))["last"] or 0
 
 
 def _summary(visitor: Visitor, last: Message | None, unread: int, online: bool) -> dict[str, Any]:
@@ -146,8 +143,7 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
                 enterprise_id__in={ent for ent, _ip in wanted_ips}, ip__in={ip for _ent, ip in wanted_ips}
             ).values_list("enterprise_id", "ip")
         )
-    found: list[Visitor] = []
-    results: list[tuple[Visitor, dict[str, Any]] | ChatError] = []
+    results: list[Visitor | ChatError] = []
     for lookup in lookups:
         visitor = visitors.get(lookup.visitor_pk)
         if visitor is None or visitor.enterprise_id != lookup.enterprise_id:
@@ -155,7 +151,7 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
         elif lookup.ip and (lookup.enterprise_id, lookup.ip) in blocked:
             results.append(ChatError("blacklisted", _("Your address is not allowed to chat here."), 403))
         else:
-            results.append((visitor, {}))
-            found.append(visitor)
+            results.append(visitor)
+    found = [result for result in results if isinstance(result, Visitor)]
     summaries = {item["visitor_id"]: item for item in _summaries(found, {v.pk for v in found})}
-    return [(result[0], summaries[result[0].visitor_id]) if isinstance(result, tuple) else result for result in results]
+    return [(result, summaries[result.visitor_id]) if isinstance(result, Visitor) else result for result in results]
