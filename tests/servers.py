@@ -34,39 +34,66 @@ def database_url() -> str:
     return f"mysql://{conf['USER']}{password}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 3306}/{conf['NAME']}"
 
 
-@contextmanager
-def gofly_server(
-    *, env: dict[str, str] | None = None, log: Path | None = None, server: str = "daphne"
-) -> Iterator[str]:
-    """Run `manage.py server --server SERVER` on a free port against the test database; yield its base URL."""
-    port = free_port()
+def start_server(
+    port: int, *, env: dict[str, str] | None = None, log: Path | None = None, server: str = "daphne"
+) -> subprocess.Popen[bytes]:
+    """Start `manage.py server -p PORT --server SERVER` against the test database (or `env["DATABASE_URL"]`);
+    its output is appended to `log`, so a restarted process writes after the one before."""
     full_env = {**os.environ, "DATABASE_URL": database_url(), **(env or {})}
     full_env.setdefault("GOFLY_HEARTBEAT", "1")
     full_env.setdefault("GOFLY_PRESENCE_TTL", "3")
-    out = open(log, "wb") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "server", "-p", str(port), "--server", server],
-        cwd=ROOT,
-        env=full_env,
-        stdout=out,
-        stderr=out,
-    )
+    out = open(log, "ab") if log else subprocess.DEVNULL
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server on {port} did not start (exit {proc.poll()})") from None
-                time.sleep(0.1)
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "server", "-p", str(port), "--server", server],
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=out,
+        )
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]  # the child holds its own copy
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not listening(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server on {port} did not start (exit {proc.poll()})")
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def gofly_server(
+    *, env: dict[str, str] | None = None, log: Path | None = None, server: str = "daphne", port: int | None = None
+) -> Iterator[str]:
+    """Run `manage.py server --server SERVER` on `port` (a free one by default) against the test database;
+    yield its base URL."""
+    port = port or free_port()
+    if log:
+        log.write_bytes(b"")
+    proc = start_server(port, env=env, log=log, server=server)
+    try:
+        wait_listening(proc, port)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if log:
-            out.close()  # type: ignore[union-attr]
+        stop_server(proc)
