@@ -263,6 +263,8 @@ def _message_insert_one(message: Message) -> tuple[Message, bool]:
         )
         if existing is None:
             raise
+        # The caller reads its visitor, maybe on the event loop, where a lazy load is an error.
+        existing.visitor = message.visitor
         return existing, False
     return message, True
 
