@@ -396,6 +396,8 @@ class ChatClient:
         elif kind == "message.ack":
             entry: dict[str, Any] | None = self.outbox.pop(data["client_id"], None)
             self.acked[data["client_id"]] = data["id"]
+            if data.get("duplicate"):
+                self.note(f"ack {data['client_id']} id {data['id']} duplicate")
             if entry is not None:
                 visitor_id = entry.get("visitor_id") or self.own_visitor_id()
                 self.hold(
@@ -577,9 +579,17 @@ def measure(
         missing += len(absent)
         for mid in absent:
             row = row_by_id[mid]
+            made = created_at.get((row["sender"], row["client_id"]))
+            elsewhere = [
+                f"{other.name}:{held.how}@{held.at - fault_end:+.1f}s"
+                for other in clients
+                if (held := other.messages.get(mid)) is not None
+            ]
             details.append(
                 f"MISSING at {client.name} (holds up to {client.highest()}): id {mid} {row['sender']} "
-                f"{row['client_id']} of visitor {row['visitor_id'][:8]}"
+                f"{row['client_id']} of visitor {row['visitor_id'][:8]}, created "
+                f"{'?' if made is None else f'{made - fault_end:+.1f}s'} from the fault's end, stored "
+                f"{row['created_at'].strftime('%H:%M:%S.%f')[:-3]}; held by {' '.join(elsewhere) or 'nobody'}"
             )
         for mid in want & set(client.messages):
             row = row_by_id[mid]

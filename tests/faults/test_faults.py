@@ -113,7 +113,7 @@ class Cluster:
     async def rows(self) -> list[dict[str, Any]]:
         def read() -> list[dict[str, Any]]:
             values = Message.objects.filter(enterprise_id=self.enterprise_id).values(
-                "id", "sender", "client_id", "visitor__visitor_id"
+                "id", "sender", "client_id", "created_at", "visitor__visitor_id"
             )
             return [{**row, "visitor_id": row["visitor__visitor_id"]} for row in values]
 
@@ -146,8 +146,12 @@ async def run_scenario(scenario: str, enterprise_id: int, fault: Fault) -> Figur
         await cluster.start()
         await cluster.start_traffic()
         await asyncio.sleep(WARMUP)
+        for client in cluster.clients:
+            client.note("---- fault starts")
         extra = await fault(cluster)
         fault_end = now()
+        for client in cluster.clients:
+            client.note(f"---- fault ends ({extra})")
         await asyncio.sleep(AFTER_FAULT)
         for client in cluster.clients:
             client.sending = False
