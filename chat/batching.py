@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
 
-from . import selectors, services
+from . import health, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,14 @@ class Batcher(Generic[T, R]):
                 results: list[R | Exception]
                 try:
                     results = await database_sync_to_async(self.batch_call)([item for item, _ in batch])
-                except Exception as exc:  # e.g. the database is down: every caller hears of it
+                except health.INFRASTRUCTURE_ERRORS as exc:  # the database is away: every caller hears of it
+                    health.failed(health.component_of(exc), exc)
+                    results = [exc] * len(batch)
+                except Exception as exc:
                     logger.exception("%s: a batch of %d failed", self.name, len(batch))
                     results = [exc] * len(batch)
+                else:
+                    health.recovered(health.DATABASE)
                 for (_item, future), result in zip(batch, results, strict=True):
                     if future.done():
                         continue

@@ -22,7 +22,7 @@ from .wsutil import agent_socket, connect_ready, recv_type, send, visitor_socket
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class _Rollback(Exception):
+class _RollbackError(Exception):
     pass
 
 
@@ -38,9 +38,9 @@ def test_a_message_is_published_only_after_its_transaction_commits(visitor_login
             published.append((group, visible))
 
     with mock.patch.object(broadcast, "group_send_many", record):
-        with pytest.raises(_Rollback), transaction.atomic():
+        with pytest.raises(_RollbackError), transaction.atomic():
             services.message_create(visitor=visitor, sender="visitor", content="never stored", client_id="r-1")
-            raise _Rollback
+            raise _RollbackError
         assert published == []  # a rolled-back message was never announced
 
         with transaction.atomic():
@@ -143,7 +143,7 @@ async def test_publishes_keep_their_order_across_batches(enterprise, agent):
     await asyncio.gather(
         *(send(ws, "message.send", {"client_id": f"m-{i}", "content": f"m{i}"}) for i, ws in enumerate(sockets))
     )
-    ids = []
+    ids: list[int] = []
     while len(ids) < 3:
         ids.append((await recv_type(agent_ws, "message.new"))["id"])
     assert ids == sorted(ids)
