@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import logging
 import weakref
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -27,6 +29,24 @@ _RETRY_FIRST, _RETRY_MAX = 0.2, 2.0
 _event_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "gofly_event_loop", default=None
 )
+# The publishes a batch of the database thread scheduled on the event loop (see `collecting`).
+_collector: contextvars.ContextVar[list[concurrent.futures.Future[None]] | None] = contextvars.ContextVar(
+    "gofly_publishes", default=None
+)
+
+T = TypeVar("T")
+
+
+def collecting(call: Callable[..., T], *args: Any) -> tuple[T, list[concurrent.futures.Future[None]]]:
+    """`call(*args)` and the publishes it scheduled: the caller acknowledges only once they are handed to the
+    layer, so a sender that holds an ack knows its message was announced (or is held for a retry). A
+    process killed in between acknowledges nothing, the client resends, and the resend redelivers."""
+    published: list[concurrent.futures.Future[None]] = []
+    token = _collector.set(published)
+    try:
+        return call(*args), published
+    finally:
+        _collector.reset(token)
 
 
 def bind_event_loop() -> None:
@@ -85,6 +105,13 @@ class _Retry:
 _retries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Retry] = weakref.WeakKeyDictionary()
 
 
+async def idle() -> None:
+    """Wait until the publishes held for a retry on this event loop are sent (shutdown; bound it)."""
+    retry = _retries.get(asyncio.get_running_loop())
+    while retry is not None and retry.pending:  # noqa: ASYNC110 - polled once, at shutdown
+        await asyncio.sleep(0.05)
+
+
 async def _publish(items: Events) -> None:
     loop = asyncio.get_running_loop()
     retry = _retries.get(loop)
@@ -106,7 +133,7 @@ def _log_failure(future: Any) -> None:
         logger.error("publish failed", exc_info=future.exception())
 
 
-def publish_on_commit(items: Events) -> None:
+def publish_on_commit(items: Events, *, redelivery: bool = False) -> None:
     """Send each (group, frame) once the current transaction commits (at once outside a transaction).
 
     From a consumer the publish is scheduled on its event loop and the database thread goes on at once;
@@ -115,16 +142,20 @@ def publish_on_commit(items: Events) -> None:
     and sent again when it answers; whatever the layer still drops, clients recover with a `sync`.
     """
     # A frame sent to several groups becomes one event, which the layer serialises once.
+    build = frames.redelivery_event if redelivery else frames.event
     shared: dict[int, dict[str, Any]] = {}
     events = [
-        (group, shared.get(id(frame_)) or shared.setdefault(id(frame_), frames.event(frame_)))
-        for group, frame_ in items
+        (group, shared.get(id(frame_)) or shared.setdefault(id(frame_), build(frame_))) for group, frame_ in items
     ]
     loop = _event_loop.get()
+    collector = _collector.get()
 
     def publish() -> None:
         if loop is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(_publish(events), loop).add_done_callback(_log_failure)
+            future = asyncio.run_coroutine_threadsafe(_publish(events), loop)
+            future.add_done_callback(_log_failure)
+            if collector is not None:
+                collector.append(future)
         else:
             async_to_sync(_publish)(events)
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 _TYPING_INTERVAL = 0.5
 _AGENT_SENDS_IN_FLIGHT = 64
+_DELIVERED_KEPT = 2000  # message ids a socket remembers having delivered, to skip redeliveries of them
 
 
 # What the ASGI server raises on a send to a closed socket: OSError as the spec asks (uvicorn), or
@@ -58,6 +59,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     last_typing = 0.0
     accepted = False
     layer_epoch = 0  # the channel layer's epoch when this socket subscribed (chat/layers.py)
+    delivered: dict[int, None]  # the newest message ids sent to this client (an ordered set)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every event, a hop to the one thread all
@@ -70,6 +72,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         broadcast.bind_event_loop()
+        self.delivered = {}
         if lifecycle.stopping():
             await self.refuse("unavailable", _("The server is restarting; reconnect."), lifecycle.CLOSE_SERVICE_RESTART)
             return
@@ -160,6 +163,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "unavailable", _("The chat is briefly unavailable; reconnect shortly."), lifecycle.CLOSE_TRY_AGAIN_LATER
             )
             return
+        self.note_delivered(m["id"] for m in messages)
         await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -190,8 +194,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 frames.error_frame("server_error", _("The server could not handle this frame; retry."), ref)
             )
 
+    def note_delivered(self, message_ids: Iterable[int]) -> None:
+        delivered = self.delivered
+        for message_id in message_ids:
+            delivered[message_id] = None
+        while len(delivered) > _DELIVERED_KEPT:
+            del delivered[next(iter(delivered))]
+
     async def forward_frame(self, event: dict[str, Any]) -> None:
-        await self.send_frame(event["frame"])
+        frame_ = event["frame"]
+        if frame_["type"] == "message.new":
+            self.note_delivered((frame_["data"]["id"],))
+        await self.send_frame(frame_)
+
+    async def forward_missing(self, event: dict[str, Any]) -> None:
+        """A stored message offered again (frames.redelivery_event): sent only if this socket never sent
+        it. One forgotten since (over _DELIVERED_KEPT) is sent again; clients drop ids they hold."""
+        frame_ = event["frame"]
+        message_id = frame_["data"]["id"]
+        if message_id not in self.delivered:
+            self.note_delivered((message_id,))
+            await self.send_frame(frame_)
 
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_frame(frames.frame("pong", {"time": time.time()}))

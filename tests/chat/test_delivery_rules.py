@@ -150,3 +150,55 @@ async def test_publishes_keep_their_order_across_batches(enterprise, agent):
     for ws in sockets:
         await ws.disconnect()
     await agent_ws.disconnect()
+
+
+async def test_a_message_stored_but_never_announced_reaches_the_sockets_that_missed_it_when_its_sender_resends(
+    enterprise, agent
+):
+    """A process killed between storing a message and publishing it: the sender never got the ack and
+    resends to another process, which finds the message stored. Nobody else would ever see it."""
+    result = await login(enterprise, agent)
+    agent_ws = agent_socket(jwt=jwt_for(agent))
+    await connect_ready(agent_ws)
+
+    async def dies_before_publishing(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+        return None
+
+    with mock.patch.object(broadcast, "group_send_many", dies_before_publishing):
+        await database_sync_to_async(services.message_create)(
+            visitor=result.visitor, sender="visitor", content="lost push", client_id="k-1"
+        )
+    visitor_ws = visitor_socket(result.token)  # the sender, reconnected elsewhere, resends its outbox
+    await connect_ready(visitor_ws)
+    await send(visitor_ws, "message.send", {"client_id": "k-1", "content": "lost push"})
+    ack = await recv_type(visitor_ws, "message.ack")
+    assert ack["duplicate"] is True
+    missed = await recv_type(agent_ws, "message.new")
+    assert (missed["id"], missed["content"]) == (ack["id"], "lost push")
+
+    await send(visitor_ws, "message.send", {"client_id": "k-1", "content": "lost push"})  # and once more
+    await recv_type(visitor_ws, "message.ack")
+    await send(visitor_ws, "message.send", {"client_id": "k-2", "content": "next"})
+    await recv_type(visitor_ws, "message.ack")
+    assert (await recv_type(agent_ws, "message.new"))["client_id"] == "k-2"  # k-1 was not offered twice
+    await visitor_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_a_message_is_acknowledged_only_once_its_announcement_is_handed_to_the_layer(enterprise, agent):
+    result = await login(enterprise, agent)
+    visitor_ws = visitor_socket(result.token)
+    await connect_ready(visitor_ws)
+    release = asyncio.Event()
+    real_send = broadcast.group_send_many
+
+    async def slow(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+        await release.wait()
+        await real_send(layer, items)
+
+    with mock.patch.object(broadcast, "group_send_many", slow):
+        await send(visitor_ws, "message.send", {"client_id": "s-1", "content": "hello"})
+        assert await visitor_ws.receive_nothing(timeout=0.5)  # stored, but not yet announced: no ack
+        release.set()
+        assert (await recv_type(visitor_ws, "message.ack"))["client_id"] == "s-1"
+    await visitor_ws.disconnect()
