@@ -9,6 +9,7 @@ arriving visitor sockets (a reconnect storm after a restart).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import weakref
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
 
-from . import selectors, services
+from . import broadcast, health, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class _Waiting(Generic[T, R]):
     def __init__(self) -> None:
         self.items: list[tuple[T, asyncio.Future[R]]] = []
         self.task: asyncio.Task[None] | None = None
+        self.answering: set[asyncio.Task[None]] = set()  # batches whose publishes are still on their way
 
 
 class Batcher(Generic[T, R]):
@@ -64,20 +66,54 @@ class Batcher(Generic[T, R]):
             while waiting.items:
                 batch, waiting.items = waiting.items[: self.max_size], waiting.items[self.max_size :]
                 results: list[R | Exception]
+                published: list[concurrent.futures.Future[None]] = []
                 try:
-                    results = await database_sync_to_async(self.batch_call)([item for item, _ in batch])
-                except Exception as exc:  # e.g. the database is down: every caller hears of it
+                    results, published = await database_sync_to_async(broadcast.collecting)(
+                        self.batch_call, [item for item, _ in batch]
+                    )
+                except health.INFRASTRUCTURE_ERRORS as exc:  # the database is away: every caller hears of it
+                    health.failed(health.component_of(exc), exc)
+                    results = [exc] * len(batch)
+                except Exception as exc:
                     logger.exception("%s: a batch of %d failed", self.name, len(batch))
                     results = [exc] * len(batch)
-                for (_item, future), result in zip(batch, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                else:
+                    health.recovered(health.DATABASE)
+                if published:
+                    # The next batch goes to the database meanwhile; this one is answered once announced.
+                    task = asyncio.get_running_loop().create_task(self._answer_after(batch, results, published))
+                    waiting.answering.add(task)
+                    task.add_done_callback(waiting.answering.discard)
+                else:
+                    self._answer(batch, results)
         finally:
             waiting.task = None
+
+    async def _answer_after(
+        self,
+        batch: list[tuple[T, asyncio.Future[R]]],
+        results: list[R | Exception],
+        published: list[concurrent.futures.Future[None]],
+    ) -> None:
+        await asyncio.wait([asyncio.wrap_future(future) for future in published])
+        self._answer(batch, results)
+
+    @staticmethod
+    def _answer(batch: list[tuple[T, asyncio.Future[R]]], results: list[R | Exception]) -> None:
+        for (_item, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def idle(self) -> None:
+        """Wait until every call of this event loop is answered (shutdown; bound it with asyncio.timeout)."""
+        waiting = self._waiting.get(asyncio.get_running_loop())
+        # Polled: it runs once, at shutdown, and an Event would cost every batch a set and a clear.
+        while waiting is not None and (waiting.items or waiting.task or waiting.answering):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
 
 
 def _messages_create(batch: list[services.NewMessage]) -> list[tuple[services.Message, bool] | Exception]:

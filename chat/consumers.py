@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
 
-from . import batching, broadcast, frames, heartbeat, selectors, services
+from . import batching, broadcast, frames, health, heartbeat, lifecycle, selectors, services
 from .errors import ChatError, not_found
 from .frames import FrameError
+from .layers import layer_epoch
 from .models import Message, Visitor
 from .presence import AGENT, VISITOR, Presence, get_presence
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 _TYPING_INTERVAL = 0.5
 _AGENT_SENDS_IN_FLIGHT = 64
+_DELIVERED_KEPT = 2000  # message ids a socket remembers having delivered, to skip redeliveries of them
 
 
 # What the ASGI server raises on a send to a closed socket: OSError as the spec asks (uvicorn), or
@@ -55,6 +57,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     presence: Presence | None = None
     groups_joined: list[str]
     last_typing = 0.0
+    accepted = False
+    layer_epoch = 0  # the channel layer's epoch when this socket subscribed (chat/layers.py)
+    delivered: dict[int, None]  # the newest message ids sent to this client (an ordered set)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every event, a hop to the one thread all
@@ -67,7 +72,29 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         broadcast.bind_event_loop()
-        await super().websocket_connect(message)
+        self.delivered = {}
+        if lifecycle.stopping():
+            await self.refuse("unavailable", _("The server is restarting; reconnect."), lifecycle.CLOSE_SERVICE_RESTART)
+            return
+        try:
+            await super().websocket_connect(message)
+        except health.INFRASTRUCTURE_ERRORS as exc:
+            # Redis or the database is away: a clear answer the client retries on, not a 1011 and a traceback.
+            health.failed(health.component_of(exc), exc)
+            await self.refuse(
+                "unavailable", _("The chat is briefly unavailable; reconnect shortly."), lifecycle.CLOSE_TRY_AGAIN_LATER
+            )
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        self.accepted = True
+        await super().accept(subprotocol, headers)
+
+    async def close_for(self, code: int, reason: str) -> None:
+        """Close from the server side (lifecycle): shutdown, or pushes to this socket may have been lost."""
+        try:
+            await self.close(code=code, reason=reason)
+        except _SOCKET_CLOSED:
+            pass
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         try:
@@ -79,28 +106,65 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def refuse(self, code: str, message: str, close_code: int) -> None:
         """Accept only to say why, then close: browsers cannot read an HTTP rejection of an upgrade."""
-        await self.accept()
+        if not self.accepted:
+            await self.accept()
         await self.send_frame(frames.error_frame(code, message))
-        await self.close(code=close_code)
+        await self.close_for(close_code, "")
 
     async def join(self, groups: list[str], enterprise_id: int, pk: int) -> bool:
+        """Subscribe to `groups` and count this socket online; whether its owner came online with it.
+
+        Raises what Redis raises while it is away: the socket is then refused with 1013.
+        """
+        self.layer_epoch = layer_epoch()  # taken first: a reconnect during the joins makes this socket resync
         self.groups_joined = groups
+        lifecycle.register(self)
+        ensure_subscribed = getattr(self.channel_layer, "ensure_subscribed", None)
+        if ensure_subscribed is not None:
+            await ensure_subscribed(self.channel_name)
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
-        self.presence = Presence(enterprise_id, self.presence_kind, pk, self.channel_name)
-        heartbeat.register(self.presence)
-        return await get_presence().join(self.presence)
+        presence = Presence(enterprise_id, self.presence_kind, pk, self.channel_name)
+        came_online = await get_presence().join(presence)
+        self.presence = presence
+        heartbeat.register(presence)
+        return came_online
 
     async def disconnect(self, code: int) -> None:
+        lifecycle.unregister(self)
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.presence is not None:
             heartbeat.unregister(self.presence)
-            if await get_presence().leave(self.presence):
-                await self.went_offline()
+            try:
+                if await get_presence().leave(self.presence):
+                    await self.went_offline()
+            except health.INFRASTRUCTURE_ERRORS as exc:  # expires with its heartbeat instead
+                health.failed(health.REDIS, exc)
 
     async def went_offline(self) -> None:
         pass
+
+    async def announce(self, group: str, frame_: dict[str, Any]) -> None:
+        """A presence event: a hint that the next `ready` or list refresh corrects, so a failure is only noted."""
+        try:
+            await self.channel_layer.group_send(group, frames.event(frame_))
+        except health.INFRASTRUCTURE_ERRORS as exc:
+            health.failed(health.LAYER, exc)
+
+    async def send_history(self, after: int, query: Callable[[], tuple[list[dict[str, Any]], bool]]) -> None:
+        """Answer a `sync`; if the database cannot, close with 1013: the client reconnects and syncs again,
+        where an error frame would leave its gap open (docs/protocol.md section 7)."""
+        try:
+            messages, more = await database_sync_to_async(query)()
+        except health.INFRASTRUCTURE_ERRORS as exc:
+            health.failed(health.component_of(exc), exc)
+            await self.refuse(
+                "unavailable", _("The chat is briefly unavailable; reconnect shortly."), lifecycle.CLOSE_TRY_AGAIN_LATER
+            )
+            return
+        self.note_delivered(m["id"] for m in messages)
+        await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -119,14 +183,38 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_frame(frames.error_frame(exc.code, exc.message, exc.ref or ref))
         except ChatError as exc:
             await self.send_frame(frames.error_frame(exc.code, exc.message, ref))
+        except health.INFRASTRUCTURE_ERRORS as exc:  # one log line per outage, not a traceback per frame
+            health.failed(health.component_of(exc), exc)
+            await self.send_frame(
+                frames.error_frame("server_error", _("The server could not handle this frame; retry."), ref)
+            )
         except Exception:
             logger.exception("frame handler failed")
             await self.send_frame(
                 frames.error_frame("server_error", _("The server could not handle this frame; retry."), ref)
             )
 
+    def note_delivered(self, message_ids: Iterable[int]) -> None:
+        delivered = self.delivered
+        for message_id in message_ids:
+            delivered[message_id] = None
+        while len(delivered) > _DELIVERED_KEPT:
+            del delivered[next(iter(delivered))]
+
     async def forward_frame(self, event: dict[str, Any]) -> None:
-        await self.send_frame(event["frame"])
+        frame_ = event["frame"]
+        if frame_["type"] == "message.new":
+            self.note_delivered((frame_["data"]["id"],))
+        await self.send_frame(frame_)
+
+    async def forward_missing(self, event: dict[str, Any]) -> None:
+        """A stored message offered again (frames.redelivery_event): sent only if this socket never sent
+        it. One forgotten since (over _DELIVERED_KEPT) is sent again; clients drop ids they hold."""
+        frame_ = event["frame"]
+        message_id = frame_["data"]["id"]
+        if message_id not in self.delivered:
+            self.note_delivered((message_id,))
+            await self.send_frame(frame_)
 
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_frame(frames.frame("pong", {"time": time.time()}))
@@ -167,12 +255,13 @@ class VisitorConsumer(ChatConsumer):
         if info["origin"] and not enterprise.origin_allowed(info["origin"]):
             await self.refuse("forbidden_origin", _("This site may not open the chat."), frames.CLOSE_FORBIDDEN)
             return
-        await self.accept()
         ent = enterprise.pk
+        # Subscribed before `ready`: whatever is stored after the client's sync reaches it as a push.
         came_online = await self.join(
             [frames.group_visitor(self.visitor.pk), frames.group_visitors(ent)], ent, self.visitor.pk
         )
         agents_online = len(await get_presence().online(ent, AGENT))
+        await self.accept()
         await self.send_frame(
             frames.frame(
                 "ready",
@@ -190,22 +279,18 @@ class VisitorConsumer(ChatConsumer):
             )
         )
         if came_online:
-            await self.channel_layer.group_send(
-                frames.group_agents(ent), frames.event(frames.frame("visitor.online", summary))
-            )
+            await self.announce(frames.group_agents(ent), frames.frame("visitor.online", summary))
 
     async def went_offline(self) -> None:
-        await self.channel_layer.group_send(
+        await self.announce(
             frames.group_agents(self.visitor.enterprise_id),
-            frames.event(frames.frame("visitor.offline", {"visitor_id": self.visitor.visitor_id})),
+            frames.frame("visitor.offline", {"visitor_id": self.visitor.visitor_id}),
         )
 
     async def on_sync(self, data: dict[str, Any]) -> None:
         after = frames.require_int(data, "after")
-        messages, more = await database_sync_to_async(selectors.messages_after_for_visitor)(
-            visitor_pk=self.visitor.pk, after=after
-        )
-        await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
+        visitor_pk = self.visitor.pk
+        await self.send_history(after, lambda: selectors.messages_after_for_visitor(visitor_pk=visitor_pk, after=after))
 
     async def on_message_send(self, data: dict[str, Any]) -> None:
         message, created = await batching.message_create(
@@ -244,7 +329,6 @@ class AgentConsumer(ChatConsumer):
         if info["agent_via"] == "session" and not self._same_site(info["origin"]):
             await self.refuse("forbidden_origin", _("Cross-site console connection refused."), frames.CLOSE_FORBIDDEN)
             return
-        await self.accept()
         self.visitor_cache: dict[str, Visitor] = {}
         self.send_chains: dict[str, asyncio.Task[None]] = {}
         self.send_slots = asyncio.Semaphore(_AGENT_SENDS_IN_FLIGHT)
@@ -256,6 +340,7 @@ class AgentConsumer(ChatConsumer):
             enterprise_id=ent, visitor_pks=online, online=online, limit=2000
         )
         last_id = await database_sync_to_async(selectors.last_message_id)(enterprise_id=ent)
+        await self.accept()
         await self.send_frame(
             frames.frame(
                 "ready",
@@ -274,10 +359,12 @@ class AgentConsumer(ChatConsumer):
         return validate_host(parts.hostname or "", [h for h in settings.ALLOWED_HOSTS if h != "*"])
 
     async def announce_agents(self, ent: int) -> None:
-        count = len(await get_presence().online(ent, AGENT))
-        await self.channel_layer.group_send(
-            frames.group_visitors(ent), frames.event(frames.frame("agents", {"online": count}))
-        )
+        try:
+            count = len(await get_presence().online(ent, AGENT))
+        except health.INFRASTRUCTURE_ERRORS as exc:
+            health.failed(health.REDIS, exc)
+            return
+        await self.announce(frames.group_visitors(ent), frames.frame("agents", {"online": count}))
 
     async def went_offline(self) -> None:
         await self.announce_agents(self.agent.enterprise_id)
@@ -304,10 +391,8 @@ class AgentConsumer(ChatConsumer):
 
     async def on_sync(self, data: dict[str, Any]) -> None:
         after = frames.require_int(data, "after")
-        messages, more = await database_sync_to_async(selectors.messages_after_for_enterprise)(
-            enterprise_id=self.agent.enterprise_id, after=after
-        )
-        await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
+        ent = self.agent.enterprise_id
+        await self.send_history(after, lambda: selectors.messages_after_for_enterprise(enterprise_id=ent, after=after))
 
     async def on_message_send(self, data: dict[str, Any]) -> None:
         """One agent socket carries many conversations: its sends are handled side by side, each visitor's

@@ -151,3 +151,9 @@ def ack_frame(message: Message, *, duplicate: bool) -> dict[str, Any]:
 def event(frame_: dict[str, Any]) -> dict[str, Any]:
     """A channel-layer event that consumers forward verbatim as `frame_`."""
     return {"type": "forward.frame", "frame": frame_}
+
+
+def redelivery_event(frame_: dict[str, Any]) -> dict[str, Any]:
+    """A `message.new` again, for the sockets that never got it: a resend of a stored message may mean that
+    the process which stored it died before publishing it. Consumers forward it only where it is missing."""
+    return {"type": "forward.missing", "frame": frame_}

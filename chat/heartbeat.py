@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import frames
+from . import frames, health
 from .presence import AGENT, VISITOR, Presence, get_presence
 
 logger = logging.getLogger(__name__)
@@ -65,5 +65,9 @@ async def _run() -> None:
         try:
             await presence.beat(list(_local.values()))
             await announce_expired(await presence.sweep())
-        except Exception:  # a Redis blip must not end the beating; the next round retries
+        except health.INFRASTRUCTURE_ERRORS as exc:  # a Redis blip must not end the beating; the next round retries
+            health.failed(health.REDIS, exc)
+        except Exception:
             logger.exception("presence heartbeat failed")
+        else:
+            health.recovered(health.REDIS)

@@ -1,18 +1,73 @@
-"""The channel layer of a multi-process deployment: channels-redis' pub/sub layer, plus batched sends and
-unsubscriptions that a closing storm cannot interrupt."""
+"""The channel layer of a multi-process deployment: channels-redis' pub/sub layer, plus batched sends,
+unsubscriptions that a closing storm cannot interrupt, and what happens when its Redis connection drops."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 from channels.layers import BaseChannelLayer
-from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection
+from redis.exceptions import RedisError
+
+from . import health, lifecycle
 
 logger = logging.getLogger(__name__)
 
 _UNSUBSCRIBE_CHUNK = 500
+_RETRY_RECEIVE = 0.5  # seconds between attempts to read from a shard whose connection failed
+
+# Bumped each time a subscription connection comes back: every socket that joined under an older epoch may
+# have missed pushes published while the connection was away (or before its channels were subscribed again).
+_epoch = 0
+
+
+def layer_epoch() -> int:
+    return _epoch
+
+
+def _resubscribed() -> None:
+    """A shard's subscriptions are back: close the sockets that lived through the gap (docs/protocol.md 7)."""
+    global _epoch
+    _epoch += 1
+    health.recovered(health.LAYER)
+    asyncio.get_running_loop().create_task(lifecycle.close_older_than(_epoch))
+
+
+class _Shard(RedisSingleShardConnection):
+    """channels-redis' shard connection, told when its subscription connection comes back.
+
+    redis-py reconnects a pub/sub connection by itself and subscribes its channels again, silently: what
+    was published meanwhile never arrives, and the sockets on this process would keep a gap that `sync`
+    from their newest id cannot see. A connect callback on the subscription connection notices every
+    reconnect (it runs after redis-py's own resubscription) and triggers `_resubscribed`.
+    """
+
+    _watched: Any = None
+
+    async def _do_receiving(self) -> None:
+        while True:
+            try:
+                pubsub = self._pubsub
+                if pubsub is not None and pubsub.subscribed:
+                    connection = pubsub.connection
+                    if connection is not None and connection is not self._watched:
+                        connection.register_connect_callback(self._on_reconnect)
+                        self._watched = connection
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:  # upstream logs a traceback a second while Redis is away; one line will do
+                health.failed(health.LAYER, exc)
+                await asyncio.sleep(_RETRY_RECEIVE)
+
+    async def _on_reconnect(self, connection: Any) -> None:
+        _resubscribed()
 
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
@@ -33,6 +88,32 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
         super().__init__(*args, **kwargs)
         self._leaving: dict[Any, set[str]] = {}  # shard -> names to unsubscribe
         self._leavers: dict[Any, asyncio.Task[None]] = {}
+
+    def _get_layer(self) -> Any:
+        layer = super()._get_layer()
+        for shard in layer._shards:
+            if type(shard) is RedisSingleShardConnection:
+                shard.__class__ = _Shard  # before its receiver starts: it has no state of its own
+        return layer
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """Upstream raises when Redis is away, before the consumer can say why; here the channel is made
+        and the consumer, finding the layer down, refuses the socket with 1013."""
+        layer = self._get_layer()
+        channel = f"{layer.prefix}{prefix}{uuid.uuid4().hex}"
+        layer.channels[channel] = asyncio.Queue()
+        try:
+            await layer._get_shard(channel).subscribe(channel)
+        except (RedisError, OSError) as exc:
+            health.failed(health.LAYER, exc)
+        return channel
+
+    async def ensure_subscribed(self, channel: str) -> None:
+        """Subscribe `channel` if `new_channel` could not; raises while Redis is still away."""
+        layer = self._get_layer()
+        shard = layer._get_shard(channel)
+        if channel not in shard._subscribed_to:
+            await shard.subscribe(channel)
 
     async def receive(self, channel: str) -> dict[str, Any]:
         layer = self._get_layer()

@@ -52,11 +52,25 @@ async def _close(sockets: list[Closable], code: int, reason: str) -> int:
     return len(sockets)
 
 
-async def close_all(code: int = CLOSE_SERVICE_RESTART, reason: str = "server restart") -> int:
-    """Close every socket of this process with `code` and refuse new ones; how many were open."""
+async def close_all(code: int = CLOSE_SERVICE_RESTART, reason: str = "server restart", drain: float = 3.0) -> int:
+    """Close every socket of this process with `code` and refuse new ones; how many were open.
+
+    Then wait (at most `drain` seconds) until the messages already received are stored and announced:
+    their senders may never hear the ack, but their resends find them stored.
+    """
     global _stopping
     _stopping = True
-    return await _close(list(_live), code, reason)
+    closed = await _close(list(_live), code, reason)
+    from . import batching, broadcast  # here: both import modules that import this one
+
+    try:
+        async with asyncio.timeout(drain):
+            await asyncio.sleep(0.1)  # the frames already read reach the batcher
+            await batching.message_create.idle()
+            await broadcast.idle()
+    except TimeoutError:
+        logger.warning("stopping: messages still being stored or announced after %.1f s", drain)
+    return closed
 
 
 async def close_older_than(epoch: int, code: int = CLOSE_SERVICE_RESTART, reason: str = "resync") -> int:

@@ -289,9 +289,10 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
     """Store each message once per (visitor, sender, client_id) and publish the new ones, all at once.
 
     The answer, in the batch's order, is (message, created) or the ChatError that refused it. A resend
-    of a stored client_id gives the stored message and publishes nothing. One Redis round trip counts
-    every rate limit and one INSERT stores every message, so a busy process pays per batch what a
-    quiet one pays per message.
+    of a stored client_id gives the stored message and announces nothing new: it is offered again only
+    to the sockets that never got it (frames.redelivery_event). One Redis round trip counts every rate
+    limit and one INSERT stores every message, so a busy process pays per batch what a quiet one pays
+    per message.
     """
     _visitors_resolve(batch)
     results: list[tuple[Message, bool] | ChatError | None] = []  # None: filled in below
@@ -320,14 +321,18 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
             to_store.append((index, message))
     stored = _messages_insert([message for _index, message in to_store])
     publish: list[tuple[str, dict[str, Any]]] = []
+    redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
     for (index, _message), (message, created) in zip(to_store, stored, strict=True):
         results[index] = (message, created)
-        if not created:
-            continue
         visitor = message.visitor
         payload = frames.frame("message.new", frames.message_payload(message, visitor.visitor_id))
-        publish += [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
+        targets = [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
+        if not created:
+            # Not announced again; only offered to sockets that never got it (frames.redelivery_event).
+            redeliver += targets
+            continue
+        publish += targets
         # Denormalised for the console's "recent visitors" order, so a few seconds' precision will do: a
         # busy conversation costs one UPDATE per LAST_MESSAGE_PRECISION, not one per message.
         previous = visitor.last_message_at
@@ -343,6 +348,8 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
             visitor.last_message_at = now
     if publish:
         publish_on_commit(publish)
+    if redeliver:
+        publish_on_commit(redeliver, redelivery=True)
     return [result for result in results if result is not None]  # every slot is filled by now
 
 
@@ -351,7 +358,8 @@ def message_create(
 ) -> tuple[Message, bool]:
     """Store a message once per (visitor, sender, client_id) and publish it; (message, created).
 
-    A resend of a stored client_id returns the stored message and publishes nothing.
+    A resend of a stored client_id returns the stored message and announces nothing new (it is offered
+    again only to sockets that never got it: see messages_create).
     """
     result = messages_create([NewMessage(visitor, sender, content, client_id, agent)])[0]
     if isinstance(result, ChatError):

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure
-from chat import heartbeat
+from chat import health, heartbeat, lifecycle
 from chat.presence import get_presence
 from chat.ratelimit import rate_limits_clear
 from chat.services import VisitorLogin, visitor_login
@@ -32,6 +32,8 @@ def _clean_state(settings: Any) -> Iterator[None]:
     ]
     async_to_sync(get_presence().clear)()
     heartbeat._local.clear()
+    health.reset()
+    lifecycle.reset()
     rate_limits_clear()
     yield
 

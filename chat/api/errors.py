@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from chat import health
 from chat.errors import ChatError
 
 
@@ -18,6 +20,13 @@ def error_body(code: str, message: Any) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ChatError):
         return Response(error_body(exc.code, exc.message), status=exc.status)
+    if isinstance(exc, health.INFRASTRUCTURE_ERRORS):
+        # The database or Redis is away: the client retries (an outbox entry stays), nothing to trace.
+        health.failed(health.component_of(exc), exc)
+        return Response(
+            error_body("unavailable", _("The chat is briefly unavailable; retry shortly.")),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

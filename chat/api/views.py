@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import frames, selectors, services
+from chat import frames, health, selectors, services
 from chat.errors import ChatError, not_found
 from chat.identity import client_ip
 from chat.models import Message, Visitor
@@ -27,8 +27,17 @@ from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body
 
 
+async def _online_now(enterprise_id: int, kind: str) -> set[int]:
+    """Who is online; nobody, as far as this answer goes, while Redis is away (presence lives there)."""
+    try:
+        return await get_presence().online(enterprise_id, kind)
+    except health.INFRASTRUCTURE_ERRORS as exc:
+        health.failed(health.REDIS, exc)
+        return set()
+
+
 def _online(enterprise_id: int, kind: str) -> set[int]:
-    return async_to_sync(get_presence().online)(enterprise_id, kind)
+    return async_to_sync(_online_now)(enterprise_id, kind)
 
 
 class VisitorLoginSerializer(serializers.Serializer):
@@ -144,7 +153,10 @@ async def visitor_login(request: HttpRequest) -> JsonResponse:
         )
     except ChatError as exc:
         return _error(exc.code, exc.message, exc.status)
-    payload["agents_online"] = len(await get_presence().online(payload["enterprise"]["id"], AGENT))
+    except health.INFRASTRUCTURE_ERRORS as exc:
+        health.failed(health.component_of(exc), exc)
+        return _error("unavailable", _("The chat is briefly unavailable; retry shortly."), 503)
+    payload["agents_online"] = len(await _online_now(payload["enterprise"]["id"], AGENT))
     return JsonResponse(payload)
 
 

@@ -116,6 +116,22 @@
         /* ignore */
       }
     },
+    /** Every stored key that starts with `prefix`. */
+    keys: function (prefix) {
+      var found = {};
+      Object.keys(memoryStore).forEach(function (key) {
+        if (key.indexOf(prefix) === 0) found[key] = true;
+      });
+      try {
+        for (var i = 0; i < global.localStorage.length; i++) {
+          var key = global.localStorage.key(i);
+          if (key && key.indexOf(prefix) === 0) found[key] = true;
+        }
+      } catch (e) {
+        /* memory only */
+      }
+      return Object.keys(found);
+    },
     getJSON: function (key, fallback) {
       var raw = store.get(key);
       if (!raw) return fallback;
@@ -504,46 +520,54 @@
   var MAX_TRIES = 5;
   var GIVE_UP_AFTER = 60000;
 
+  function validItem(item) {
+    return item && typeof item.client_id === "string" && typeof item.content === "string";
+  }
+
   /**
-   * opts: key (localStorage key), transmit(item) -> bool (sends the message.send frame), onChange(item, state).
+   * opts: key (the prefix of its localStorage keys), transmit(item) -> bool (sends the message.send frame),
+   * onChange(item, state).
    * Item: {client_id, content, created (ms), tries, lastTry, firstTry, state: "pending"|"failed", error, ...extra}.
+   *
+   * Every tab of one visitor (or agent) shares the outbox, one storage key per item ("<key>:<client_id>"),
+   * so that a tab never rewrites another tab's items: localStorage reaches other tabs' processes with a
+   * delay, and a read-modify-write of one shared list lost a message typed in a tab that was then closed.
+   * A new tab adopts every stored item; two tabs sending the same client_id are harmless, the server
+   * stores it once.
    */
   function Outbox(opts) {
     this.opts = opts;
     this.ready = false;
-    var items = store.getJSON(opts.key, []);
-    this.items = Array.isArray(items)
-      ? items.filter(function (i) {
-          return i && typeof i.client_id === "string" && typeof i.content === "string";
-        })
-      : [];
-    this.resolved = {}; // client_ids this tab saw stored: not to be written back from another tab's copy
-    this.resolvedCount = 0;
+    this.prefix = opts.key + ":";
+    var byId = {};
+    var legacy = store.getJSON(opts.key, []); // one list under the bare key, as earlier versions kept it
+    (Array.isArray(legacy) ? legacy : []).forEach(function (item) {
+      if (validItem(item)) byId[item.client_id] = item;
+    });
+    store.keys(this.prefix).forEach(function (key) {
+      var item = store.getJSON(key, null);
+      if (validItem(item)) byId[item.client_id] = item;
+    });
+    this.items = Object.keys(byId)
+      .map(function (id) {
+        return byId[id];
+      })
+      .sort(function (a, b) {
+        return (a.created || 0) - (b.created || 0);
+      });
+    this.save();
+    store.remove(opts.key);
     var self = this;
     this.ticker = setInterval(function () {
       self.tick();
     }, 2000);
   }
 
-  /**
-   * Every tab of one visitor (or agent) shares the key. Write ours over what is stored, keeping what
-   * other tabs stored that we don't hold and didn't resolve: a tab must never erase the unsent messages
-   * of another tab, which may be closed before it sends them. A new tab adopts them all (constructor);
-   * two tabs sending the same client_id are harmless, the server stores it once.
-   */
   Outbox.prototype.save = function () {
     var self = this;
-    var mine = {};
     this.items.forEach(function (item) {
-      mine[item.client_id] = true;
+      store.setJSON(self.prefix + item.client_id, item);
     });
-    var stored = store.getJSON(this.opts.key, []);
-    var theirs = (Array.isArray(stored) ? stored : []).filter(function (item) {
-      return item && typeof item.client_id === "string" && !mine[item.client_id] && !self.resolved[item.client_id];
-    });
-    var all = theirs.concat(this.items);
-    if (all.length) store.setJSON(this.opts.key, all);
-    else store.remove(this.opts.key);
   };
 
   Outbox.prototype.get = function (clientId) {
@@ -596,16 +620,11 @@
 
   /** The server stored it (ack, or seen in a sync): forget it. Returns the item, if it was ours. */
   Outbox.prototype.resolve = function (clientId) {
-    // Also for an item another tab sent (its echo): its copy in storage is done with.
-    if (this.resolvedCount > 1000) {
-      this.resolved = {}; // at worst an old item comes back once more, and the server acks it as a duplicate
-      this.resolvedCount = 0;
-    }
-    if (!this.resolved[clientId]) this.resolvedCount++;
-    this.resolved[clientId] = true;
+    // Also for an item another tab sent (its echo): its copy in storage is done with. If that tab writes
+    // it back before it hears of it, a later page resends it once and the server acks it as a duplicate.
     var item = this.get(clientId);
     if (item) this.items.splice(this.items.indexOf(item), 1);
-    if (item || (store.get(this.opts.key) || "").indexOf(clientId) !== -1) this.save();
+    store.remove(this.prefix + clientId);
     return item;
   };
 

@@ -22,7 +22,7 @@ from .wsutil import agent_socket, connect_ready, recv_type, send, visitor_socket
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class _Rollback(Exception):
+class _RollbackError(Exception):
     pass
 
 
@@ -38,9 +38,9 @@ def test_a_message_is_published_only_after_its_transaction_commits(visitor_login
             published.append((group, visible))
 
     with mock.patch.object(broadcast, "group_send_many", record):
-        with pytest.raises(_Rollback), transaction.atomic():
+        with pytest.raises(_RollbackError), transaction.atomic():
             services.message_create(visitor=visitor, sender="visitor", content="never stored", client_id="r-1")
-            raise _Rollback
+            raise _RollbackError
         assert published == []  # a rolled-back message was never announced
 
         with transaction.atomic():
@@ -143,10 +143,62 @@ async def test_publishes_keep_their_order_across_batches(enterprise, agent):
     await asyncio.gather(
         *(send(ws, "message.send", {"client_id": f"m-{i}", "content": f"m{i}"}) for i, ws in enumerate(sockets))
     )
-    ids = []
+    ids: list[int] = []
     while len(ids) < 3:
         ids.append((await recv_type(agent_ws, "message.new"))["id"])
     assert ids == sorted(ids)
     for ws in sockets:
         await ws.disconnect()
     await agent_ws.disconnect()
+
+
+async def test_a_message_stored_but_never_announced_reaches_the_sockets_that_missed_it_when_its_sender_resends(
+    enterprise, agent
+):
+    """A process killed between storing a message and publishing it: the sender never got the ack and
+    resends to another process, which finds the message stored. Nobody else would ever see it."""
+    result = await login(enterprise, agent)
+    agent_ws = agent_socket(jwt=jwt_for(agent))
+    await connect_ready(agent_ws)
+
+    async def dies_before_publishing(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+        return None
+
+    with mock.patch.object(broadcast, "group_send_many", dies_before_publishing):
+        await database_sync_to_async(services.message_create)(
+            visitor=result.visitor, sender="visitor", content="lost push", client_id="k-1"
+        )
+    visitor_ws = visitor_socket(result.token)  # the sender, reconnected elsewhere, resends its outbox
+    await connect_ready(visitor_ws)
+    await send(visitor_ws, "message.send", {"client_id": "k-1", "content": "lost push"})
+    ack = await recv_type(visitor_ws, "message.ack")
+    assert ack["duplicate"] is True
+    missed = await recv_type(agent_ws, "message.new")
+    assert (missed["id"], missed["content"]) == (ack["id"], "lost push")
+
+    await send(visitor_ws, "message.send", {"client_id": "k-1", "content": "lost push"})  # and once more
+    await recv_type(visitor_ws, "message.ack")
+    await send(visitor_ws, "message.send", {"client_id": "k-2", "content": "next"})
+    await recv_type(visitor_ws, "message.ack")
+    assert (await recv_type(agent_ws, "message.new"))["client_id"] == "k-2"  # k-1 was not offered twice
+    await visitor_ws.disconnect()
+    await agent_ws.disconnect()
+
+
+async def test_a_message_is_acknowledged_only_once_its_announcement_is_handed_to_the_layer(enterprise, agent):
+    result = await login(enterprise, agent)
+    visitor_ws = visitor_socket(result.token)
+    await connect_ready(visitor_ws)
+    release = asyncio.Event()
+    real_send = broadcast.group_send_many
+
+    async def slow(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+        await release.wait()
+        await real_send(layer, items)
+
+    with mock.patch.object(broadcast, "group_send_many", slow):
+        await send(visitor_ws, "message.send", {"client_id": "s-1", "content": "hello"})
+        assert await visitor_ws.receive_nothing(timeout=0.5)  # stored, but not yet announced: no ack
+        release.set()
+        assert (await recv_type(visitor_ws, "message.ack"))["client_id"] == "s-1"
+    await visitor_ws.disconnect()

@@ -97,6 +97,17 @@ def visitor_id_of(page: Any) -> str:
     return page.evaluate("GoFlyVisitor.state.visitor.visitor_id")
 
 
+# The outbox keeps one localStorage key per item, "<key>:<client_id>" (static/js/chat-core.js Outbox).
+OUTBOX_ITEMS = (
+    "(k => Object.keys(localStorage).filter(key => key.startsWith(k + ':'))"
+    ".map(key => JSON.parse(localStorage.getItem(key))))"
+)
+
+
+def stored_outbox(page: Any, key: str) -> list[dict[str, Any]]:
+    return list(page.evaluate(f"k => {OUTBOX_ITEMS}(k)", key))
+
+
 def send(page: Any, text: str) -> None:
     page.locator("#composer-input").fill(text)
     page.locator("#composer-input").press("Enter")
@@ -238,13 +249,13 @@ def test_visitor_and_agent_chat_live_with_unread_badges_notifications_history_an
     expect(phone.locator("#conn-banner")).to_be_visible()
     shot(phone, "visitor-offline")
     outbox_key = f"gofly.outbox.visitor.{enterprise.pk}"
-    assert phone.evaluate("k => JSON.parse(localStorage.getItem(k)).length", outbox_key) == 1
+    assert len(stored_outbox(phone, outbox_key)) == 1
     phone_context.set_offline(False)
     expect(queued).to_have_attribute("data-state", re.compile("sent|read"))
     row(console, first).locator("button").click()
     expect(console.locator("#messages .bubble", has_text="Typed while offline")).to_have_count(1)
     assert Message.objects.filter(visitor__visitor_id=first, content="Typed while offline").count() == 1
-    assert phone.evaluate("k => localStorage.getItem(k)", outbox_key) is None
+    phone.wait_for_function(f"() => {OUTBOX_ITEMS}({outbox_key!r}).length === 0")
 
     # --- the console goes offline and misses a message: the reconnect's sync fills the gap -------
     row(console, second).locator("button").click()
@@ -296,7 +307,9 @@ def test_a_message_typed_offline_in_a_tab_that_is_then_closed_is_sent_by_another
     send(first_tab, "Typed in the first tab")
     send(second_tab, "Typed in the second tab")
     outbox_key = f"gofly.outbox.visitor.{enterprise.pk}"
-    stored = second_tab.evaluate("k => JSON.parse(localStorage.getItem(k)).map(i => i.content).sort()", outbox_key)
+    # Each tab wrote its own item; the other tab's reaches this renderer's storage a moment later.
+    second_tab.wait_for_function(f"() => {OUTBOX_ITEMS}({outbox_key!r}).length === 2")
+    stored = sorted(item["content"] for item in stored_outbox(second_tab, outbox_key))
     assert stored == ["Typed in the first tab", "Typed in the second tab"]
     first_tab.close()
 
@@ -304,7 +317,7 @@ def test_a_message_typed_offline_in_a_tab_that_is_then_closed_is_sent_by_another
     second_tab.reload()  # a later page view of the same visitor: it adopts the whole outbox
     expect(second_tab.locator(".msg--out")).to_have_count(2)
     expect(second_tab.locator('.msg--out[data-state="sending"]')).to_have_count(0)
-    second_tab.wait_for_function("k => localStorage.getItem(k) === null", arg=outbox_key)
+    second_tab.wait_for_function(f"() => {OUTBOX_ITEMS}({outbox_key!r}).length === 0")
     contents = sorted(Message.objects.filter(visitor__visitor_id=visitor_id).values_list("content", flat=True))
     assert contents == ["Typed in the first tab", "Typed in the second tab"]
     shot(second_tab, "visitor-two-tabs")
