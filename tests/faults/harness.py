@@ -242,6 +242,7 @@ class ChatClient:
         self.acked: dict[str, int] = {}
         self.failed: dict[str, str] = {}
         self.closes: list[int | None] = []
+        self.closed_at: list[tuple[float, int | None]] = []
         self.connect_failures = 0
         self.events: list[str] = []
         self.ws: ClientConnection | None = None
@@ -328,6 +329,7 @@ class ChatClient:
                 else:
                     code = await self.session(ws)
                     self.closes.append(code)
+                    self.closed_at.append((now(), code))
                     self.note(f"closed {code}")
                     if code in CLOSE_NO_RECONNECT:
                         self.forbidden = True
