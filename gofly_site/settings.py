@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "channels",
+    "axes",
     "accounts",
     "enterprises",
     "chat",
@@ -176,6 +177,26 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Login throttling (django-axes). A wrong password counts against the username and against the client
+# IP; either reaching GOFLY_LOGIN_FAILURES locks it out for GOFLY_LOGIN_LOCKOUT seconds, the right
+# password included. Counts live in the cache: Redis when REDIS_URL is set, so every process sees
+# them. No AxesMiddleware: the two login views (accounts/views.py) answer the lock-out themselves, so
+# no other request pays for it.
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("GOFLY_LOGIN_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("GOFLY_LOGIN_LOCKOUT", "900")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lock-out do not extend it, so it ends when Retry-After said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.request_ip"
+AXES_USERNAME_CALLABLE = "accounts.lockout.request_username"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
+AXES_VERBOSE = False
+# W002: no AxesMiddleware, on purpose (above). W001: locmem is per process, which is right for the
+# embedded mode's single process.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"] + ([] if REDIS_URL else ["axes.W001"])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
