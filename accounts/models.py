@@ -32,6 +32,9 @@ class User(AbstractUser):
     role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
     nickname = models.CharField(_("nickname"), max_length=50, blank=True, default="")
     avatar = models.CharField(_("avatar URL"), max_length=300, blank=True, default="/static/img/agent.svg")
+    # Bumped whenever the password or is_active changes (accounts/signals.py). JWTs carry the value they
+    # were issued with and stop working once it moved on, deactivate-then-reactivate included.
+    credentials_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("user")

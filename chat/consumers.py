@@ -249,7 +249,7 @@ class AgentConsumer(ChatConsumer):
         self.send_chains: dict[str, asyncio.Task[None]] = {}
         self.send_slots = asyncio.Semaphore(_AGENT_SENDS_IN_FLIGHT)
         ent = self.agent.enterprise_id
-        came_online = await self.join([frames.group_agents(ent)], ent, self.agent.pk)
+        came_online = await self.join([frames.group_agents(ent), frames.group_agent(self.agent.pk)], ent, self.agent.pk)
         presence = get_presence()
         online = await presence.online(ent, VISITOR)
         visitors = await database_sync_to_async(selectors.visitor_summaries)(
@@ -264,6 +264,16 @@ class AgentConsumer(ChatConsumer):
         )
         if came_online:
             await self.announce_agents(ent)
+
+    async def agent_revoked(self, event: dict[str, Any]) -> None:
+        # The password changed or the account was disabled (accounts.services.user_credentials_revoke):
+        # the login this socket was opened with no longer holds.
+        await self.send_frame(
+            frames.error_frame(
+                "unauthenticated", _("Your password was changed or your account disabled; log in again.")
+            )
+        )
+        await self.close(code=frames.CLOSE_UNAUTHENTICATED)
 
     def _same_site(self, origin: str | None) -> bool:
         if not origin:  # not a browser: nothing ambient to abuse

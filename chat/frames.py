@@ -47,6 +47,11 @@ def group_visitor(visitor_pk: int) -> str:
     return f"visitor.{visitor_pk}"
 
 
+def group_agent(agent_pk: int) -> str:
+    """Every socket of one agent, on every process: for what concerns that user alone."""
+    return f"agent.{agent_pk}"
+
+
 # --- parsing ---------------------------------------------------------------------------------------
 
 
@@ -146,6 +151,11 @@ def ack_frame(message: Message, *, duplicate: bool) -> dict[str, Any]:
             "duplicate": duplicate,
         },
     )
+
+
+def agent_revoked_event() -> dict[str, Any]:
+    """To group_agent: the agent's password or active flag changed; its sockets close with 4401."""
+    return {"type": "agent.revoked"}
 
 
 def event(frame_: dict[str, Any]) -> dict[str, Any]:

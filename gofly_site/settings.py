@@ -235,7 +235,7 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.tokens.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -248,6 +248,10 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(hours=int(os.environ.get("JWT_ACCESS_HOURS", "2"))),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens carry the user's credentials_version, checked on every use (accounts/tokens.py).
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.AgentAccessToken",),
 }
 
 # The widget is embedded on operators' sites; the visitor API is token-authenticated, never by cookie.
