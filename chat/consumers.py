@@ -8,18 +8,15 @@ import logging
 import time
 from collections.abc import Awaitable
 from typing import Any
-from urllib.parse import urlsplit
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
-from django.http.request import validate_host
 from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
 
-from . import batching, broadcast, frames, heartbeat, selectors, services
+from . import batching, broadcast, frames, heartbeat, safety, selectors, services
 from .errors import ChatError, not_found
 from .frames import FrameError
 from .models import Message, Visitor
@@ -278,10 +275,7 @@ class AgentConsumer(ChatConsumer):
     def _same_site(self, origin: str | None) -> bool:
         if not origin:  # not a browser: nothing ambient to abuse
             return True
-        parts = urlsplit(origin)
-        if parts.netloc == self.scope["gofly"]["host"]:
-            return True
-        return validate_host(parts.hostname or "", [h for h in settings.ALLOWED_HOSTS if h != "*"])
+        return safety.console_origin_allowed(origin, self.scope)
 
     async def announce_agents(self, ent: int) -> None:
         count = len(await get_presence().online(ent, AGENT))
