@@ -27,6 +27,6 @@ def agent_payload(user: User) -> dict[str, Any]:
         "id": user.pk,
         "username": user.username,
         "name": user.display_name,
-        "avatar": user.avatar,
+        "avatar": user.avatar_url,
         "enterprise_id": user.enterprise_id,
     }

@@ -1,11 +1,14 @@
-"""Checks every app shares: origins compared whole."""
+"""Checks every app shares: origins compared whole, and URLs that are safe to put in an `img src`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -68,3 +71,34 @@ def console_origin_allowed(origin: str, scope: dict[str, Any]) -> bool:
         return True
     trusted = (origin_parse(entry) for entry in settings.CSRF_TRUSTED_ORIGINS)
     return any(allowed is not None and _matches(parsed, allowed) for allowed in trusted)
+
+
+# --- avatar URLs -------------------------------------------------------------------------------------
+
+AVATAR_MAX_LENGTH = 300
+# An absolute http(s) URL or a path of ours; nothing that could end an attribute or start markup.
+_SAFE_AVATAR = re.compile(r"^(https?://[^\s\"'<>\\`]+|/(static|media)/[^\s\"'<>\\`]*)$", re.IGNORECASE)
+
+
+def avatar_url_safe(value: Any) -> bool:
+    """Whether `value` may be rendered as an image URL (`javascript:`, `data:` and markup may not)."""
+    return (
+        isinstance(value, str)
+        and len(value) <= AVATAR_MAX_LENGTH
+        and _SAFE_AVATAR.match(value) is not None
+        and not (value.startswith("/") and ".." in value)  # our paths stay under /static/ or /media/
+    )
+
+
+def avatar_or(value: Any, default: str) -> str:
+    """`value` when it is a safe avatar URL, else `default`: what every payload emits."""
+    return value if avatar_url_safe(value) else default
+
+
+def validate_avatar_url(value: str) -> None:
+    """Model validator (admin, forms): the same rule the payloads apply."""
+    if value and not avatar_url_safe(value):
+        raise ValidationError(
+            _("Enter an http(s) URL or a path under /static/ or /media/, without quotes, spaces or angle brackets."),
+            code="invalid_avatar",
+        )

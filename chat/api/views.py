@@ -109,7 +109,7 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
             "welcome": enterprise.welcome_text,
             "offline_text": enterprise.offline_text,
         },
-        "agent": {"name": agent.display_name, "avatar": agent.avatar} if agent else None,
+        "agent": {"name": agent.display_name, "avatar": agent.avatar_url} if agent else None,
         "ws_path": "/ws/visitor",
     }
 
