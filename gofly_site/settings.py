@@ -152,7 +152,9 @@ if REDIS_URL and _worker.startswith("gw") and os.environ.get("GOFLY_TEST_REDIS_D
     # Parallel test workers each get their own Redis database, so flushing one never touches another,
     # and their own key prefix, since pub/sub channels are shared by all databases of a Redis server.
     REDIS_URL = urlunsplit(urlsplit(REDIS_URL)._replace(path=f"/{1 + int(_worker[2:])}"))
-    os.environ["GOFLY_REDIS_PREFIX"] = f"{os.environ.get('GOFLY_REDIS_PREFIX', 'gofly')}-{_worker}"
+    # Server processes a test starts inherit the prefix already suffixed: they must share the test's keys.
+    _prefix = os.environ.get("GOFLY_REDIS_PREFIX", "gofly")
+    os.environ["GOFLY_REDIS_PREFIX"] = _prefix if _prefix.endswith(f"-{_worker}") else f"{_prefix}-{_worker}"
 GOFLY_REDIS_PREFIX = os.environ.get("GOFLY_REDIS_PREFIX", "gofly")
 
 if REDIS_URL:
