@@ -177,7 +177,7 @@ class VisitorConsumer(ChatConsumer):
                     "visitor": {
                         "visitor_id": self.visitor.visitor_id,
                         "name": self.visitor.name,
-                        "avatar": self.visitor.avatar,
+                        "avatar": safety.avatar_or(self.visitor.avatar, ""),
                     },
                     "agents_online": agents_online,
                     "welcome": enterprise.welcome_text,

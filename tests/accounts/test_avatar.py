@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import DEFAULT_AGENT_AVATAR, User
 from accounts.selectors import agent_payload
+from accounts.tokens import AgentAccessToken
 from chat import frames
+from chat.models import Visitor
 from chat.safety import avatar_url_safe
 from chat.services import message_create
+from tests.chat.wsutil import agent_socket, connect_ready, visitor_socket
 from tests.conftest import login_visitor
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +83,22 @@ def test_a_visitor_avatar_follows_the_same_rule(enterprise, agent):
     assert not refused.avatar.startswith("javascript")
     kept = login_visitor(enterprise, agent, avatar="/media/v/1.png").visitor
     assert kept.avatar == "/media/v/1.png"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_unsafe_stored_visitor_avatar_is_never_emitted(enterprise, agent):
+    result = await database_sync_to_async(login_visitor)(enterprise, agent)
+    await Visitor.objects.filter(pk=result.visitor.pk).aupdate(avatar="javascript:alert(1)")
+
+    visitor_ws = visitor_socket(result.token)
+    assert (await connect_ready(visitor_ws))["visitor"]["avatar"] == ""
+    agent_ws = agent_socket(jwt=str(AgentAccessToken.for_user(agent)))
+    assert [v["avatar"] for v in (await connect_ready(agent_ws))["visitors"]] == [""]
+    await visitor_ws.disconnect()
+    await agent_ws.disconnect()
+
+    def relogin() -> dict:
+        body = {"ent_id": enterprise.pk, "token": result.token}
+        return APIClient().post("/api/v1/visitor/login", body, format="json").json()
+
+    assert (await database_sync_to_async(relogin)())["visitor"]["avatar"] == ""
