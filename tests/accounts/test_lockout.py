@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts.services import roles_ensure, superadmin_create
 from tests.conftest import AGENT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +103,14 @@ def test_failures_on_the_console_and_the_jwt_endpoint_add_up(agent):
     console_login(client, "wrong")
     console_login(client, "wrong")
     assert jwt_login("kefu2", "wrong", ip="198.51.100.9").status_code == 429
+
+
+def test_the_admin_login_is_throttled_too_and_says_so(agent):
+    roles_ensure()
+    superadmin_create(username="root", password=AGENT_PASSWORD)
+    client = Client(REMOTE_ADDR="198.51.100.20", HTTP_ACCEPT_LANGUAGE="en")
+    for _ in range(3):
+        client.post("/admin/login/", {"username": "root", "password": "wrong"})
+    response = client.post("/admin/login/?next=/admin/", {"username": "root", "password": AGENT_PASSWORD})
+    assert "Too many failed logins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
