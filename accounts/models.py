@@ -6,6 +6,10 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from chat.safety import avatar_or, validate_avatar_url
+
+DEFAULT_AGENT_AVATAR = "/static/img/agent.svg"
+
 
 class Role(models.Model):
     SUPERADMIN = "superadmin"
@@ -31,7 +35,12 @@ class User(AbstractUser):
     )
     role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
     nickname = models.CharField(_("nickname"), max_length=50, blank=True, default="")
-    avatar = models.CharField(_("avatar URL"), max_length=300, blank=True, default="/static/img/agent.svg")
+    avatar = models.CharField(
+        _("avatar URL"), max_length=300, blank=True, default=DEFAULT_AGENT_AVATAR, validators=[validate_avatar_url]
+    )
+    # Bumped whenever the password or is_active changes (accounts/signals.py). JWTs carry the value they
+    # were issued with and stop working once it moved on, deactivate-then-reactivate included.
+    credentials_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("user")
@@ -40,6 +49,11 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.nickname or self.username
+
+    @property
+    def avatar_url(self) -> str:
+        """The avatar to emit: rows written before the validator (or past it, by a script) may hold anything."""
+        return avatar_or(self.avatar, DEFAULT_AGENT_AVATAR)
 
     @property
     def is_agent(self) -> bool:

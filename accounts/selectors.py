@@ -5,19 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
 
 from .models import User
+from .tokens import AgentAccessToken, token_current
 
 
 def agent_from_jwt(token: str) -> User | None:
-    """The active agent an access token names, or None if the token is bad, expired or not an agent's."""
+    """The active agent an access token names, or None if the token is bad, expired, revoked (password
+    changed, deactivated) or not an agent's."""
     try:
-        user_id = AccessToken(token)["user_id"]  # type: ignore[arg-type]
+        access = AgentAccessToken(token)  # type: ignore[arg-type]
+        user_id = access["user_id"]
     except (TokenError, KeyError):
         return None
     user = User.objects.filter(pk=user_id, is_active=True).select_related("enterprise").first()
-    return user if user is not None and user.is_agent else None
+    return user if user is not None and user.is_agent and token_current(user, access) else None
 
 
 def agent_payload(user: User) -> dict[str, Any]:
@@ -25,6 +27,6 @@ def agent_payload(user: User) -> dict[str, Any]:
         "id": user.pk,
         "username": user.username,
         "name": user.display_name,
-        "avatar": user.avatar,
+        "avatar": user.avatar_url,
         "enterprise_id": user.enterprise_id,
     }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import F
 
+from chat import broadcast, frames
 from enterprises.models import Enterprise
 
 from .models import Role, User
@@ -40,3 +42,16 @@ def superadmin_create(*, username: str, password: str) -> User:
     user.role = role
     user.save(update_fields=["role"])
     return user
+
+
+@transaction.atomic
+def user_credentials_revoke(*, user: User) -> None:
+    """The user's password or active flag changed: end their JWTs and close their open sockets.
+
+    JWTs stop at their next use (they carry the old credentials_version); Django sessions already end
+    by themselves (the session hash follows the password, and an inactive user is not loaded). Sockets
+    authenticated once at connect, so every process is told to close them, after the commit.
+    """
+    User.objects.filter(pk=user.pk).update(credentials_version=F("credentials_version") + 1)
+    user.credentials_version = User.objects.values_list("credentials_version", flat=True).get(pk=user.pk)
+    broadcast.events_publish_on_commit([(frames.group_agent(user.pk), frames.agent_revoked_event())])

@@ -147,6 +147,12 @@ def publish_on_commit(items: Events, *, redelivery: bool = False) -> None:
     events = [
         (group, shared.get(id(frame_)) or shared.setdefault(id(frame_), build(frame_))) for group, frame_ in items
     ]
+    events_publish_on_commit(events)
+
+
+def events_publish_on_commit(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each (group, channel-layer event) once the current transaction commits, as publish_on_commit
+    does; for events a consumer acts on itself rather than forwarding (e.g. closing a revoked agent)."""
     loop = _event_loop.get()
     collector = _collector.get()
 

@@ -8,18 +8,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
-from django.http.request import validate_host
 from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
 
-from . import batching, broadcast, frames, health, heartbeat, lifecycle, selectors, services
+from . import batching, broadcast, frames, health, heartbeat, lifecycle, safety, selectors, services
 from .errors import ChatError, not_found
 from .frames import FrameError
 from .layers import layer_epoch
@@ -269,7 +266,7 @@ class VisitorConsumer(ChatConsumer):
                     "visitor": {
                         "visitor_id": self.visitor.visitor_id,
                         "name": self.visitor.name,
-                        "avatar": self.visitor.avatar,
+                        "avatar": safety.avatar_or(self.visitor.avatar, ""),
                     },
                     "agents_online": agents_online,
                     "welcome": enterprise.welcome_text,
@@ -333,7 +330,7 @@ class AgentConsumer(ChatConsumer):
         self.send_chains: dict[str, asyncio.Task[None]] = {}
         self.send_slots = asyncio.Semaphore(_AGENT_SENDS_IN_FLIGHT)
         ent = self.agent.enterprise_id
-        came_online = await self.join([frames.group_agents(ent)], ent, self.agent.pk)
+        came_online = await self.join([frames.group_agents(ent), frames.group_agent(self.agent.pk)], ent, self.agent.pk)
         presence = get_presence()
         online = await presence.online(ent, VISITOR)
         visitors = await database_sync_to_async(selectors.visitor_summaries)(
@@ -350,13 +347,20 @@ class AgentConsumer(ChatConsumer):
         if came_online:
             await self.announce_agents(ent)
 
+    async def agent_revoked(self, event: dict[str, Any]) -> None:
+        # The password changed or the account was disabled (accounts.services.user_credentials_revoke):
+        # the login this socket was opened with no longer holds.
+        await self.send_frame(
+            frames.error_frame(
+                "unauthenticated", _("Your password was changed or your account disabled; log in again.")
+            )
+        )
+        await self.close(code=frames.CLOSE_UNAUTHENTICATED)
+
     def _same_site(self, origin: str | None) -> bool:
         if not origin:  # not a browser: nothing ambient to abuse
             return True
-        parts = urlsplit(origin)
-        if parts.netloc == self.scope["gofly"]["host"]:
-            return True
-        return validate_host(parts.hostname or "", [h for h in settings.ALLOWED_HOSTS if h != "*"])
+        return safety.console_origin_allowed(origin, self.scope)
 
     async def announce_agents(self, ent: int) -> None:
         try:

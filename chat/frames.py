@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from .models import Message, Visitor
+from .safety import avatar_or
 
 # Client -> server frame types, per side.
 VISITOR_FRAMES = {"ping", "sync", "message.send", "typing"}
@@ -45,6 +46,11 @@ def group_visitors(enterprise_id: int) -> str:
 
 def group_visitor(visitor_pk: int) -> str:
     return f"visitor.{visitor_pk}"
+
+
+def group_agent(agent_pk: int) -> str:
+    """Every socket of one agent, on every process: for what concerns that user alone."""
+    return f"agent.{agent_pk}"
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -104,7 +110,7 @@ def message_payload(message: Message, visitor_public_id: str) -> dict[str, Any]:
         "content": message.content,
         "created_at": message.created_at.isoformat(),
         "read_at": message.read_at.isoformat() if message.read_at else None,
-        "agent": {"id": agent.pk, "name": agent.display_name, "avatar": agent.avatar} if agent else None,
+        "agent": {"id": agent.pk, "name": agent.display_name, "avatar": agent.avatar_url} if agent else None,
     }
 
 
@@ -112,7 +118,7 @@ def visitor_payload(visitor: Visitor) -> dict[str, Any]:
     return {
         "visitor_id": visitor.visitor_id,
         "name": visitor.name,
-        "avatar": visitor.avatar,
+        "avatar": avatar_or(visitor.avatar, ""),
         "city": visitor.city,
         "ip": visitor.ip,
         "referrer": visitor.referrer,
@@ -146,6 +152,11 @@ def ack_frame(message: Message, *, duplicate: bool) -> dict[str, Any]:
             "duplicate": duplicate,
         },
     )
+
+
+def agent_revoked_event() -> dict[str, Any]:
+    """To group_agent: the agent's password or active flag changed; its sockets close with 4401."""
+    return {"type": "agent.revoked"}
 
 
 def event(frame_: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from .errors import ChatError, not_found
 from .identity import visitor_token_issue, visitor_token_read
 from .models import Message, Visitor
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
+from .safety import avatar_or
 
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_.:|@-]{1,64}$")
 _MOBILE = re.compile(r"Mobile|iPod|iPhone|Android|Opera Mini|BlackBerry|webOS|UCWEB|Blazer|PSP", re.I)
@@ -65,12 +66,6 @@ def _decode_extra(extra: Any) -> dict[str, Any]:
     return extra
 
 
-def _clean_avatar(value: Any) -> str:
-    if isinstance(value, str) and len(value) <= 300 and re.match(r"^(https?://|/static/|/media/)[^\s\"'<>]*$", value):
-        return value
-    return ""
-
-
 def visitor_login(
     *,
     enterprise_id: Any,
@@ -103,7 +98,7 @@ def visitor_login(
             raise not_found(_("Agent"))
     extra_data = _decode_extra(extra)
     name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
-    avatar = _clean_avatar(avatar) or _clean_avatar(extra_data.get("visitorAvatar"))
+    avatar = avatar_or(avatar, "") or avatar_or(extra_data.get("visitorAvatar"), "")
     fields = {
         "ip": ip,
         "user_agent": (user_agent or "")[:500],

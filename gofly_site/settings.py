@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "channels",
+    "axes",
     "accounts",
     "enterprises",
     "chat",
@@ -151,7 +152,9 @@ if REDIS_URL and _worker.startswith("gw") and os.environ.get("GOFLY_TEST_REDIS_D
     # Parallel test workers each get their own Redis database, so flushing one never touches another,
     # and their own key prefix, since pub/sub channels are shared by all databases of a Redis server.
     REDIS_URL = urlunsplit(urlsplit(REDIS_URL)._replace(path=f"/{1 + int(_worker[2:])}"))
-    os.environ["GOFLY_REDIS_PREFIX"] = f"{os.environ.get('GOFLY_REDIS_PREFIX', 'gofly')}-{_worker}"
+    # Server processes a test starts inherit the prefix already suffixed: they must share the test's keys.
+    _prefix = os.environ.get("GOFLY_REDIS_PREFIX", "gofly")
+    os.environ["GOFLY_REDIS_PREFIX"] = _prefix if _prefix.endswith(f"-{_worker}") else f"{_prefix}-{_worker}"
 GOFLY_REDIS_PREFIX = os.environ.get("GOFLY_REDIS_PREFIX", "gofly")
 
 if REDIS_URL:
@@ -176,6 +179,26 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Login throttling (django-axes). A wrong password counts against the username and against the client
+# IP; either reaching GOFLY_LOGIN_FAILURES locks it out for GOFLY_LOGIN_LOCKOUT seconds, the right
+# password included. Counts live in the cache: Redis when REDIS_URL is set, so every process sees
+# them. No AxesMiddleware: the two login views (accounts/views.py) answer the lock-out themselves, so
+# no other request pays for it.
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("GOFLY_LOGIN_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("GOFLY_LOGIN_LOCKOUT", "900")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lock-out do not extend it, so it ends when Retry-After said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.request_ip"
+AXES_USERNAME_CALLABLE = "accounts.lockout.request_username"
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
+AXES_VERBOSE = False
+# W002: no AxesMiddleware, on purpose (above). W001: locmem is per process, which is right for the
+# embedded mode's single process.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"] + ([] if REDIS_URL else ["axes.W001"])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -214,7 +237,7 @@ X_FRAME_OPTIONS = "SAMEORIGIN"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.tokens.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -227,6 +250,10 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(hours=int(os.environ.get("JWT_ACCESS_HOURS", "2"))),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens carry the user's credentials_version, checked on every use (accounts/tokens.py).
+    "TOKEN_OBTAIN_SERIALIZER": "accounts.tokens.TokenObtainSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.TokenRefreshSerializer",
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.AgentAccessToken",),
 }
 
 # The widget is embedded on operators' sites; the visitor API is token-authenticated, never by cookie.

@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenRefreshView
 
+from accounts import views as accounts_views
 from chat import views as chat_views
 from chat.api import views as api
 
@@ -14,14 +15,10 @@ urlpatterns = [
     path("chatIndex", chat_views.chat_index, name="chat-index"),
     path("livechat", chat_views.chat_index, name="livechat"),
     path("console", chat_views.console, name="console"),
-    path(
-        "login",
-        auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login", accounts_views.ConsoleLoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/auth/token", TokenObtainPairView.as_view(), name="jwt-obtain"),
+    path("api/v1/auth/token", accounts_views.TokenObtainView.as_view(), name="jwt-obtain"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="jwt-refresh"),
     path("api/v1/visitor/login", api.visitor_login, name="visitor-login"),
     path("api/v1/visitor/messages", api.VisitorMessagesView.as_view(), name="visitor-messages"),

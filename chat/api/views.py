@@ -22,6 +22,7 @@ from chat.errors import ChatError, not_found
 from chat.identity import client_ip
 from chat.models import Message, Visitor
 from chat.presence import AGENT, VISITOR, get_presence
+from chat.safety import avatar_or
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body
@@ -111,14 +112,14 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
     return {
         "token": login.token,
         "created": login.created,
-        "visitor": {"visitor_id": visitor.visitor_id, "name": visitor.name, "avatar": visitor.avatar},
+        "visitor": {"visitor_id": visitor.visitor_id, "name": visitor.name, "avatar": avatar_or(visitor.avatar, "")},
         "enterprise": {
             "id": enterprise.pk,
             "name": enterprise.name,
             "welcome": enterprise.welcome_text,
             "offline_text": enterprise.offline_text,
         },
-        "agent": {"name": agent.display_name, "avatar": agent.avatar} if agent else None,
+        "agent": {"name": agent.display_name, "avatar": agent.avatar_url} if agent else None,
         "ws_path": "/ws/visitor",
     }
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from accounts.tokens import AgentAccessToken
 from chat.consumers import VisitorConsumer
 from chat.frames import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from chat.models import Message
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def jwt_for(user: User) -> str:
-    return str(AccessToken.for_user(user))
+    return str(AgentAccessToken.for_user(user))
 
 
 async def login(enterprise: Enterprise, agent: User | None = None, **kw: Any) -> Any:

@@ -74,3 +74,9 @@ def test_parse_accepts_a_frame_without_data_and_refuses_the_rest():
 def test_group_names_are_distinct_per_enterprise_and_visitor():
     names = {frames.group_agents(1), frames.group_agents(2), frames.group_visitors(1), frames.group_visitor(1)}
     assert len(names) == 4
+
+
+def test_the_per_agent_group_and_the_revocation_event_have_their_documented_shape():
+    assert frames.group_agent(7) == "agent.7"
+    # "agent.revoked" is dispatched to AgentConsumer.agent_revoked, which closes the socket.
+    assert frames.agent_revoked_event() == {"type": "agent.revoked"}
