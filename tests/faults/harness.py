@@ -169,6 +169,13 @@ class TcpProxy:
     async def uncut(self) -> None:
         await self.start()
 
+    def reset(self) -> None:
+        """A blip: every connection through the proxy is reset at once (the client reconnects at once)."""
+        for pair in list(self._pairs):
+            pair.abort()
+        self._pairs.clear()
+        self._parked.clear()
+
     def drop(self, *, up: bool, down: bool) -> None:
         self.drop_up, self.drop_down = up, down
         if not (up or down):

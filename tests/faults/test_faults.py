@@ -254,14 +254,23 @@ async def test_the_agents_node_stopped_with_sigterm_and_restarted_loses_no_messa
 
 async def test_the_database_cut_and_paused_loses_no_message_at_any_client(enterprise, agent):
     async def fault(cluster: Cluster) -> str:
+        # One client per node loses its connection in each outage, so that it reconnects and syncs while
+        # the database cannot answer (refused with 1013, or a `sync` closed with 1013).
+        blipped = [cluster.visitors[0].proxy, cluster.agents[1].proxy]
         await cluster.db_proxy.cut()
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(1.0)
+        for proxy in blipped:
+            proxy.reset()
+        await asyncio.sleep(2.0)
         await cluster.db_proxy.uncut()
         await asyncio.sleep(4.0)
         cluster.db_proxy.pause()
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(1.0)
+        for proxy in blipped:
+            proxy.reset()
+        await asyncio.sleep(2.0)
         cluster.db_proxy.resume()
-        return "db cut 3s, then paused 3s"
+        return "db cut 3s, then paused 3s (v0, a1 reset 1s into each)"
 
     check((await run_scenario("database", enterprise.pk, fault)).figures)
 
