@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import uuid
 from contextlib import nullcontext
@@ -13,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,16 +23,20 @@ from accounts.models import User
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprise_for_visitor
 
-from . import frames
+from . import frames, jsonin
 from .broadcast import publish_on_commit
 from .errors import ChatError, not_found
 from .identity import visitor_token_issue, visitor_token_read
 from .models import Message, Visitor
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
 
+logger = logging.getLogger(__name__)
+
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_.:|@-]{1,64}$")
 _MOBILE = re.compile(r"Mobile|iPod|iPhone|Android|Opera Mini|BlackBerry|webOS|UCWEB|Blazer|PSP", re.I)
 _EXTRA_MAX = 4096
+# Deeper than any real page's data; MariaDB refuses JSON deeper than 32 levels, whatever its size.
+_EXTRA_DEPTH = 10
 _LAST_MESSAGE_PRECISION = timedelta(seconds=10)
 
 
@@ -48,19 +53,34 @@ def _decode_extra(extra: Any) -> dict[str, Any]:
     """`extra` as the original sends it (base64 of a JSON object, padding optional) or as an object."""
     if extra in (None, "", {}):
         return {}
-    if isinstance(extra, str):
-        if len(extra) > _EXTRA_MAX * 2:
-            raise ChatError("bad_extra", _("extra is too large."))
-        try:
-            raw = base64.b64decode(
-                extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None
-            )
-            extra = json.loads(raw.decode("utf-8"))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise ChatError("bad_extra", _("extra must be base64 of a JSON object.")) from None
+    try:
+        if isinstance(extra, str):
+            if len(extra) > _EXTRA_MAX * 2:
+                raise ChatError("bad_extra", _("extra is too large."))
+            try:
+                raw = base64.b64decode(
+                    extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None
+                )
+            except (binascii.Error, ValueError):
+                raise ChatError("bad_extra", _("extra must be base64 of a JSON object.")) from None
+            extra = jsonin.loads(raw, max_depth=_EXTRA_DEPTH)
+        else:
+            # Also when the body parser has checked it already: not every caller comes through one.
+            jsonin.check(extra, max_depth=_EXTRA_DEPTH)
+    except jsonin.InputError as exc:
+        if exc.code == "bad_text":
+            raise ChatError(exc.code, exc.message) from None
+        raise ChatError(
+            "bad_extra",
+            _("extra must be a JSON object nested at most %(limit)d levels deep.") % {"limit": _EXTRA_DEPTH},
+        ) from None
     if not isinstance(extra, dict):
         raise ChatError("bad_extra", _("extra must be a JSON object."))
-    if len(json.dumps(extra)) > _EXTRA_MAX:
+    try:
+        size = len(json.dumps(extra, allow_nan=False))
+    except ValueError:  # a float too big for JSON (1e999 parses as inf)
+        raise ChatError("bad_extra", _("extra must be a JSON object.")) from None
+    if size > _EXTRA_MAX:
         raise ChatError("bad_extra", _("extra is too large."))
     return extra
 
@@ -144,7 +164,8 @@ def visitor_login(
         visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
         if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
             visitor = _visitor_insert(new, uuid.uuid4().hex, name)
-            assert visitor is not None, "a fresh UUID collided"
+            if visitor is None:  # pragma: no cover - 122 random bits
+                raise IntegrityError("a fresh visitor UUID collided")
         created = True
     return VisitorLogin(
         visitor=visitor,
@@ -170,6 +191,10 @@ def _visitor_insert(visitor: Visitor, public_id: str, name: str) -> Visitor | No
             visitor.save(force_insert=True)
     except IntegrityError:
         visitor.pk = None
+        # Only a row that holds the id makes it taken: any other refusal (a check constraint on `extra`,
+        # a foreign key) would fail again under a fresh id, so it is the caller's error, not a collision.
+        if not Visitor.objects.filter(enterprise_id=visitor.enterprise_id, visitor_id=public_id).exists():
+            raise
         return None
     return visitor
 
@@ -250,8 +275,16 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
     return message, hit
 
 
-def _message_insert_one(message: Message) -> tuple[Message, bool]:
-    """INSERT one message; for a client_id already stored, (the stored message, False)."""
+def _unstorable() -> ChatError:
+    return ChatError("unstorable", _("The server cannot store this message; it will not be accepted."))
+
+
+def _message_insert_one(message: Message) -> tuple[Message, bool] | Exception:
+    """INSERT one message; for a client_id already stored, (the stored message, False).
+
+    A message the database refuses gets a ChatError of its own; an error of the database itself (the
+    connection is gone) is returned as it is, and its caller hears `server_error` and resends.
+    """
     try:
         with _nested_savepoint():
             message.save(force_insert=True)
@@ -262,19 +295,26 @@ def _message_insert_one(message: Message) -> tuple[Message, bool]:
             .first()
         )
         if existing is None:
-            raise
+            return _unstorable()
         return existing, False
+    except (DatabaseError, ValueError) as exc:  # ValueError: text the driver cannot encode
+        if isinstance(exc, DatabaseError) and not transaction.get_connection().is_usable():
+            logger.exception("message insert failed, the database is unavailable")
+            return exc
+        logger.warning("message refused by the database: %r", exc)
+        return _unstorable()
     return message, True
 
 
-def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool]]:
+def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool] | Exception]:
     """INSERT all of them in one statement where the database returns the new ids; one by one where it
-    cannot, or where a resent client_id makes the one statement fail (it then stores nothing)."""
+    cannot, or where the one statement fails (it then stores nothing): a resent client_id, or one message
+    the database refuses, must not cost its neighbours, who may be other visitors of other enterprises."""
     if len(messages) > 1 and transaction.get_connection().features.can_return_rows_from_bulk_insert:
         try:
             with _nested_savepoint():
                 Message.objects.bulk_create(messages)
-        except IntegrityError:
+        except (DatabaseError, ValueError):
             for message in messages:
                 message.pk = None
                 message._state.adding = True
@@ -283,16 +323,17 @@ def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool]]:
     return [_message_insert_one(message) for message in messages]
 
 
-def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | ChatError]:
+def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exception]:
     """Store each message once per (visitor, sender, client_id) and publish the new ones, all at once.
 
-    The answer, in the batch's order, is (message, created) or the ChatError that refused it. A resend
+    The answer, in the batch's order, is (message, created), the ChatError that refused it, or the
+    database's exception where the database failed for it (see _message_insert_one). A resend
     of a stored client_id gives the stored message and publishes nothing. One Redis round trip counts
     every rate limit and one INSERT stores every message, so a busy process pays per batch what a
     quiet one pays per message.
     """
     _visitors_resolve(batch)
-    results: list[tuple[Message, bool] | ChatError | None] = []  # None: filled in below
+    results: list[tuple[Message, bool] | Exception | None] = []  # None: filled in below
     checked: list[tuple[int, Message, tuple[str, int, int]]] = []
     for index, new in enumerate(batch):
         try:
@@ -319,8 +360,11 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
     stored = _messages_insert([message for _index, message in to_store])
     publish: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
-    for (index, _message), (message, created) in zip(to_store, stored, strict=True):
-        results[index] = (message, created)
+    for (index, _message), outcome in zip(to_store, stored, strict=True):
+        results[index] = outcome
+        if isinstance(outcome, Exception):
+            continue
+        message, created = outcome
         if not created:
             continue
         visitor = message.visitor
@@ -335,7 +379,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result
     if touched:
-        now = max(message.created_at for message, created in stored if created)
+        now = max(outcome[0].created_at for outcome in stored if isinstance(outcome, tuple) and outcome[1])
         Visitor.objects.filter(pk__in=list(touched)).update(last_message_at=now)
         for visitor in touched.values():
             visitor.last_message_at = now
@@ -352,7 +396,7 @@ def message_create(
     A resend of a stored client_id returns the stored message and publishes nothing.
     """
     result = messages_create([NewMessage(visitor, sender, content, client_id, agent)])[0]
-    if isinstance(result, ChatError):
+    if isinstance(result, Exception):
         raise result
     return result
 
