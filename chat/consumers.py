@@ -18,6 +18,7 @@ from django.http.request import validate_host
 from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
+from enterprises import origins
 
 from . import batching, broadcast, frames, heartbeat, selectors, services
 from .errors import ChatError, not_found
@@ -164,7 +165,7 @@ class VisitorConsumer(ChatConsumer):
             await self.refuse(exc.code, exc.message, close)
             return
         enterprise = self.visitor.enterprise
-        if info["origin"] and not enterprise.origin_allowed(info["origin"]):
+        if not origins.socket_origin_allowed(enterprise, self.scope):
             await self.refuse("forbidden_origin", _("This site may not open the chat."), frames.CLOSE_FORBIDDEN)
             return
         await self.accept()

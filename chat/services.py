@@ -21,11 +21,12 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from enterprises.models import Enterprise
+from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 
 from . import frames, jsonin
 from .broadcast import publish_on_commit
-from .errors import ChatError, not_found
+from .errors import ChatError, forbidden_origin, not_found
 from .identity import visitor_token_issue, visitor_token_read
 from .models import Message, Visitor
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
@@ -104,15 +105,20 @@ def visitor_login(
     referrer: str,
     landing_page: str,
     extra: Any,
+    origin: str | None = None,
+    own_origin: str | None = None,
 ) -> VisitorLogin:
     """Create or resume a visitor and issue the signed token that proves who they are.
 
     A valid token resumes its visitor. A bare `visitor_id` (the operator's own id) is taken for a new
     visitor only: it never resumes an existing one, since knowing an id must not open a conversation.
+    `origin` is the request's Origin header, `own_origin` the origin it came to (enterprises.origins).
     """
     enterprise, blacklisted = enterprise_for_visitor(enterprise_id, ip)
     if enterprise is None:
         raise not_found(_("Enterprise"))
+    if not origin_allowed(enterprise, origin, own_origin):
+        raise forbidden_origin()
     if blacklisted:
         raise ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
     rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])

@@ -10,6 +10,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+def validate_origin_lines(value: str) -> None:
+    from .origins import origin_normalize  # it reads Enterprise
+
+    bad = [line.strip() for line in value.splitlines() if line.strip() and not origin_normalize(line)]
+    if bad:
+        raise ValidationError(
+            _("Not an origin (scheme://host[:port], no path): %(lines)s"), params={"lines": ", ".join(bad[:5])}
+        )
+
+
 class Enterprise(models.Model):
     name = models.CharField(_("name"), max_length=100)
     welcome_text = models.TextField(
@@ -22,8 +32,10 @@ class Enterprise(models.Model):
         _("allowed origins"),
         blank=True,
         default="",
+        validators=[validate_origin_lines],
         help_text=_(
-            "One origin per line (https://shop.example.com) allowed to open visitor websockets; empty allows any."
+            "One origin per line (https://shop.example.com) whose pages may run the chat widget and frame the "
+            "chat page; empty allows any. GoFly's own pages always may."
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -35,10 +47,6 @@ class Enterprise(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.pk})"
-
-    def origin_allowed(self, origin: str | None) -> bool:
-        allowed = {line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()}
-        return not allowed or (origin or "").rstrip("/") in allowed
 
 
 def ip_key(ip: str | None) -> str | None:

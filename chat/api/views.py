@@ -19,10 +19,11 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.selectors import agent_payload
 from chat import frames, jsonin, selectors, services
-from chat.errors import ChatError, not_found
+from chat.errors import ChatError, forbidden_origin, not_found
 from chat.identity import client_ip
 from chat.models import Message, Visitor
 from chat.presence import AGENT, VISITOR, get_presence
+from enterprises import origins
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body
@@ -83,7 +84,7 @@ def _send(visitor: Visitor, sender: str, data: Any, agent: Any = None) -> Respon
     )
 
 
-def _visitor_login(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str | None) -> dict[str, Any]:
     login = services.visitor_login(
         enterprise_id=data["ent_id"],
         kefu_id=data.get("kefu_id") or None,
@@ -97,6 +98,8 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
         referrer=data.get("refer", ""),
         landing_page=data.get("landing_page", ""),
         extra=data.get("extra"),
+        origin=meta.get("HTTP_ORIGIN"),
+        own_origin=own_origin,
     )
     visitor = login.visitor
     enterprise = login.enterprise
@@ -149,7 +152,7 @@ async def visitor_login(request: HttpRequest) -> JsonResponse:
     try:
         # A pool thread (each with its persistent connection), not Django's new thread per request.
         payload = await database_sync_to_async(_visitor_login, thread_sensitive=False)(
-            dict(serializer.validated_data), dict(request.META)
+            dict(serializer.validated_data), dict(request.META), origins.request_own_origin(request)
         )
     except ChatError as exc:
         return _error(exc.code, exc.message, exc.status)
@@ -166,6 +169,8 @@ class VisitorView(APIView):
         visitor = selectors.visitor_get_by_pk(enterprise_id=claim.enterprise_id, pk=claim.visitor_pk)  # type: ignore[union-attr]
         if visitor is None:
             raise not_found(_("Visitor"))
+        if not origins.request_origin_allowed(visitor.enterprise, request):
+            raise forbidden_origin()
         return visitor
 
 
