@@ -274,3 +274,16 @@ def test_only_a_row_holding_the_id_makes_a_visitor_id_taken(enterprise, monkeypa
     monkeypatch.setattr(Visitor, "save", refuse)
     with pytest.raises(IntegrityError, match="extra"):
         login_visitor(enterprise, visitor_id="shop-user-1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_json_body_over_the_upload_limit_gets_413_without_being_read_whole(enterprise, agent, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    visitor = login_visitor(enterprise, agent)
+    body = json.dumps({"client_id": "c-1", "content": "x" * 2000})
+    response = _visitor_client(visitor.token).post("/api/v1/visitor/messages", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    response = APIClient().post("/api/v1/visitor/login", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
