@@ -102,10 +102,10 @@ async def test_a_lone_surrogate_in_client_id_gets_an_error_frame_and_the_socket_
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_read_frame_beyond_64_bits_gets_an_error_frame_not_silence(enterprise, agent):
-    from rest_framework_simplejwt.tokens import AccessToken
+    from .test_consumers import jwt_for
 
     result = await database_sync_to_async(login_visitor)(enterprise, agent)
-    ws = agent_socket(jwt=str(AccessToken.for_user(agent)))
+    ws = agent_socket(jwt=jwt_for(agent))
     await connect_ready(ws)
     await send(ws, "read", {"visitor_id": result.visitor.visitor_id, "up_to": 10**30})
     error = await recv_type(ws, "error")
