@@ -126,7 +126,8 @@ def _visitors_for_sockets(
     return list(selectors.visitors_for_sockets(batch))
 
 
-# Stores a message: (message, created) or the ChatError that refused it (see services.messages_create).
+# Stores a message: (message, created), the ChatError that refused it or the database error it met
+# (see services.messages_create).
 message_create = Batcher[services.NewMessage, tuple[services.Message, bool]]("message_create", _messages_create)
 # The visitor a socket's token names and its summary line (see selectors.visitors_for_sockets).
 visitor_for_socket = Batcher[selectors.SocketLookup, tuple[services.Visitor, dict[str, Any]]](

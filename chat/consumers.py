@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
+from enterprises import origins
 
 from . import batching, broadcast, frames, health, heartbeat, lifecycle, safety, selectors, services
 from .errors import ChatError, not_found
@@ -249,7 +250,7 @@ class VisitorConsumer(ChatConsumer):
             await self.refuse(exc.code, exc.message, close)
             return
         enterprise = self.visitor.enterprise
-        if info["origin"] and not enterprise.origin_allowed(info["origin"]):
+        if not origins.socket_origin_allowed(enterprise, self.scope):
             await self.refuse("forbidden_origin", _("This site may not open the chat."), frames.CLOSE_FORBIDDEN)
             return
         ent = enterprise.pk

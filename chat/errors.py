@@ -18,3 +18,8 @@ class ChatError(Exception):
 def not_found(what: str) -> ChatError:
     """`what` comes translated. "Not found" and "not yours" answer the same: other tenants' ids can't be probed."""
     return ChatError("not_found", _("%(what)s not found.") % {"what": what}, 404)
+
+
+def forbidden_origin() -> ChatError:
+    """A browser page on a site the enterprise has not listed (docs/protocol.md, "Origins")."""
+    return ChatError("forbidden_origin", _("This site may not open the chat."), 403)

@@ -6,11 +6,11 @@ ready-made frame under "frame" so that a consumer forwards it without rebuilding
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
 
+from . import jsonin
 from .models import Message, Visitor
 from .safety import avatar_or
 
@@ -64,9 +64,12 @@ def parse(text: str | None, allowed: set[str]) -> tuple[str, dict[str, Any]]:
     if len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit):
         raise FrameError("too_large", f"Frames are limited to {limit} bytes of UTF-8.")
     try:
-        frame = json.loads(text)
-    except ValueError:
-        raise FrameError("bad_frame", "Frame is not valid JSON.") from None
+        frame = jsonin.loads(text)
+    except jsonin.InputError as exc:
+        if exc.code == "parse_error":
+            raise FrameError("bad_frame", "Frame is not valid JSON.") from None
+        # bad_text, too_deep: refused here, whole, so that no handler, batch or error frame ever holds it.
+        raise FrameError(exc.code, exc.message) from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise FrameError("bad_frame", 'Frame must be an object with a string "type".')
     kind = frame["type"]
@@ -81,9 +84,10 @@ def parse(text: str | None, allowed: set[str]) -> tuple[str, dict[str, Any]]:
 
 
 def require_int(data: dict[str, Any], key: str, *, minimum: int = 0, default: int | None = None) -> int:
+    """An integer the whole stack can carry: msgpack in the channel layer and BIGINT stop at 64 bits."""
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise FrameError("bad_frame", f'"{key}" must be an integer >= {minimum}.')
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= jsonin.MAX_INT:
+        raise FrameError("bad_frame", f'"{key}" must be an integer from {minimum} to {jsonin.MAX_INT}.')
     return value
 
 

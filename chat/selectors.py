@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.utils.translation import gettext as _
 
-from enterprises.models import IPBlacklist
+from enterprises.models import IPBlacklist, ip_key
 
 from . import frames
 from .errors import ChatError, not_found
@@ -116,6 +116,20 @@ def _summaries(visitors: list[Visitor], online: set[int]) -> list[dict[str, Any]
     return [_summary(v, last.get(v.pk), stats.get(v.pk, {}).get("unread", 0), v.pk in online) for v in visitors]
 
 
+def _blacklisted(wanted: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:
+    """Which (enterprise, ip_key) pairs fall in one of the enterprise's blacklisted networks; one query."""
+    wanted = {(ent, key) for ent, key in wanted if key}
+    if not wanted:
+        return set()
+    match = Q()
+    for ent, key in wanted:
+        match |= Q(enterprise_id=ent, start__lte=key, end__gte=key)
+    ranges: dict[int, list[tuple[str, str]]] = {}
+    for ent, start, end in IPBlacklist.objects.filter(match).values_list("enterprise_id", "start", "end"):
+        ranges.setdefault(ent, []).append((start, end))
+    return {(ent, key) for ent, key in wanted if key and any(start <= key <= end for start, end in ranges.get(ent, ()))}
+
+
 @dataclass(frozen=True)
 class SocketLookup:
     """What a visitor socket's token claims, and where it connects from."""
@@ -135,20 +149,13 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
             pk__in={lookup.visitor_pk for lookup in lookups}, enterprise__is_active=True
         ).select_related("enterprise")
     }
-    wanted_ips = {(lookup.enterprise_id, lookup.ip) for lookup in lookups if lookup.ip}
-    blocked: set[tuple[int, str]] = set()
-    if wanted_ips:
-        blocked = set(
-            IPBlacklist.objects.filter(
-                enterprise_id__in={ent for ent, _ip in wanted_ips}, ip__in={ip for _ent, ip in wanted_ips}
-            ).values_list("enterprise_id", "ip")
-        )
+    blocked = _blacklisted({(lookup.enterprise_id, ip_key(lookup.ip)) for lookup in lookups})
     results: list[Visitor | ChatError] = []
     for lookup in lookups:
         visitor = visitors.get(lookup.visitor_pk)
         if visitor is None or visitor.enterprise_id != lookup.enterprise_id:
             results.append(not_found(_("Visitor")))
-        elif lookup.ip and (lookup.enterprise_id, lookup.ip) in blocked:
+        elif (lookup.enterprise_id, ip_key(lookup.ip)) in blocked:
             results.append(ChatError("blacklisted", _("Your address is not allowed to chat here."), 403))
         else:
             results.append(visitor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import re
 import uuid
 from contextlib import nullcontext
@@ -13,26 +14,31 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from enterprises.models import Enterprise
+from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 
-from . import frames
+from . import frames, health, jsonin
 from .broadcast import publish_on_commit
-from .errors import ChatError, not_found
+from .errors import ChatError, forbidden_origin, not_found
 from .identity import visitor_token_issue, visitor_token_read
 from .models import Message, Visitor
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
 from .safety import avatar_or
 
+logger = logging.getLogger(__name__)
+
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_.:|@-]{1,64}$")
 _MOBILE = re.compile(r"Mobile|iPod|iPhone|Android|Opera Mini|BlackBerry|webOS|UCWEB|Blazer|PSP", re.I)
 _EXTRA_MAX = 4096
+# Deeper than any real page's data; MariaDB refuses JSON deeper than 32 levels, whatever its size.
+_EXTRA_DEPTH = 10
 _LAST_MESSAGE_PRECISION = timedelta(seconds=10)
 
 
@@ -49,19 +55,34 @@ def _decode_extra(extra: Any) -> dict[str, Any]:
     """`extra` as the original sends it (base64 of a JSON object, padding optional) or as an object."""
     if extra in (None, "", {}):
         return {}
-    if isinstance(extra, str):
-        if len(extra) > _EXTRA_MAX * 2:
-            raise ChatError("bad_extra", _("extra is too large."))
-        try:
-            raw = base64.b64decode(
-                extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None
-            )
-            extra = json.loads(raw.decode("utf-8"))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise ChatError("bad_extra", _("extra must be base64 of a JSON object.")) from None
+    try:
+        if isinstance(extra, str):
+            if len(extra) > _EXTRA_MAX * 2:
+                raise ChatError("bad_extra", _("extra is too large."))
+            try:
+                raw = base64.b64decode(
+                    extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None
+                )
+            except (binascii.Error, ValueError):
+                raise ChatError("bad_extra", _("extra must be base64 of a JSON object.")) from None
+            extra = jsonin.loads(raw, max_depth=_EXTRA_DEPTH)
+        else:
+            # Also when the body parser has checked it already: not every caller comes through one.
+            jsonin.check(extra, max_depth=_EXTRA_DEPTH)
+    except jsonin.InputError as exc:
+        if exc.code == "bad_text":
+            raise ChatError(exc.code, exc.message) from None
+        raise ChatError(
+            "bad_extra",
+            _("extra must be a JSON object nested at most %(limit)d levels deep.") % {"limit": _EXTRA_DEPTH},
+        ) from None
     if not isinstance(extra, dict):
         raise ChatError("bad_extra", _("extra must be a JSON object."))
-    if len(json.dumps(extra)) > _EXTRA_MAX:
+    try:
+        size = len(json.dumps(extra, allow_nan=False))
+    except ValueError:  # a float too big for JSON (1e999 parses as inf)
+        raise ChatError("bad_extra", _("extra must be a JSON object.")) from None
+    if size > _EXTRA_MAX:
         raise ChatError("bad_extra", _("extra is too large."))
     return extra
 
@@ -79,15 +100,20 @@ def visitor_login(
     referrer: str,
     landing_page: str,
     extra: Any,
+    origin: str | None = None,
+    own_origin: str | None = None,
 ) -> VisitorLogin:
     """Create or resume a visitor and issue the signed token that proves who they are.
 
     A valid token resumes its visitor. A bare `visitor_id` (the operator's own id) is taken for a new
     visitor only: it never resumes an existing one, since knowing an id must not open a conversation.
+    `origin` is the request's Origin header, `own_origin` the origin it came to (enterprises.origins).
     """
     enterprise, blacklisted = enterprise_for_visitor(enterprise_id, ip)
     if enterprise is None:
         raise not_found(_("Enterprise"))
+    if not origin_allowed(enterprise, origin, own_origin):
+        raise forbidden_origin()
     if blacklisted:
         raise ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
     rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
@@ -139,7 +165,8 @@ def visitor_login(
         visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
         if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
             visitor = _visitor_insert(new, uuid.uuid4().hex, name)
-            assert visitor is not None, "a fresh UUID collided"
+            if visitor is None:  # pragma: no cover - 122 random bits
+                raise IntegrityError("a fresh visitor UUID collided")
         created = True
     return VisitorLogin(
         visitor=visitor,
@@ -165,6 +192,10 @@ def _visitor_insert(visitor: Visitor, public_id: str, name: str) -> Visitor | No
             visitor.save(force_insert=True)
     except IntegrityError:
         visitor.pk = None
+        # Only a row that holds the id makes it taken: any other refusal (a check constraint on `extra`,
+        # a foreign key) would fail again under a fresh id, so it is the caller's error, not a collision.
+        if not Visitor.objects.filter(enterprise_id=visitor.enterprise_id, visitor_id=public_id).exists():
+            raise
         return None
     return visitor
 
@@ -245,8 +276,16 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
     return message, hit
 
 
-def _message_insert_one(message: Message) -> tuple[Message, bool]:
-    """INSERT one message; for a client_id already stored, (the stored message, False)."""
+def _unstorable() -> ChatError:
+    return ChatError("unstorable", _("The server cannot store this message; it will not be accepted."))
+
+
+def _message_insert_one(message: Message) -> tuple[Message, bool] | Exception:
+    """INSERT one message; for a client_id already stored, (the stored message, False).
+
+    A message the database refuses gets a ChatError of its own; an error of the database itself (the
+    connection is gone) is returned as it is, and its caller hears `server_error` and resends.
+    """
     try:
         with _nested_savepoint():
             message.save(force_insert=True)
@@ -257,21 +296,28 @@ def _message_insert_one(message: Message) -> tuple[Message, bool]:
             .first()
         )
         if existing is None:
-            raise
+            return _unstorable()
         # The caller reads its visitor, maybe on the event loop, where a lazy load is an error.
         existing.visitor = message.visitor
         return existing, False
+    except (DatabaseError, ValueError) as exc:  # ValueError: text the driver cannot encode
+        if isinstance(exc, DatabaseError) and not transaction.get_connection().is_usable():
+            health.failed(health.DATABASE, exc)  # one line per outage, not a traceback per message
+            return exc
+        logger.warning("message refused by the database: %r", exc)
+        return _unstorable()
     return message, True
 
 
-def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool]]:
+def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool] | Exception]:
     """INSERT all of them in one statement where the database returns the new ids; one by one where it
-    cannot, or where a resent client_id makes the one statement fail (it then stores nothing)."""
+    cannot, or where the one statement fails (it then stores nothing): a resent client_id, or one message
+    the database refuses, must not cost its neighbours, who may be other visitors of other enterprises."""
     if len(messages) > 1 and transaction.get_connection().features.can_return_rows_from_bulk_insert:
         try:
             with _nested_savepoint():
                 Message.objects.bulk_create(messages)
-        except IntegrityError:
+        except (DatabaseError, ValueError):
             for message in messages:
                 message.pk = None
                 message._state.adding = True
@@ -280,17 +326,18 @@ def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool]]:
     return [_message_insert_one(message) for message in messages]
 
 
-def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | ChatError]:
+def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exception]:
     """Store each message once per (visitor, sender, client_id) and publish the new ones, all at once.
 
-    The answer, in the batch's order, is (message, created) or the ChatError that refused it. A resend
-    of a stored client_id gives the stored message and announces nothing new: it is offered again only
-    to the sockets that never got it (frames.redelivery_event). One Redis round trip counts every rate
+    The answer, in the batch's order, is (message, created), the ChatError that refused it, or the
+    database's exception where the database failed for it (see _message_insert_one). A resend of a
+    stored client_id gives the stored message and announces nothing new: it is offered again only to
+    the sockets that never got it (frames.redelivery_event). One Redis round trip counts every rate
     limit and one INSERT stores every message, so a busy process pays per batch what a quiet one pays
     per message.
     """
     _visitors_resolve(batch)
-    results: list[tuple[Message, bool] | ChatError | None] = []  # None: filled in below
+    results: list[tuple[Message, bool] | Exception | None] = []  # None: filled in below
     checked: list[tuple[int, Message, tuple[str, int, int]]] = []
     for index, new in enumerate(batch):
         try:
@@ -318,8 +365,11 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
     publish: list[tuple[str, dict[str, Any]]] = []
     redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
-    for (index, _message), (message, created) in zip(to_store, stored, strict=True):
-        results[index] = (message, created)
+    for (index, _message), outcome in zip(to_store, stored, strict=True):
+        results[index] = outcome
+        if isinstance(outcome, Exception):
+            continue
+        message, created = outcome
         visitor = message.visitor
         payload = frames.frame("message.new", frames.message_payload(message, visitor.visitor_id))
         targets = [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
@@ -337,7 +387,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Chat
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result
     if touched:
-        now = max(message.created_at for message, created in stored if created)
+        now = max(outcome[0].created_at for outcome in stored if isinstance(outcome, tuple) and outcome[1])
         Visitor.objects.filter(pk__in=list(touched)).update(last_message_at=now)
         for visitor in touched.values():
             visitor.last_message_at = now
@@ -357,7 +407,7 @@ def message_create(
     again only to sockets that never got it: see messages_create).
     """
     result = messages_create([NewMessage(visitor, sender, content, client_id, agent)])[0]
-    if isinstance(result, ChatError):
+    if isinstance(result, Exception):
         raise result
     return result
 

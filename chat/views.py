@@ -12,10 +12,13 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 
 from accounts.models import User
 from accounts.selectors import agent_payload
+from enterprises.origins import frame_ancestors
 from enterprises.selectors import enterprise_get_active
 
 
-@xframe_options_exempt  # the widget shows this page in an iframe on the operator's site
+# The widget shows this page in an iframe on the operator's site: who may frame it is the enterprise's
+# frame-ancestors below, which X-Frame-Options (one site or none) cannot say.
+@xframe_options_exempt
 def chat_index(request: HttpRequest) -> HttpResponse:
     """`/chatIndex?kefu_id=&ent_id=` (and `/livechat?user_id=`): the visitor chat page."""
     params = request.GET
@@ -47,6 +50,9 @@ def chat_index(request: HttpRequest) -> HttpResponse:
     }
     response = render(request, "chat/visitor.html", {"config": config, "enterprise": enterprise})
     response.headers.setdefault("Content-Language", translation.get_language())
+    policy = response.headers.get("Content-Security-Policy")
+    ancestors = frame_ancestors(enterprise)
+    response.headers["Content-Security-Policy"] = f"{policy}; {ancestors}" if policy else ancestors
     return response
 
 

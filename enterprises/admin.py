@@ -7,6 +7,7 @@ from .models import Enterprise, IPBlacklist
 
 class IPBlacklistInline(admin.TabularInline):
     model = IPBlacklist
+    fields = ("network", "reason")
     extra = 0
 
 
@@ -20,6 +21,7 @@ class EnterpriseAdmin(admin.ModelAdmin):
 
 @admin.register(IPBlacklist)
 class IPBlacklistAdmin(admin.ModelAdmin):
-    list_display = ("ip", "enterprise", "reason", "created_at")
+    list_display = ("network", "enterprise", "reason", "created_at")
+    fields = ("enterprise", "network", "reason")
     list_filter = ("enterprise",)
-    search_fields = ("ip",)
+    search_fields = ("network",)

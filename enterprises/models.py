@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+def validate_origin_lines(value: str) -> None:
+    from .origins import origin_normalize  # it reads Enterprise
+
+    bad = [line.strip() for line in value.splitlines() if line.strip() and not origin_normalize(line)]
+    if bad:
+        raise ValidationError(
+            _("Not an origin (scheme://host[:port], no path): %(lines)s"), params={"lines": ", ".join(bad[:5])}
+        )
 
 
 class Enterprise(models.Model):
@@ -18,8 +32,10 @@ class Enterprise(models.Model):
         _("allowed origins"),
         blank=True,
         default="",
+        validators=[validate_origin_lines],
         help_text=_(
-            "One origin per line (https://shop.example.com) allowed to open visitor websockets; empty allows any."
+            "One origin per line (https://shop.example.com) whose pages may run the chat widget and frame the "
+            "chat page; empty allows any. GoFly's own pages always may."
         ),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -32,21 +48,81 @@ class Enterprise(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (#{self.pk})"
 
-    def origin_allowed(self, origin: str | None) -> bool:
-        allowed = {line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()}
-        return not allowed or (origin or "").rstrip("/") in allowed
+
+def ip_key(ip: str | None) -> str | None:
+    """An address as 32 hex digits, IPv4 mapped into IPv6 (::ffff:a.b.c.d), or None if it is not one.
+
+    Fixed width, so that string order is address order: a network is matched with `start <= key <= end`
+    inside the query that needs it, on any database. Mapping IPv4 makes `::ffff:7.7.7.7` (what a
+    dual-stack socket reports) the same key as `7.7.7.7`.
+    """
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    number = int(address) | (0xFFFF << 32) if address.version == 4 else int(address)
+    return f"{number:032x}"
+
+
+def ip_network_parse(value: str) -> tuple[str, str, str]:
+    """(the network as shown, its first and last address as ip_key) of an address or a CIDR network;
+    ValueError if it is neither. Host bits are dropped (10.0.0.5/24 is 10.0.0.0/24): the range is what counts."""
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network = ipaddress.ip_network(value.strip(), strict=False)
+    mapped = network.network_address.ipv4_mapped if isinstance(network, ipaddress.IPv6Network) else None
+    if mapped is not None and network.prefixlen >= 96:  # shown, and kept unique, in the form people write
+        network = ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
+    shown = str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
+    first, last = ip_key(str(network.network_address)), ip_key(str(network.broadcast_address))
+    assert first is not None and last is not None  # they are addresses
+    return shown, first, last
+
+
+def validate_ip_network(value: str) -> None:
+    try:
+        ip_network_parse(value)
+    except ValueError:
+        raise ValidationError(
+            _("Enter an IP address (203.0.113.7) or a network (203.0.113.0/24)."), code="invalid"
+        ) from None
 
 
 class IPBlacklist(models.Model):
+    """An address or a network (CIDR) whose visitors an enterprise refuses.
+
+    Room for later entries (a visitor id, an expiry) is left beside it, not built into this table.
+    """
+
     enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="ip_blacklist")
-    ip = models.GenericIPAddressField(_("IP address"))
+    network = models.CharField(
+        _("IP address or network"),
+        max_length=43,
+        validators=[validate_ip_network],
+        help_text=_("An address (203.0.113.7, 2001:db8::1) or a network in CIDR form (203.0.113.0/24)."),
+    )
+    # ip_key of the first and last address; derived from `network` on every save.
+    start = models.CharField(max_length=32, editable=False)
+    end = models.CharField(max_length=32, editable=False)
     reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("blacklisted IP")
         verbose_name_plural = _("IP blacklist")
-        constraints = [models.UniqueConstraint(fields=["enterprise", "ip"], name="uniq_blacklist_ip")]
+        constraints = [models.UniqueConstraint(fields=["enterprise", "network"], name="uniq_blacklist_network")]
+        indexes = [models.Index(fields=["enterprise", "start"], name="blacklist_ent_start")]
 
     def __str__(self) -> str:
-        return self.ip
+        return self.network
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.network, self.start, self.end = ip_network_parse(self.network)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # Normalised before the uniqueness check, so 7.7.7.7 and 7.7.7.7/32 are one entry.
+        try:
+            self.network = ip_network_parse(self.network)[0]
+        except ValueError:
+            pass  # the field's validator has said so

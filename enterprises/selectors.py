@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Value
 
-from .models import Enterprise, IPBlacklist
+from .models import Enterprise, IPBlacklist, ip_key
 
 
 def _pk(enterprise_id: object) -> int | None:
@@ -24,6 +24,11 @@ def enterprise_for_visitor(enterprise_id: object, ip: str | None) -> tuple[Enter
     pk = _pk(enterprise_id)
     if pk is None:
         return None, False
-    blocked = Exists(IPBlacklist.objects.filter(enterprise_id=OuterRef("pk"), ip=ip)) if ip else Value(False)
+    key = ip_key(ip)
+    blocked = (
+        Exists(IPBlacklist.objects.filter(enterprise_id=OuterRef("pk"), start__lte=key, end__gte=key))
+        if key
+        else Value(False)
+    )
     enterprise = Enterprise.objects.filter(pk=pk, is_active=True).annotate(blocked=blocked).first()
     return enterprise, bool(enterprise is not None and enterprise.blocked)  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .models import Enterprise, IPBlacklist
+from .models import Enterprise, IPBlacklist, ip_network_parse
 
 
 @transaction.atomic
@@ -14,5 +14,7 @@ def enterprise_create(*, name: str, welcome_text: str = "", offline_text: str = 
 
 @transaction.atomic
 def ip_blacklist_add(*, enterprise: Enterprise, ip: str, reason: str = "") -> IPBlacklist:
-    entry, _ = IPBlacklist.objects.get_or_create(enterprise=enterprise, ip=ip, defaults={"reason": reason})
+    """Blacklist an address or a CIDR network (ValueError if `ip` is neither); adding one twice is a no-op."""
+    network = ip_network_parse(ip)[0]
+    entry, _ = IPBlacklist.objects.get_or_create(enterprise=enterprise, network=network, defaults={"reason": reason})
     return entry

@@ -13,10 +13,23 @@ from chat.routing import websocket_urlpatterns  # noqa: E402
 
 http_app = django_asgi
 if os.environ.get("GOFLY_SERVE_STATIC", "1") == "1":
-    # Embedded mode has no nginx in front; Channels' handler serves /static/ from the finders.
+    # Embedded mode has no nginx in front; Django's handler serves /static/ from the finders.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.http import Http404
 
-    http_app = ASGIStaticFilesHandler(django_asgi)  # type: ignore[assignment]
+    class StaticFilesHandler(ASGIStaticFilesHandler):
+        """Django's handler meets a path that climbs out of /static/ with SuspiciousFileOperation (a
+        400 with a logged traceback). A file that is not under /static/ is simply not found here."""
+
+        def file_path(self, url: str) -> str:
+            # The ASGI path arrives percent-decoded (%2e%2e%2f is ../ by now); a backslash is a separator
+            # to some storages and to anyone reading the log.
+            segments = url.replace("\\", "/").split("/")
+            if ".." in segments or "\x00" in url:
+                raise Http404("not a static file")
+            return super().file_path(url)  # type: ignore[no-any-return]
+
+    http_app = StaticFilesHandler(django_asgi)  # type: ignore[assignment]
 
 application = ProtocolTypeRouter(
     {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
@@ -17,12 +18,13 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import frames, health, selectors, services
-from chat.errors import ChatError, not_found
+from chat import frames, health, jsonin, selectors, services
+from chat.errors import ChatError, forbidden_origin, not_found
 from chat.identity import client_ip
 from chat.models import Message, Visitor
 from chat.presence import AGENT, VISITOR, get_presence
 from chat.safety import avatar_or
+from enterprises import origins
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body
@@ -54,7 +56,7 @@ class VisitorLoginSerializer(serializers.Serializer):
 
 
 class PageSerializer(serializers.Serializer):
-    before = serializers.IntegerField(min_value=1, required=False)
+    before = serializers.IntegerField(min_value=1, max_value=jsonin.MAX_INT, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
 
 
@@ -65,7 +67,8 @@ class SendSerializer(serializers.Serializer):
 
 
 class ReadSerializer(serializers.Serializer):
-    up_to = serializers.IntegerField(min_value=1)
+    # Bounded: the read event carries it through the channel layer, whose msgpack stops at 64 bits.
+    up_to = serializers.IntegerField(min_value=1, max_value=jsonin.MAX_INT)
 
 
 def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -91,7 +94,7 @@ def _send(visitor: Visitor, sender: str, data: Any, agent: Any = None) -> Respon
     )
 
 
-def _visitor_login(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str | None) -> dict[str, Any]:
     login = services.visitor_login(
         enterprise_id=data["ent_id"],
         kefu_id=data.get("kefu_id") or None,
@@ -105,6 +108,8 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]
         referrer=data.get("refer", ""),
         landing_page=data.get("landing_page", ""),
         extra=data.get("extra"),
+        origin=meta.get("HTTP_ORIGIN"),
+        own_origin=own_origin,
     )
     visitor = login.visitor
     enterprise = login.enterprise
@@ -137,20 +142,27 @@ async def visitor_login(request: HttpRequest) -> JsonResponse:
     """
     if request.method != "POST":
         return _error("method_not_allowed", _("Use POST."), 405)
-    if request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return _error("parse_error", _("The body is not valid JSON."), 400)
-    else:
-        body = request.POST
+    body: Any
+    try:
+        if request.content_type == "application/json":
+            body = jsonin.loads(request.body or b"{}")
+        else:
+            body = request.POST
+            # Form fields are decoded leniently (bad UTF-8 becomes U+FFFD) but may still carry NUL.
+            jsonin.check(list(body.lists()))
+    except jsonin.InputError as exc:
+        return _error(exc.code, exc.message, 400)
+    except RequestDataTooBig:
+        return _error("too_large", _("The body is too large."), 413)
+    except MultiPartParserError:
+        return _error("parse_error", _("The body is not valid form data."), 400)
     serializer = VisitorLoginSerializer(data=body)
     if not serializer.is_valid():
         return _error("invalid", serializer.errors, 400)
     try:
         # A pool thread (each with its persistent connection), not Django's new thread per request.
         payload = await database_sync_to_async(_visitor_login, thread_sensitive=False)(
-            dict(serializer.validated_data), dict(request.META)
+            dict(serializer.validated_data), dict(request.META), origins.request_own_origin(request)
         )
     except ChatError as exc:
         return _error(exc.code, exc.message, exc.status)
@@ -170,6 +182,8 @@ class VisitorView(APIView):
         visitor = selectors.visitor_get_by_pk(enterprise_id=claim.enterprise_id, pk=claim.visitor_pk)  # type: ignore[union-attr]
         if visitor is None:
             raise not_found(_("Visitor"))
+        if not origins.request_origin_allowed(visitor.enterprise, request):
+            raise forbidden_origin()
         return visitor
 
 

@@ -515,7 +515,10 @@
   // ---------------------------------------------------------------------------------------------
 
   // Errors that a resend cannot fix; anything else (rate_limited, server_error, ...) is retried.
-  var FATAL_CODES = { too_large: 1, empty: 1, bad_content: 1, bad_client_id: 1, bad_frame: 1, not_found: 1, forbidden: 1 };
+  var FATAL_CODES = {
+    too_large: 1, empty: 1, bad_content: 1, bad_client_id: 1, bad_frame: 1, bad_text: 1, too_deep: 1, unstorable: 1,
+    not_found: 1, forbidden: 1,
+  };
   var ACK_TIMEOUT = 10000;
   var MAX_TRIES = 5;
   var GIVE_UP_AFTER = 60000;

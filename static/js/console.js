@@ -57,6 +57,7 @@
     filter: "",
     cursor: 0, // highest message id held across the enterprise: where a reconnect's sync starts
     readyOnce: false,
+    syncing: false, // from a reconnect's `ready` until its last `history` page: threads may lack what summaries count
     recentLoaded: false,
     loadingOlder: false,
   };
@@ -612,6 +613,26 @@
 
   // --- websocket -------------------------------------------------------------------------------
 
+  var deferredReads = []; // `read` events that came while a reconnect's sync was under way
+  function applyRead(data) {
+    var v = visitors[data.visitor_id];
+    if (!v) return;
+    var thread = threads[data.visitor_id];
+    var lastVisitorId = thread ? thread.maxId("visitor") : 0;
+    if (v.last_message && v.last_message.sender === "visitor") lastVisitorId = Math.max(lastVisitorId, v.last_message.id);
+    if (data.up_to >= lastVisitorId) v.unread = 0;
+    else if (thread) {
+      v.unread = Math.min(
+        v.unread,
+        thread.records.filter(function (r) {
+          return r.sender === "visitor" && r.id > data.up_to;
+        }).length
+      );
+    }
+    if (data.up_to > (lastReadSent[data.visitor_id] || 0)) lastReadSent[data.visitor_id] = data.up_to;
+    scheduleList();
+  }
+
   var handlers = {
     ready: function (data) {
       if (data.agent) {
@@ -631,6 +652,7 @@
         outbox.setReady(true);
       } else {
         outbox.setReady(false);
+        state.syncing = true;
         socket.send("sync", { after: state.cursor });
       }
       // The summaries still count what this agent read but could not report; report it now.
@@ -672,8 +694,13 @@
       }
       if (state.selected) view.render();
       scheduleList();
-      if (data.more) socket.send("sync", { after: state.cursor });
-      else outbox.setReady(true);
+      if (data.more) {
+        socket.send("sync", { after: state.cursor });
+        return;
+      }
+      outbox.setReady(true);
+      state.syncing = false;
+      deferredReads.splice(0).forEach(applyRead);
     },
     "message.new": function (msg) {
       var fresh = mergeMessage(msg);
@@ -739,22 +766,10 @@
       scheduleList();
     },
     read: function (data) {
-      var v = visitors[data.visitor_id];
-      if (!v) return;
-      var thread = threads[data.visitor_id];
-      var lastVisitorId = thread ? thread.maxId("visitor") : 0;
-      if (v.last_message && v.last_message.sender === "visitor") lastVisitorId = Math.max(lastVisitorId, v.last_message.id);
-      if (data.up_to >= lastVisitorId) v.unread = 0;
-      else if (thread) {
-        v.unread = Math.min(
-          v.unread,
-          thread.records.filter(function (r) {
-            return r.sender === "visitor" && r.id > data.up_to;
-          }).length
-        );
-      }
-      if (data.up_to > (lastReadSent[data.visitor_id] || 0)) lastReadSent[data.visitor_id] = data.up_to;
-      scheduleList();
+      // The rest of a partly read conversation is counted from its thread, which lacks what the sync
+      // is still bringing (the ready's summary already counts it): such a read waits for the sync.
+      if (state.syncing) deferredReads.push(data);
+      else applyRead(data);
     },
     agents: function () {},
     error: function (data) {

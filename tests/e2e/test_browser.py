@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -322,3 +323,77 @@ def test_a_message_typed_offline_in_a_tab_that_is_then_closed_is_sent_by_another
     assert contents == ["Typed in the first tab", "Typed in the second tab"]
     shot(second_tab, "visitor-two-tabs")
     context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_receipt_landing_before_the_reconnects_sync_leaves_the_missed_message_unread(
+    browser: Any, server: str, enterprise: Any, agent: Any
+) -> None:
+    """After a reconnect the `ready` summary counts a message only the sync brings; a `read` for an older
+    message (the console's own, sent as the socket died or kept until the reconnect) can come before that
+    `history`. The console counted what stayed unread from the thread, which lacked the missed message,
+    and cleared its badge (issue 6, 3 runs in 18 on a loaded machine)."""
+    phone_context = browser.new_context(**PHONE)
+    phone = phone_context.new_page()
+    phone.goto(f"{server}/chatIndex?ent_id={enterprise.pk}")
+    first = visitor_id_of(phone)
+    desktop_context = browser.new_context()
+    desktop = desktop_context.new_page()
+    desktop.goto(f"{server}/chatIndex?ent_id={enterprise.pk}")
+    second = visitor_id_of(desktop)
+
+    # Forward the console's socket both ways; on demand, hold `history` frames until a `read` went past:
+    # the order the race produced.
+    hold: dict[str, Any] = {"on": False, "held": [], "delivered": []}
+
+    def route(ws: Any) -> None:
+        upstream = ws.connect_to_server()
+        ws.on_message(lambda message: upstream.send(message))
+
+        def deliver(message: str | bytes, kind: str) -> None:
+            if hold["on"] and kind in ("history", "read"):
+                hold["delivered"].append(kind)
+            ws.send(message)
+
+        def down(message: str | bytes) -> None:
+            kind = json.loads(message)["type"]
+            if hold["on"] and kind == "history" and "read" not in hold["delivered"]:
+                hold["held"].append(message)
+                return
+            deliver(message, kind)
+            if kind == "read":
+                for held in hold["held"]:
+                    deliver(held, "history")
+                hold["held"].clear()
+
+        upstream.on_message(down)
+
+    agent_context = browser.new_context(viewport={"width": 1440, "height": 900})
+    console = agent_context.new_page()
+    console.route_web_socket(re.compile(r"/ws/agent"), route)
+    log_in(console, server, agent.username, AGENT_PASSWORD)
+    console.wait_for_url(re.compile(r"/console$"))
+    expect(console.locator("#conn-status")).to_have_attribute("data-state", "open")
+    expect(row(console, second)).to_be_visible()
+    send(phone, "Seen")
+    expect(row(console, first).locator(".badge")).to_have_text("1")
+
+    # Offline, the agent opens the first conversation (its read receipt waits for the reconnect), then the second.
+    agent_context.set_offline(True)
+    console.wait_for_function("GoFlyConsole.socket.status !== 'open'")
+    with console.expect_event("requestfailed", lambda request: request.url.endswith(f"/{first}/read")):
+        row(console, first).locator("button").click()
+    row(console, second).locator("button").click()
+    send(phone, "Missed")
+    expect(phone.locator(".msg--out").last).to_have_attribute("data-state", "sent")
+
+    hold["on"] = True
+    agent_context.set_offline(False)
+    expect(row(console, first).locator(".vrow__preview")).to_have_text("Missed")
+    expect(row(console, first).locator(".badge")).to_have_text("1")
+    assert hold["delivered"][:2] == ["read", "history"]  # the race's order did happen
+    assert Message.objects.get(visitor__visitor_id=first, content="Seen").read_at is not None
+    assert Message.objects.get(visitor__visitor_id=first, content="Missed").read_at is None
+    shot(console, "console-read-before-sync")
+    for context in (agent_context, phone_context, desktop_context):
+        context.close()
