@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import signal
 import subprocess
@@ -83,7 +84,9 @@ class Node:
     async def start(self) -> None:
         with open(self.log, "ab") as out:
             out.write(f"\n===== {self.name} starting at {time.strftime('%H:%M:%S')} =====\n".encode())
-        self.proc = start_server(self.port, env=self.env, log=self.log)
+        # daphne, as deployed; GOFLY_FAULTS_SERVER=uvicorn runs the same scenarios on the other server.
+        server = os.environ.get("GOFLY_FAULTS_SERVER", "daphne")
+        self.proc = start_server(self.port, env=self.env, log=self.log, server=server)
         await wait_for_port(self.port, 30, self.proc)
 
     def signal(self, sig: int) -> None:
