@@ -205,6 +205,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.note_delivered((frame_["data"]["id"],))
         await self.send_frame(frame_)
 
+    def heal_scope(self) -> tuple[str, int]:
+        """Whose messages this socket carries, for chat/healing.py: ("visitor", pk) or ("enterprise", id)."""
+        raise NotImplementedError
+
+    async def deliver_missing(self, payloads: list[dict[str, Any]]) -> None:
+        """Send the messages of `payloads` (oldest first) that this socket has not sent (chat/healing.py)."""
+        for payload in payloads:
+            if payload["id"] not in self.delivered:
+                self.note_delivered((payload["id"],))
+                await self.send_frame(frames.message_new_frame(payload))
+
     async def forward_missing(self, event: dict[str, Any]) -> None:
         """A stored message offered again (frames.redelivery_event): sent only if this socket never sent
         it. One forgotten since (over _DELIVERED_KEPT) is sent again; clients drop ids they hold."""
@@ -278,6 +289,9 @@ class VisitorConsumer(ChatConsumer):
         )
         if came_online:
             await self.announce(frames.group_agents(ent), frames.frame("visitor.online", summary))
+
+    def heal_scope(self) -> tuple[str, int]:
+        return ("visitor", self.visitor.pk)
 
     async def went_offline(self) -> None:
         await self.announce(
@@ -370,6 +384,9 @@ class AgentConsumer(ChatConsumer):
             health.failed(health.REDIS, exc)
             return
         await self.announce(frames.group_visitors(ent), frames.frame("agents", {"online": count}))
+
+    def heal_scope(self) -> tuple[str, int]:
+        return ("enterprise", self.agent.enterprise_id)
 
     async def went_offline(self) -> None:
         await self.announce_agents(self.agent.enterprise_id)

@@ -139,6 +139,11 @@ def frame(kind: str, data: Any) -> dict[str, Any]:
     return {"type": kind, "data": data}
 
 
+def message_new_frame(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored message, announced (services), offered again (frames.redelivery_event) or healed (healing)."""
+    return frame("message.new", payload)
+
+
 def error_frame(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {"code": code, "message": message}
     if ref is not None:

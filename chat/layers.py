@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -22,18 +23,32 @@ _RETRY_RECEIVE = 0.5  # seconds between attempts to read from a shard whose conn
 # Bumped each time a subscription connection comes back: every socket that joined under an older epoch may
 # have missed pushes published while the connection was away (or before its channels were subscribed again).
 _epoch = 0
+# When this process first saw its subscription fail, for the current outage (wall time); None: no failure seen.
+_failing_since: float | None = None
+# Messages stored this long before the failure was seen are looked at too: a publish of one process can
+# reach Redis after a later message of another process, and a reconnect can happen without any failure seen.
+_HEAL_MARGIN = 30.0
 
 
 def layer_epoch() -> int:
     return _epoch
 
 
+def _subscription_failed(exc: BaseException) -> None:
+    global _failing_since
+    if _failing_since is None:
+        _failing_since = time.time()
+    health.failed(health.LAYER, exc)
+
+
 def _resubscribed() -> None:
-    """A shard's subscriptions are back: close the sockets that lived through the gap (docs/protocol.md 7)."""
-    global _epoch
+    """A shard's subscriptions are back: give the sockets that lived through the gap what they missed."""
+    global _epoch, _failing_since
     _epoch += 1
+    since = (_failing_since or time.time()) - _HEAL_MARGIN
+    _failing_since = None
     health.recovered(health.LAYER)
-    asyncio.get_running_loop().create_task(lifecycle.close_older_than(_epoch))
+    asyncio.get_running_loop().create_task(lifecycle.heal_older_than(_epoch, since))
 
 
 class _Shard(RedisSingleShardConnection):
@@ -63,7 +78,7 @@ class _Shard(RedisSingleShardConnection):
             except (asyncio.CancelledError, GeneratorExit):
                 raise
             except Exception as exc:  # upstream logs a traceback a second while Redis is away; one line will do
-                health.failed(health.LAYER, exc)
+                _subscription_failed(exc)
                 await asyncio.sleep(_RETRY_RECEIVE)
 
     async def _on_reconnect(self, connection: Any) -> None:

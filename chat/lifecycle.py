@@ -1,12 +1,13 @@
-"""The websockets open in this process, so that they can be closed together: on shutdown (1012, the client
-reconnects to another process) and after the channel layer may have lost pushes to them (see chat/health.py)."""
+"""The websockets open in this process, so that they can be closed together on shutdown (1012, the client
+reconnects to another process) and given what they missed after the channel layer may have lost pushes to
+them (see chat/layers.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import weakref
-from typing import Protocol
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,10 @@ class Closable(Protocol):
     layer_epoch: int
 
     async def close_for(self, code: int, reason: str) -> None: ...
+
+    def heal_scope(self) -> tuple[str, int]: ...
+
+    async def deliver_missing(self, payloads: list[dict[str, Any]]) -> None: ...
 
 
 _live: weakref.WeakSet[Closable] = weakref.WeakSet()
@@ -73,10 +78,26 @@ async def close_all(code: int = CLOSE_SERVICE_RESTART, reason: str = "server res
     return closed
 
 
-async def close_older_than(epoch: int, code: int = CLOSE_SERVICE_RESTART, reason: str = "resync") -> int:
-    """Close the sockets that subscribed before layer epoch `epoch`: pushes to them may have been lost, and
-    their clients' reconnect-and-sync (docs/protocol.md section 7) fills the gap."""
-    return await _close([s for s in list(_live) if s.layer_epoch < epoch], code, reason)
+async def heal_older_than(epoch: int, since: float) -> int:
+    """Send the sockets that subscribed before layer epoch `epoch` every message of theirs stored since
+    `since` (Unix time) that they have not sent: pushes to them may have been lost while the subscription
+    was away, and a client cannot see that gap (it may already hold later ids). Where that is too much to
+    read, the sockets are closed with 1012 instead and their clients sync (docs/protocol.md section 7)."""
+    from .healing import heal  # here: it imports the consumers, which import this module
+
+    sockets = [s for s in list(_live) if s.layer_epoch < epoch]
+    for socket in sockets:
+        socket.layer_epoch = epoch
+    if not sockets:
+        return 0
+    try:
+        healed = await heal(sockets, since)
+    except Exception as exc:  # the database is away too, or the gap is too long: the clients sync
+        logger.warning("could not fill the layer gap of %d sockets (%r): closing them", len(sockets), exc)
+        healed = False
+    if not healed:
+        await _close(sockets, CLOSE_SERVICE_RESTART, "resync")
+    return len(sockets)
 
 
 def reset() -> None:

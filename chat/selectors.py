@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -60,6 +61,28 @@ def messages_after_for_visitor(*, visitor_pk: int, after: int) -> tuple[list[dic
 def messages_after_for_enterprise(*, enterprise_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
     """What an agent missed since `after` across the enterprise."""
     return _after(Message.objects.filter(enterprise_id=enterprise_id), after)
+
+
+def messages_since(
+    *, visitor_pks: set[int], enterprise_ids: set[int], since: datetime, limit: int
+) -> list[tuple[int, int, dict[str, Any]]] | None:
+    """(visitor pk, enterprise id, payload) of the messages of those visitors or enterprises stored at or
+    after `since`, oldest first; None if there are more than `limit`."""
+    if not visitor_pks and not enterprise_ids:
+        return []
+    # Ids grow with time: the newest message older than `since`, found walking back from the newest
+    # (created_at has no index), bounds the scan by primary key.
+    floor = Message.objects.filter(created_at__lt=since).order_by("-pk").values_list("pk", flat=True).first() or 0
+    rows = list(
+        _messages(
+            Message.objects.filter(
+                Q(visitor_id__in=visitor_pks) | Q(enterprise_id__in=enterprise_ids), pk__gt=floor
+            ).order_by("pk")
+        )[: limit + 1]
+    )
+    if len(rows) > limit:
+        return None
+    return [(m.visitor_id, m.enterprise_id, frames.message_payload(m, m.visitor.visitor_id)) for m in rows]
 
 
 def last_message_id(*, enterprise_id: int) -> int:

@@ -371,7 +371,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             continue
         message, created = outcome
         visitor = message.visitor
-        payload = frames.frame("message.new", frames.message_payload(message, visitor.visitor_id))
+        payload = frames.message_new_frame(frames.message_payload(message, visitor.visitor_id))
         targets = [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
         if not created:
             # Not announced again; only offered to sockets that never got it (frames.redelivery_event).

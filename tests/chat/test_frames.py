@@ -56,6 +56,7 @@ def test_a_visitor_payload_has_the_documented_fields(enterprise, agent):
 def test_events_carry_a_ready_frame_and_errors_their_ref():
     frame = frames.frame("pong", {})
     assert frames.event(frame) == {"type": "forward.frame", "frame": frame}
+    assert frames.message_new_frame({"id": 1}) == {"type": "message.new", "data": {"id": 1}}
     # The same frame, for the consumers to forward only where it was never sent (consumers.forward_missing).
     assert frames.redelivery_event(frame) == {"type": "forward.missing", "frame": frame}
     assert frames.error_frame("empty", "Message is empty.", "c1") == {

@@ -213,11 +213,9 @@ async def test_a_redis_restart_loses_no_message_at_any_client(enterprise, agent)
         return "redis down 2.0s"
 
     run = await run_scenario("redis", enterprise.pk, fault)
+    # Pushes sent while a process's subscription was down are lost; each process, once subscribed again,
+    # sends its open sockets what they missed from the database (chat/healing.py, docs/protocol.md 7.1).
     check(run.figures)
-    # Pushes sent while a process's subscription was down are lost unless retried in time; the 1012 close
-    # of every socket that lived through the outage is what guarantees the sync (docs/protocol.md 7.1).
-    not_closed = [name for name in run.clients if not run.closes(name, 1012, within=5)]
-    assert not not_closed, f"no 1012 close within 5 s of Redis' return at {not_closed}: {run.figures.line()}"
 
 
 async def test_a_node_killed_and_restarted_loses_no_message_at_any_client(enterprise, agent):
