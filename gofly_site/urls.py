@@ -6,11 +6,14 @@ from django.urls import path
 from django.views.generic import RedirectView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from chat import probes
 from chat import views as chat_views
 from chat.api import views as api
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/console", permanent=False)),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
     path("chatIndex", chat_views.chat_index, name="chat-index"),
     path("livechat", chat_views.chat_index, name="livechat"),
     path("console", chat_views.console, name="console"),
