@@ -7,11 +7,14 @@ from django.views.generic import RedirectView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import views as accounts_views
+from chat import probes
 from chat import views as chat_views
 from chat.api import views as api
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/console", permanent=False)),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
     path("chatIndex", chat_views.chat_index, name="chat-index"),
     path("livechat", chat_views.chat_index, name="livechat"),
     path("console", chat_views.console, name="console"),

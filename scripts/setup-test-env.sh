@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Prepare this machine for scripts/test.sh: Debian packages, .venv, MariaDB (with a `gofly` user) and Redis.
+# Prepare this machine for scripts/test.sh: Debian packages, .venv, MariaDB (with a test-only user) and Redis.
 #
 # Idempotent and quick when everything is already there. Meant for Debian 12 as root (CI runs it so);
 # as another user it uses sudo for apt-get when it can and otherwise only checks.
 #
-# The tests connect to MariaDB as gofly/gofly over TCP 127.0.0.1:3306, never as root: a fresh Debian
+# The tests connect to MariaDB as gofly_test_runner over TCP 127.0.0.1:3306, never as root: a fresh Debian
 # mariadb-server lets root in only through the unix socket (unix_socket auth), so this script logs in
-# as root over the socket once and creates that user with rights on `gofly`, `gofly_*` (benchmarks)
-# and `test_gofly*` (pytest-django's test databases) only.
+# as root over the socket once and creates that user with rights on `gofly_test`, `gofly_test_*` and
+# `test_gofly_test*` (pytest-django's test databases) only. The user and database names are the tests'
+# own: a deployment on this machine (user `gofly`, database `gofly`) is never touched, its password
+# never reset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-DB_NAME="${GOFLY_TEST_DB_NAME:-gofly}"
-DB_USER="${GOFLY_TEST_DB_USER:-gofly}"
-DB_PASSWORD="${GOFLY_TEST_DB_PASSWORD:-gofly}"
+DB_NAME="${GOFLY_TEST_DB_NAME:-gofly_test}"
+DB_USER="${GOFLY_TEST_DB_USER:-gofly_test_runner}"
+DB_PASSWORD="${GOFLY_TEST_DB_PASSWORD:-gofly_test_runner}"
 PACKAGES=(python3 python3-venv python3-dev build-essential pkg-config libmariadb-dev mariadb-server mariadb-client
           redis-server chromium fonts-wqy-microhei fonts-noto-color-emoji gettext tzdata make curl)
 # `setup-test-env.sh run` (used by `make run`): only what building the runtime requirements needs.
@@ -115,6 +117,9 @@ if [ "$(admin_sql -N -e 'select count(*) from mysql.time_zone_name')" = 0 ]; the
   mariadb-tzinfo-to-sql /usr/share/zoneinfo 2>/dev/null | admin_sql mysql
 fi
 
+# In GRANT patterns `_` matches any character: escaped, the grants cover the test databases and no others.
+DB_PATTERN="${DB_NAME//_/\\_}"
+# The user exists for the tests alone, so resetting its password (ALTER USER) harms nobody.
 admin_sql <<SQL
 CREATE DATABASE IF NOT EXISTS \`${DB_NAME}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER IF NOT EXISTS '${DB_USER}'@'127.0.0.1' IDENTIFIED BY '${DB_PASSWORD}';
@@ -122,8 +127,8 @@ CREATE USER IF NOT EXISTS '${DB_USER}'@'localhost' IDENTIFIED BY '${DB_PASSWORD}
 ALTER USER '${DB_USER}'@'127.0.0.1' IDENTIFIED BY '${DB_PASSWORD}';
 ALTER USER '${DB_USER}'@'localhost' IDENTIFIED BY '${DB_PASSWORD}';
 GRANT ALL PRIVILEGES ON \`${DB_NAME}\`.* TO '${DB_USER}'@'127.0.0.1', '${DB_USER}'@'localhost';
-GRANT ALL PRIVILEGES ON \`test\\_${DB_NAME}%\`.* TO '${DB_USER}'@'127.0.0.1', '${DB_USER}'@'localhost';
-GRANT ALL PRIVILEGES ON \`${DB_NAME}\\_%\`.* TO '${DB_USER}'@'127.0.0.1', '${DB_USER}'@'localhost';
+GRANT ALL PRIVILEGES ON \`test\\_${DB_PATTERN}%\`.* TO '${DB_USER}'@'127.0.0.1', '${DB_USER}'@'localhost';
+GRANT ALL PRIVILEGES ON \`${DB_PATTERN}\\_%\`.* TO '${DB_USER}'@'127.0.0.1', '${DB_USER}'@'localhost';
 SQL
 mariadb --protocol=tcp -h 127.0.0.1 -P 3306 -u"$DB_USER" -p"$DB_PASSWORD" -e 'select 1' "$DB_NAME" >/dev/null \
   || die "user $DB_USER cannot log in over TCP 127.0.0.1:3306"

@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 PY="$ROOT/.venv/bin/python"
 ART="$ROOT/test-artifacts"
-DB_USER="${GOFLY_TEST_DB_USER:-gofly}"
-DB_PASSWORD="${GOFLY_TEST_DB_PASSWORD:-gofly}"
-DB_NAME="${GOFLY_TEST_DB_NAME:-gofly}"
+# The test-only user and database of scripts/setup-test-env.sh, never a deployment's.
+DB_USER="${GOFLY_TEST_DB_USER:-gofly_test_runner}"
+DB_PASSWORD="${GOFLY_TEST_DB_PASSWORD:-gofly_test_runner}"
+DB_NAME="${GOFLY_TEST_DB_NAME:-gofly_test}"
 MARIADB_URL="${GOFLY_TEST_DATABASE_URL:-mysql://$DB_USER:$DB_PASSWORD@127.0.0.1:3306/$DB_NAME}"
 TEST_REDIS_URL="${GOFLY_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 WORKERS="${GOFLY_TEST_WORKERS:-2}"

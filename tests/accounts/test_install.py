@@ -62,3 +62,11 @@ def test_install_force_starts_afresh():
     install("--noinput", "--force")
     assert Visitor.objects.count() == 0
     assert User.objects.filter(username="kefu2").count() == 1
+
+
+def test_install_if_missing_says_where_the_credentials_are_but_never_prints_the_passwords_again(monkeypatch):
+    monkeypatch.setenv("GOFLY_AGENT_PASSWORD", "demo-agent-pass")
+    assert "demo-agent-pass" in install("--noinput")
+    again = install("--noinput", "--if-missing")
+    assert "demo-agent-pass" not in again
+    assert "credentials.txt" in again

@@ -29,8 +29,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if User.objects.exists():
             if options["if_missing"] and not options["force"]:
-                self.stdout.write("Already installed; nothing changed.")
-                self._show_credentials()
+                # The passwords were shown once, at install; a routine `make run` must not print them again.
+                path = settings.VAR_DIR / "credentials.txt"
+                where = f" The credentials of the install are in {path}." if path.exists() else ""
+                self.stdout.write(f"Already installed; nothing changed.{where}")
                 return
             if not options["force"]:
                 raise CommandError("GoFly is already installed here; refusing to wipe its data (use --force).")
@@ -64,10 +66,7 @@ class Command(BaseCommand):
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
         self.stdout.write(self.style.SUCCESS("Installed."))
-        self._show_credentials()
-
-    def _show_credentials(self) -> None:
-        path = settings.VAR_DIR / "credentials.txt"
-        if path.exists():
-            self.stdout.write(path.read_text().rstrip())
-            self.stdout.write(f"(kept in {path})")
+        self.stdout.write("\n".join(lines))
+        self.stdout.write(
+            f"These passwords are shown only now; they are kept in {path} (mode 0600, readable by this user only)."
+        )

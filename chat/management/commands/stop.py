@@ -1,4 +1,4 @@
-"""`manage.py stop`: ask the server started by `manage.py server` to stop, and wait for it."""
+"""`manage.py stop`: ask the server (or the supervisor of `server -d`) of a port to stop, and wait for it."""
 
 from __future__ import annotations
 
@@ -9,34 +9,49 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from .server import pid_file
+from chat import serving
 
 
 class Command(BaseCommand):
-    help = "Stop the running GoFly server gracefully (SIGTERM, then wait)."
+    help = (
+        "Stop the GoFly server of a port gracefully: SIGTERM to the pid in $GOFLY_VAR_DIR/gofly-<port>.pid (the"
+        " server, or the supervisor of `server -d`, which stops its server), then wait until it has exited. The"
+        " server closes its websockets with 1012 and exits within GOFLY_STOP_TIMEOUT seconds."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("PORT", "8081")))
-        parser.add_argument("--timeout", type=float, default=15.0)
+        parser.add_argument(
+            "-p",
+            "--port",
+            type=serving.port_number,
+            default=int(os.environ.get("PORT", "8081")),
+            help="Port of the server to stop (default: $PORT or 8081; now %(default)s).",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=serving.STOP_TIMEOUT + 5,
+            help="Seconds to wait for it to exit before giving up with an error (default: GOFLY_STOP_TIMEOUT + 5;"
+            " now %(default)s).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = pid_file(options["port"])
-        if not path.exists():
+        path = serving.pid_file(options["port"])
+        pid = serving.read_pid(path)
+        if pid is None:
             raise CommandError(f"No server running on port {options['port']} (no {path}).")
-        pid = int(path.read_text())
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
-            path.unlink(missing_ok=True)
+            serving.release_pid_file(path, pid)
             self.stdout.write("Server was not running; removed the stale pid file.")
             return
         deadline = time.monotonic() + options["timeout"]
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                path.unlink(missing_ok=True)
+            if not serving.pid_alive(pid):
+                # Normally the server removed it; only if it still names the process we stopped.
+                serving.release_pid_file(path, pid)
                 self.stdout.write(self.style.SUCCESS("Stopped."))
                 return
-            time.sleep(0.1)
-        raise CommandError(f"Server {pid} did not stop within {options['timeout']} s.")
+            time.sleep(0.05)
+        raise CommandError(f"Server {pid} did not stop within {options['timeout']:g} s.")
