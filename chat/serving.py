@@ -28,8 +28,9 @@ logger = logging.getLogger("gofly.server")
 # Seconds a server may take from SIGTERM to exit before its watchdog ends it (systemd's TimeoutStopSec and
 # `manage.py stop --timeout` are set above it).
 STOP_TIMEOUT = float(os.environ.get("GOFLY_STOP_TIMEOUT", "10"))
-# Of those, how long the sockets' clients get to see their 1012 close before the server stops.
-DRAIN_SECONDS = 2.0
+# Of those, how long the messages already received get to be stored and announced after the sockets'
+# 1012 closes, before the server stops.
+DRAIN_SECONDS = 3.0
 # The supervisor of `server -d` gives up after RESTART_MAX restarts within RESTART_WINDOW seconds; the delay
 # before a restart doubles with every recent crash, from RESTART_DELAY.
 RESTART_MAX = int(os.environ.get("GOFLY_RESTART_MAX", "5"))
@@ -143,7 +144,9 @@ async def drain(close_others: Callable[[int], None] | None = None) -> None:
     """Close this process's sockets with 1012 (clients reconnect to another process) and give the close
     frames a moment to leave. `close_others` closes the sockets the registry does not know."""
     try:
-        count = await asyncio.wait_for(lifecycle.close_all(lifecycle.CLOSE_SERVICE_RESTART), DRAIN_SECONDS)
+        # close_all bounds its own wait for the messages in flight; the outer bound is for the closes.
+        closing = lifecycle.close_all(lifecycle.CLOSE_SERVICE_RESTART, drain=DRAIN_SECONDS)
+        count = await asyncio.wait_for(closing, DRAIN_SECONDS + 1)
         logger.info("closed %d sockets with 1012", count)
     except TimeoutError:
         logger.warning("closing the sockets took over %.0f s; stopping anyway", DRAIN_SECONDS)
