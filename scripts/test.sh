@@ -77,6 +77,12 @@ step "pytest on MariaDB + Redis" pytest-mariadb \
 step "pytest on the embedded default (SQLite)" pytest-embedded \
   run_pytest embedded -- "$@"
 
+# The fault tests' figures (tests/faults), one line per scenario, where they ran (MariaDB + Redis).
+if compgen -G "$ART/faults/*.txt" >/dev/null; then
+  printf '\n======== fault tests: created / stored / lost / doubled / missing / recovery ========\n'
+  for report in "$ART"/faults/*.txt; do head -n 1 "$report"; done
+fi
+
 printf '\n======== summary ========\n'
 printf '%s\n' "${SUMMARY[@]}"
 echo "artifacts: ${ART#"$ROOT"/}/"
