@@ -114,7 +114,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
         Raises what Redis raises while it is away: the socket is then refused with 1013.
         """
-        self.layer_epoch = layer_epoch()  # taken first: a reconnect during the joins makes this socket resync
+        self.layer_epoch = layer_epoch()  # taken first: a reconnect during the joins counts for this socket
         self.groups_joined = groups
         lifecycle.register(self)
         ensure_subscribed = getattr(self.channel_layer, "ensure_subscribed", None)
