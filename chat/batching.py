@@ -9,7 +9,6 @@ arriving visitor sockets (a reconnect storm after a restart).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import weakref
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
 
-from . import broadcast, health, selectors, services
+from . import health, selectors, services
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +28,6 @@ class _Waiting(Generic[T, R]):
     def __init__(self) -> None:
         self.items: list[tuple[T, asyncio.Future[R]]] = []
         self.task: asyncio.Task[None] | None = None
-        self.answering: set[asyncio.Task[None]] = set()  # batches whose publishes are still on their way
 
 
 class Batcher(Generic[T, R]):
@@ -66,11 +64,10 @@ class Batcher(Generic[T, R]):
             while waiting.items:
                 batch, waiting.items = waiting.items[: self.max_size], waiting.items[self.max_size :]
                 results: list[R | Exception]
-                published: list[concurrent.futures.Future[None]] = []
                 try:
-                    results, published = await database_sync_to_async(broadcast.collecting)(
-                        self.batch_call, [item for item, _ in batch]
-                    )
+                    # The batch's publishes are scheduled on this loop before this await returns, so each
+                    # announcement is written to Redis before its ack is written to its sender.
+                    results = await database_sync_to_async(self.batch_call)([item for item, _ in batch])
                 except health.INFRASTRUCTURE_ERRORS as exc:  # the database is away: every caller hears of it
                     health.failed(health.component_of(exc), exc)
                     results = [exc] * len(batch)
@@ -79,24 +76,9 @@ class Batcher(Generic[T, R]):
                     results = [exc] * len(batch)
                 else:
                     health.recovered(health.DATABASE)
-                if published:
-                    # The next batch goes to the database meanwhile; this one is answered once announced.
-                    task = asyncio.get_running_loop().create_task(self._answer_after(batch, results, published))
-                    waiting.answering.add(task)
-                    task.add_done_callback(waiting.answering.discard)
-                else:
-                    self._answer(batch, results)
+                self._answer(batch, results)
         finally:
             waiting.task = None
-
-    async def _answer_after(
-        self,
-        batch: list[tuple[T, asyncio.Future[R]]],
-        results: list[R | Exception],
-        published: list[concurrent.futures.Future[None]],
-    ) -> None:
-        await asyncio.wait([asyncio.wrap_future(future) for future in published])
-        self._answer(batch, results)
 
     @staticmethod
     def _answer(batch: list[tuple[T, asyncio.Future[R]]], results: list[R | Exception]) -> None:
@@ -112,7 +94,7 @@ class Batcher(Generic[T, R]):
         """Wait until every call of this event loop is answered (shutdown; bound it with asyncio.timeout)."""
         waiting = self._waiting.get(asyncio.get_running_loop())
         # Polled: it runs once, at shutdown, and an Event would cost every batch a set and a clear.
-        while waiting is not None and (waiting.items or waiting.task or waiting.answering):  # noqa: ASYNC110
+        while waiting is not None and (waiting.items or waiting.task):  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
 

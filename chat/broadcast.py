@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import logging
 import weakref
 from collections import deque
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -29,24 +27,6 @@ _RETRY_FIRST, _RETRY_MAX = 0.2, 2.0
 _event_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "gofly_event_loop", default=None
 )
-# The publishes a batch of the database thread scheduled on the event loop (see `collecting`).
-_collector: contextvars.ContextVar[list[concurrent.futures.Future[None]] | None] = contextvars.ContextVar(
-    "gofly_publishes", default=None
-)
-
-T = TypeVar("T")
-
-
-def collecting(call: Callable[..., T], *args: Any) -> tuple[T, list[concurrent.futures.Future[None]]]:
-    """`call(*args)` and the publishes it scheduled: the caller acknowledges only once they are handed to the
-    layer, so a sender that holds an ack knows its message was announced (or is held for a retry). A
-    process killed in between acknowledges nothing, the client resends, and the resend redelivers."""
-    published: list[concurrent.futures.Future[None]] = []
-    token = _collector.set(published)
-    try:
-        return call(*args), published
-    finally:
-        _collector.reset(token)
 
 
 def bind_event_loop() -> None:
@@ -154,14 +134,10 @@ def events_publish_on_commit(events: list[tuple[str, dict[str, Any]]]) -> None:
     """Send each (group, channel-layer event) once the current transaction commits, as publish_on_commit
     does; for events a consumer acts on itself rather than forwarding (e.g. closing a revoked agent)."""
     loop = _event_loop.get()
-    collector = _collector.get()
 
     def publish() -> None:
         if loop is not None and loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(_publish(events), loop)
-            future.add_done_callback(_log_failure)
-            if collector is not None:
-                collector.append(future)
+            asyncio.run_coroutine_threadsafe(_publish(events), loop).add_done_callback(_log_failure)
         else:
             async_to_sync(_publish)(events)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -42,6 +43,27 @@ except ImportError:  # pragma: no cover - daphne is a requirement, but uvicorn a
     pass
 
 
+class _Delivered:
+    """The newest message ids a socket has sent its client, at most _DELIVERED_KEPT (a dict trimmed from
+    its front cost O(deleted) per lookup of its first key until its next resize)."""
+
+    __slots__ = ("ids", "order")
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.order: deque[int] = deque()
+
+    def add(self, message_id: int) -> None:
+        if message_id not in self.ids:
+            self.ids.add(message_id)
+            self.order.append(message_id)
+            if len(self.order) > _DELIVERED_KEPT:
+                self.ids.discard(self.order.popleft())
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self.ids
+
+
 def _dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
@@ -57,7 +79,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     last_typing = 0.0
     accepted = False
     layer_epoch = 0  # the channel layer's epoch when this socket subscribed (chat/layers.py)
-    delivered: dict[int, None]  # the newest message ids sent to this client (an ordered set)
+    delivered: _Delivered  # the newest message ids sent to this client
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every event, a hop to the one thread all
@@ -70,7 +92,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         broadcast.bind_event_loop()
-        self.delivered = {}
+        self.delivered = _Delivered()
         if lifecycle.stopping():
             await self.refuse("unavailable", _("The server is restarting; reconnect."), lifecycle.CLOSE_SERVICE_RESTART)
             return
@@ -193,11 +215,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     def note_delivered(self, message_ids: Iterable[int]) -> None:
-        delivered = self.delivered
+        add = self.delivered.add
         for message_id in message_ids:
-            delivered[message_id] = None
-        while len(delivered) > _DELIVERED_KEPT:
-            del delivered[next(iter(delivered))]
+            add(message_id)
 
     async def forward_frame(self, event: dict[str, Any]) -> None:
         frame_ = event["frame"]

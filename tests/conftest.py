@@ -86,3 +86,15 @@ def login_visitor(enterprise: Enterprise, agent: User | None = None, **overrides
 @pytest.fixture
 def visitor_login_result(enterprise: Enterprise, agent: User) -> VisitorLogin:
     return login_visitor(enterprise, agent)
+
+
+@pytest.fixture
+def server_database(db: Any) -> None:
+    """Server processes of a multi-node test share the test database: MariaDB, not SQLite's file."""
+    from django.db import connection
+
+    from tests.servers import LIVE_ARTIFACTS
+
+    if connection.vendor == "sqlite":
+        pytest.skip("the multi-node setup runs on MariaDB")
+    LIVE_ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -10,10 +10,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+LIVE_ARTIFACTS = ROOT / "test-artifacts" / "live"
+
+
+def multinode_marks() -> list[Any]:
+    """The marks of a test module whose server processes share work (they do only through Redis and a
+    server database); with the fixture `server_database` (tests/conftest.py)."""
+    return [
+        pytest.mark.live,
+        pytest.mark.django_db(transaction=True),
+        pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="several processes share work only through Redis"),
+        pytest.mark.usefixtures("server_database"),
+    ]
 
 
 def free_port() -> int:

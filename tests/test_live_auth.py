@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import httpx
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from django.db import connection
 
 from accounts.models import User
 from tests.conftest import AGENT_PASSWORD
-from tests.servers import ROOT, gofly_server
+from tests.servers import LIVE_ARTIFACTS, gofly_server, multinode_marks
 
 from .test_live_multinode import next_frame, ws_url
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="several processes share work only through Redis"),
-]
-
-ARTIFACTS = ROOT / "test-artifacts" / "live"
-
-
-@pytest.fixture(autouse=True)
-def _needs_a_server_database(db: Any) -> None:
-    if connection.vendor == "sqlite":
-        pytest.skip("the multi-node setup runs on MariaDB")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+pytestmark = multinode_marks()
+ARTIFACTS = LIVE_ARTIFACTS
 
 
 async def test_wrong_passwords_on_two_nodes_add_up_to_one_lock_out(agent):

@@ -12,28 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from django.db import connection
 
 from tests.conftest import AGENT_PASSWORD
-from tests.servers import ROOT, database_url, free_port, gofly_server
+from tests.servers import LIVE_ARTIFACTS, ROOT, database_url, free_port, gofly_server, multinode_marks
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="several processes share work only through Redis"),
-]
-
-ARTIFACTS = ROOT / "test-artifacts" / "live"
-
-
-@pytest.fixture(autouse=True)
-def _needs_a_server_database(db: Any) -> None:
-    if connection.vendor == "sqlite":
-        pytest.skip("the multi-node setup runs on MariaDB")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+pytestmark = multinode_marks()
+ARTIFACTS = LIVE_ARTIFACTS
 
 
 async def next_frame(ws: Any, kind: str, timeout: float = 10) -> dict[str, Any]:

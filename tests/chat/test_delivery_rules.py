@@ -185,20 +185,25 @@ async def test_a_message_stored_but_never_announced_reaches_the_sockets_that_mis
     await agent_ws.disconnect()
 
 
-async def test_a_message_is_acknowledged_only_once_its_announcement_is_handed_to_the_layer(enterprise, agent):
+async def test_a_messages_announcement_is_started_before_its_ack_is_sent(enterprise, agent):
+    """A process killed after acknowledging must already have written the announcement to Redis; one killed
+    before acknowledging leaves the sender to resend, and the resend redelivers (test above)."""
     result = await login(enterprise, agent)
     visitor_ws = visitor_socket(result.token)
     await connect_ready(visitor_ws)
     release = asyncio.Event()
+    started: list[str] = []
     real_send = broadcast.group_send_many
 
     async def slow(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
-        await release.wait()
+        started.append(items[0][1]["frame"]["data"]["client_id"])
+        await release.wait()  # Redis is slow to answer: the PUBLISH is written, its reply not yet read
         await real_send(layer, items)
 
     with mock.patch.object(broadcast, "group_send_many", slow):
         await send(visitor_ws, "message.send", {"client_id": "s-1", "content": "hello"})
-        assert await visitor_ws.receive_nothing(timeout=0.5)  # stored, but not yet announced: no ack
+        ack = await recv_type(visitor_ws, "message.ack")
+        assert started == [ack["client_id"]]
         release.set()
-        assert (await recv_type(visitor_ws, "message.ack"))["client_id"] == "s-1"
+        assert (await recv_type(visitor_ws, "message.new"))["id"] == ack["id"]
     await visitor_ws.disconnect()

@@ -88,6 +88,7 @@ class Command(BaseCommand):
             raise
         try:
             self.banner(host, port, server, pid_path)
+            serving.tune_gc()
             if server == "uvicorn":
                 serving.run_uvicorn(sock, pid_path)
             else:
