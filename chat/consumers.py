@@ -99,11 +99,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await super().websocket_connect(message)
         except health.INFRASTRUCTURE_ERRORS as exc:
-            # Redis or the database is away: a clear answer the client retries on, not a 1011 and a traceback.
-            health.failed(health.component_of(exc), exc)
-            await self.refuse(
-                "unavailable", _("The chat is briefly unavailable; reconnect shortly."), lifecycle.CLOSE_TRY_AGAIN_LATER
-            )
+            await self.refuse_unavailable(exc)
 
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
         self.accepted = True
@@ -130,6 +126,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.accept()
         await self.send_frame(frames.error_frame(code, message))
         await self.close_for(close_code, "")
+
+    async def refuse_unavailable(self, exc: Exception) -> None:
+        """Redis or the database is away: a clear answer the client retries on (1013), not a 1011 and a
+        traceback; one log line per outage."""
+        health.failed(health.component_of(exc), exc)
+        await self.refuse(
+            "unavailable", _("The chat is briefly unavailable; reconnect shortly."), lifecycle.CLOSE_TRY_AGAIN_LATER
+        )
 
     async def join(self, groups: list[str], enterprise_id: int, pk: int) -> bool:
         """Subscribe to `groups` and count this socket online; whether its owner came online with it.
@@ -178,10 +182,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             messages, more = await database_sync_to_async(query)()
         except health.INFRASTRUCTURE_ERRORS as exc:
-            health.failed(health.component_of(exc), exc)
-            await self.refuse(
-                "unavailable", _("The chat is briefly unavailable; reconnect shortly."), lifecycle.CLOSE_TRY_AGAIN_LATER
-            )
+            await self.refuse_unavailable(exc)
             return
         self.note_delivered(m["id"] for m in messages)
         await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
@@ -239,11 +240,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def forward_missing(self, event: dict[str, Any]) -> None:
         """A stored message offered again (frames.redelivery_event): sent only if this socket never sent
         it. One forgotten since (over _DELIVERED_KEPT) is sent again; clients drop ids they hold."""
-        frame_ = event["frame"]
-        message_id = frame_["data"]["id"]
-        if message_id not in self.delivered:
-            self.note_delivered((message_id,))
-            await self.send_frame(frame_)
+        await self.deliver_missing([event["frame"]["data"]])
 
     async def on_ping(self, data: dict[str, Any]) -> None:
         await self.send_frame(frames.frame("pong", {"time": time.time()}))

@@ -3,7 +3,7 @@
 Redis carries the channel layer, presence and rate limits. When it is away the chat degrades instead of
 failing (docs/protocol.md section 7): messages are still stored and acknowledged, rate limits are counted
 per process, new sockets are refused with 1013, and once the layer is back every socket that was open
-while pushes could be lost is closed with 1012 so that its client reconnects and syncs.
+while pushes could be lost is sent what it missed (chat/healing.py).
 """
 
 from __future__ import annotations
@@ -45,10 +45,6 @@ def recovered(component: str) -> None:
     started = _down.pop(component, None)
     if started is not None:
         logger.warning("%s reachable again after %.1f s", component, time.monotonic() - started)
-
-
-def is_down(component: str) -> bool:
-    return component in _down
 
 
 def component_of(exc: BaseException) -> str:

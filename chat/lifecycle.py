@@ -12,7 +12,6 @@ from typing import Any, Protocol
 logger = logging.getLogger(__name__)
 
 # RFC 6455 close codes the clients of docs/protocol.md reconnect after.
-CLOSE_GOING_AWAY = 1001
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 
@@ -42,10 +41,6 @@ def unregister(socket: Closable) -> None:
 def stopping() -> bool:
     """True once the process is shutting down: new sockets are refused so that clients go elsewhere."""
     return _stopping
-
-
-def live_count() -> int:
-    return len(_live)
 
 
 async def _close(sockets: list[Closable], code: int, reason: str) -> int:
@@ -83,7 +78,7 @@ async def heal_older_than(epoch: int, since: float) -> int:
     `since` (Unix time) that they have not sent: pushes to them may have been lost while the subscription
     was away, and a client cannot see that gap (it may already hold later ids). Where that is too much to
     read, the sockets are closed with 1012 instead and their clients sync (docs/protocol.md section 7)."""
-    from .healing import heal  # here: it imports the consumers, which import this module
+    from .healing import heal  # here: healing imports this module
 
     sockets = [s for s in list(_live) if s.layer_epoch < epoch]
     for socket in sockets:

@@ -17,16 +17,18 @@ def error_body(code: str, message: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def unavailable_body(exc: Exception) -> dict[str, Any]:
+    """The 503 body for the database or Redis being away: the client retries (an outbox entry stays);
+    one log line per outage, nothing to trace."""
+    health.failed(health.component_of(exc), exc)
+    return error_body("unavailable", _("The chat is briefly unavailable; retry shortly."))
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ChatError):
         return Response(error_body(exc.code, exc.message), status=exc.status)
     if isinstance(exc, health.INFRASTRUCTURE_ERRORS):
-        # The database or Redis is away: the client retries (an outbox entry stays), nothing to trace.
-        health.failed(health.component_of(exc), exc)
-        return Response(
-            error_body("unavailable", _("The chat is briefly unavailable; retry shortly.")),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        return Response(unavailable_body(exc), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -27,7 +27,7 @@ from chat.safety import avatar_or
 from enterprises import origins
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
-from .errors import error_body
+from .errors import error_body, unavailable_body
 
 
 async def _online_now(enterprise_id: int, kind: str) -> set[int]:
@@ -167,8 +167,7 @@ async def visitor_login(request: HttpRequest) -> JsonResponse:
     except ChatError as exc:
         return _error(exc.code, exc.message, exc.status)
     except health.INFRASTRUCTURE_ERRORS as exc:
-        health.failed(health.component_of(exc), exc)
-        return _error("unavailable", _("The chat is briefly unavailable; retry shortly."), 503)
+        return JsonResponse(unavailable_body(exc), status=503)
     payload["agents_online"] = len(await _online_now(payload["enterprise"]["id"], AGENT))
     return JsonResponse(payload)
 
