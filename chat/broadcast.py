@@ -48,6 +48,9 @@ class _Retry:
         self.pending: deque[tuple[str, dict[str, Any]]] = deque()
         self.task: asyncio.Task[None] | None = None
         self.dropped = 0
+        # Publishes go out one after the other, in the order they were scheduled: a layer whose send can
+        # yield (the in-memory one) would otherwise let a later batch overtake an earlier one.
+        self.turn = asyncio.Lock()
 
     def add(self, events: Events) -> None:
         self.pending.extend(events)
@@ -97,14 +100,15 @@ async def _publish(items: Events) -> None:
     retry = _retries.get(loop)
     if retry is None:
         retry = _retries[loop] = _Retry()
-    if retry.pending:  # behind the ones waiting, so that each conversation keeps its order
-        retry.add(items)
-        return
-    try:
-        await group_send_many(get_channel_layer(), items)
-    except (RedisError, OSError) as exc:
-        health.failed(health.LAYER, exc)
-        retry.add(items)
+    async with retry.turn:
+        if retry.pending:  # behind the ones waiting, so that each conversation keeps its order
+            retry.add(items)
+            return
+        try:
+            await group_send_many(get_channel_layer(), items)
+        except (RedisError, OSError) as exc:
+            health.failed(health.LAYER, exc)
+            retry.add(items)
 
 
 def _log_failure(future: Any) -> None:
