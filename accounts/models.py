@@ -27,6 +27,14 @@ class Role(models.Model):
         return self.name
 
 
+class AgentStatus(models.TextChoices):
+    """What an agent chose in the console; shown as offline anyway while none of their sockets is open."""
+
+    ONLINE = "online", _("online")
+    AWAY = "away", _("away")
+    OFFLINE = "offline", _("offline")
+
+
 class User(AbstractUser):
     """A platform user: a superadmin (no enterprise) or an agent / admin of one enterprise."""
 
@@ -41,6 +49,16 @@ class User(AbstractUser):
     # Bumped whenever the password or is_active changes (accounts/signals.py). JWTs carry the value they
     # were issued with and stop working once it moved on, deactivate-then-reactivate included.
     credentials_version = models.PositiveIntegerField(default=0, editable=False)
+    status = models.CharField(_("status"), max_length=10, choices=AgentStatus.choices, default=AgentStatus.ONLINE)
+    max_conversations = models.PositiveSmallIntegerField(
+        _("concurrent conversations"),
+        null=True,
+        blank=True,
+        help_text=_("How many open conversations routing gives this agent at once; empty: the enterprise's limit."),
+    )
+    # When routing last gave this agent a conversation: ties between equally loaded agents go to the one
+    # who waited longest.
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("user")
@@ -54,6 +72,12 @@ class User(AbstractUser):
     def avatar_url(self) -> str:
         """The avatar to emit: rows written before the validator (or past it, by a script) may hold anything."""
         return avatar_or(self.avatar, DEFAULT_AGENT_AVATAR)
+
+    def conversation_limit(self) -> int:
+        """Open conversations routing may give this agent; 0 is no limit. Needs `enterprise` loaded."""
+        if self.max_conversations is not None:
+            return self.max_conversations
+        return self.enterprise.max_conversations_per_agent if self.enterprise_id else 0
 
     @property
     def is_agent(self) -> bool:

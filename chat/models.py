@@ -1,4 +1,4 @@
-"""Visitors and their messages: the persisted half of the chat."""
+"""Visitors, their conversations and messages: the persisted half of the chat."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ class Visitor(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="visitors",
-        help_text=_("The agent the visitor asked for (kefu_id) or was last assigned to."),
+        # Who serves the visitor is the open conversation's assignee; this is only a routing preference.
+        help_text=_("The agent the visitor asked for (kefu_id): preferred when a conversation opens."),
     )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     city = models.CharField(_("location"), max_length=100, blank=True, default="")
@@ -37,9 +38,76 @@ class Visitor(models.Model):
         verbose_name_plural = _("visitors")
         constraints = [models.UniqueConstraint(fields=["enterprise", "visitor_id"], name="uniq_visitor_public_id")]
         indexes = [models.Index(fields=["enterprise", "-last_message_at"], name="visitor_recent")]
+        permissions = [("clear_visitor_history", _("Can clear a visitor's history"))]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.visitor_id})"
+
+
+class Conversation(models.Model):
+    """One stretch of a visitor's chat, from its first message to its close; at most one not closed.
+
+    `open_visitor` is the visitor while the conversation is waiting or open and NULL once closed: its
+    unique index is what keeps a visitor to one live conversation, on every database and every process,
+    and `Visitor.objects.select_related("open_conversation")` fetches it with the visitor in one query.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        OPEN = "open", _("open")
+        CLOSED = "closed", _("closed")
+
+    class Channel(models.TextChoices):
+        WEB = "web", _("web")
+
+    class ClosedBy(models.TextChoices):
+        AGENT = "agent", _("agent")
+        VISITOR = "visitor", _("visitor")
+        SYSTEM = "system", _("system (inactivity)")
+
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    open_visitor = models.OneToOneField(
+        Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="open_conversation", editable=False
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.WEB)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.WAITING)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+        verbose_name=_("assignee"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    first_reply_at = models.DateTimeField(_("first agent reply"), null=True, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.CharField(_("closed by"), max_length=10, choices=ClosedBy.choices, blank=True, default="")
+    closed_by_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # For the assignee only, from the colleague who transferred it; never sent to the visitor.
+    transfer_note = models.CharField(_("transfer note"), max_length=500, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(fields=["enterprise", "status", "created_at"], name="conversation_queue"),
+            models.Index(fields=["assignee", "status"], name="conversation_load"),
+            models.Index(fields=["status", "last_activity_at"], name="conversation_idle"),
+        ]
+        permissions = [
+            ("take_conversation", _("Can take a waiting conversation")),
+            ("transfer_conversation", _("Can transfer a conversation")),
+            ("close_conversation", _("Can close and reopen a conversation")),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.status}"
 
 
 class Message(models.Model):
@@ -50,15 +118,20 @@ class Message(models.Model):
 
     class Kind(models.TextChoices):
         TEXT = "text", _("text")
+        # A line of the conversation's timeline (assigned, transferred, closed): `content` is its code,
+        # `meta` its details; clients word it in their own language.
+        EVENT = "event", _("event")
 
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     sender = models.CharField(_("sender"), max_length=10, choices=Sender.choices)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.TEXT)
     content = models.TextField(_("content"))
+    meta = models.JSONField(_("details"), null=True, blank=True)
     # Chosen by the sending client; a resend with the same id is stored once.
     client_id = models.CharField(_("client id"), max_length=64)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
@@ -73,6 +146,7 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["visitor", "id"], name="message_visitor_id"),
             models.Index(fields=["enterprise", "id"], name="message_enterprise_id"),
+            models.Index(fields=["conversation", "id"], name="message_conversation_id"),
         ]
 
     def __str__(self) -> str:

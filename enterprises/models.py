@@ -38,12 +38,26 @@ class Enterprise(models.Model):
             "chat page; empty allows any. GoFly's own pages always may."
         ),
     )
+    max_conversations_per_agent = models.PositiveSmallIntegerField(
+        _("concurrent conversations per agent"),
+        default=10,
+        help_text=_("Open conversations routing gives an agent at once (0: no limit); agents may have their own."),
+    )
+    auto_close_minutes = models.PositiveIntegerField(
+        _("close after inactivity (minutes)"),
+        default=30,
+        help_text=_("A conversation with no message for this long is closed (0: never)."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("enterprise")
         verbose_name_plural = _("enterprises")
+        permissions = [
+            ("manage_agents", _("Can manage the enterprise's agents")),
+            ("manage_settings", _("Can change the enterprise's settings")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.pk})"
