@@ -77,7 +77,7 @@ class User(AbstractUser):
         """Open conversations routing may give this agent; 0 is no limit. Needs `enterprise` loaded."""
         if self.max_conversations is not None:
             return self.max_conversations
-        return self.enterprise.max_conversations_per_agent if self.enterprise_id else 0
+        return self.enterprise.max_conversations_per_agent if self.enterprise is not None else 0
 
     @property
     def is_agent(self) -> bool:

@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 from accounts.selectors import agent_payload
 from enterprises import origins
 
-from . import batching, broadcast, frames, health, heartbeat, lifecycle, safety, selectors, services
-from .errors import ChatError, not_found
+from . import batching, broadcast, conversations, frames, health, heartbeat, lifecycle, safety, selectors, services
+from .access import access_visitor, access_visitor_self
+from .errors import ChatError
 from .frames import FrameError
 from .layers import layer_epoch
 from .models import Message, Visitor
@@ -79,6 +80,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     last_typing = 0.0
     accepted = False
     layer_epoch = 0  # the channel layer's epoch when this socket subscribed (chat/layers.py)
+    conversations_epoch = 0  # the layer's epoch when this socket last read the conversations it caches
     delivered: _Delivered  # the newest message ids sent to this client
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -141,6 +143,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         Raises what Redis raises while it is away: the socket is then refused with 1013.
         """
         self.layer_epoch = layer_epoch()  # taken first: a reconnect during the joins counts for this socket
+        self.conversations_epoch = self.layer_epoch
         self.groups_joined = groups
         lifecycle.register(self)
         ensure_subscribed = getattr(self.channel_layer, "ensure_subscribed", None)
@@ -169,12 +172,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def went_offline(self) -> None:
         pass
 
-    async def announce(self, group: str, frame_: dict[str, Any]) -> None:
-        """A presence event: a hint that the next `ready` or list refresh corrects, so a failure is only noted."""
-        try:
-            await self.channel_layer.group_send(group, frames.event(frame_))
-        except health.INFRASTRUCTURE_ERRORS as exc:
-            health.failed(health.LAYER, exc)
+    def conversations_stale(self) -> bool:
+        """Whether the conversations this socket caches may have changed unheard of: its subscription broke
+        since it cached them (chat/layers.py), so the events that would have said so may be lost."""
+        return self.conversations_epoch != layer_epoch()
 
     async def send_history(self, after: int, query: Callable[[], tuple[list[dict[str, Any]], bool]]) -> None:
         """Answer a `sync`; if the database cannot, close with 1013: the client reconnects and syncs again,
@@ -185,7 +186,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.refuse_unavailable(exc)
             return
         self.note_delivered(m["id"] for m in messages)
-        await self.send_frame(frames.frame("history", {"after": after, "messages": messages, "more": more}))
+        await self.send_frame(frames.history_frame(after, messages, more))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -196,8 +197,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.answering(data, getattr(self, "on_" + kind.replace(".", "_"))(data))
 
     async def answering(self, data: dict[str, Any], handler: Awaitable[None]) -> None:
-        """Run a frame's handler; whatever it refuses or fails at is answered with an `error` frame."""
-        ref = data.get("client_id") if isinstance(data.get("client_id"), str) else None
+        """Run a frame's handler; whatever it refuses or fails at is answered with an `error` frame that
+        carries the frame's `client_id` (messages) or `ref` (actions)."""
+        ref = next((data[key] for key in ("client_id", "ref") if isinstance(data.get(key), str)), None)
         try:
             await handler
         except FrameError as exc:
@@ -224,7 +226,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         frame_ = event["frame"]
         if frame_["type"] == "message.new":
             self.note_delivered((frame_["data"]["id"],))
+        else:
+            self.conversation_news(frame_)
         await self.send_frame(frame_)
+
+    def conversation_news(self, frame_: dict[str, Any]) -> None:
+        """Keep the conversations this socket caches in step with the events that change them."""
 
     def heal_scope(self) -> tuple[str, int]:
         """Whose messages this socket carries, for chat/healing.py: ("visitor", pk) or ("enterprise", id)."""
@@ -243,7 +250,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.deliver_missing([event["frame"]["data"]])
 
     async def on_ping(self, data: dict[str, Any]) -> None:
-        await self.send_frame(frames.frame("pong", {"time": time.time()}))
+        await self.send_frame(frames.pong_frame(time.time()))
+
+    async def acted(self, data: dict[str, Any], result: dict[str, Any]) -> None:
+        """The answer to an action frame (status, take, transfer, close, reopen)."""
+        ref = data.get("ref") if isinstance(data.get("ref"), str) else None
+        await self.send_frame(frames.ok_frame(ref, result))
 
     def typing_allowed(self) -> bool:
         """Typing is a hint: frames closer than _TYPING_INTERVAL are coalesced into the previous one."""
@@ -287,34 +299,48 @@ class VisitorConsumer(ChatConsumer):
             [frames.group_visitor(self.visitor.pk), frames.group_visitors(ent)], ent, self.visitor.pk
         )
         agents_online = len(await get_presence().online(ent, AGENT))
+        conversation = await self.conversation_view()
         await self.accept()
         await self.send_frame(
-            frames.frame(
-                "ready",
-                {
-                    "visitor": {
-                        "visitor_id": self.visitor.visitor_id,
-                        "name": self.visitor.name,
-                        "avatar": safety.avatar_or(self.visitor.avatar, ""),
-                    },
-                    "agents_online": agents_online,
-                    "welcome": enterprise.welcome_text,
-                    "offline_text": enterprise.offline_text,
-                    "last_message_id": summary["last_message"]["id"] if summary["last_message"] else 0,
-                },
+            frames.visitor_ready_frame(
+                self.visitor,
+                agents_online=agents_online,
+                last_message_id=summary["last_message"]["id"] if summary["last_message"] else 0,
+                conversation=conversation,
             )
         )
         if came_online:
-            await self.announce(frames.group_agents(ent), frames.frame("visitor.online", summary))
+            await services.visitor_came_online(visitor=self.visitor, summary=summary)
+
+    async def conversation_view(self) -> dict[str, Any] | None:
+        """The visitor's open conversation as they see it; its queue position costs a query while it waits."""
+        conversation = conversations.conversation_of(self.visitor)
+        if conversation is None:
+            return None
+        position = await database_sync_to_async(selectors.queue_position)(conversation)
+        return frames.conversation_visitor_payload(conversation, position)
 
     def heal_scope(self) -> tuple[str, int]:
         return ("visitor", self.visitor.pk)
 
     async def went_offline(self) -> None:
-        await self.announce(
-            frames.group_agents(self.visitor.enterprise_id),
-            frames.frame("visitor.offline", {"visitor_id": self.visitor.visitor_id}),
-        )
+        await services.visitors_went_offline(gone=[(self.visitor.enterprise_id, self.visitor.visitor_id)])
+
+    def conversation_news(self, frame_: dict[str, Any]) -> None:
+        if frame_["type"] == "conversation":
+            conversation = conversations.conversation_from_payload(frame_["data"]["conversation"], self.visitor)
+            conversations.conversation_cache(self.visitor, conversation)
+        elif frame_["type"] == "visitor.cleared":
+            conversations.conversation_cache(self.visitor, None)
+
+    async def fresh_visitor(self) -> Visitor:
+        if self.conversations_stale():
+            visitor = self.visitor
+            self.conversations_epoch = layer_epoch()
+            self.visitor = await database_sync_to_async(access_visitor_self)(
+                enterprise_id=visitor.enterprise_id, visitor_pk=visitor.pk
+            )
+        return self.visitor
 
     async def on_sync(self, data: dict[str, Any]) -> None:
         after = frames.require_int(data, "after")
@@ -322,24 +348,24 @@ class VisitorConsumer(ChatConsumer):
         await self.send_history(after, lambda: selectors.messages_after_for_visitor(visitor_pk=visitor_pk, after=after))
 
     async def on_message_send(self, data: dict[str, Any]) -> None:
+        visitor = await self.fresh_visitor()
         message, created = await batching.message_create(
-            services.NewMessage(self.visitor, Message.Sender.VISITOR, data.get("content"), data.get("client_id"))
+            services.NewMessage(visitor, Message.Sender.VISITOR, data.get("content"), data.get("client_id"))
         )
         await self.send_frame(frames.ack_frame(message, duplicate=not created))
+
+    async def on_conversation_close(self, data: dict[str, Any]) -> None:
+        visitor = self.visitor
+        closed = await database_sync_to_async(conversations.conversation_close_by_visitor)(visitor=visitor)
+        conversations.conversation_cache(visitor, None)
+        await self.acted(data, {"conversation": frames.conversation_visitor_payload(closed, None)})
 
     async def on_typing(self, data: dict[str, Any]) -> None:
         draft = data.get("content", "")
         if not isinstance(draft, str):
             raise FrameError("bad_frame", '"content" must be a string.')
         if self.typing_allowed():
-            await self.channel_layer.group_send(
-                frames.group_agents(self.visitor.enterprise_id),
-                frames.event(
-                    frames.frame(
-                        "typing", {"visitor_id": self.visitor.visitor_id, "sender": "visitor", "content": draft[:200]}
-                    )
-                ),
-            )
+            await services.visitor_typing(visitor=self.visitor, draft=draft)
 
 
 class AgentConsumer(ChatConsumer):
@@ -365,19 +391,26 @@ class AgentConsumer(ChatConsumer):
         came_online = await self.join([frames.group_agents(ent), frames.group_agent(self.agent.pk)], ent, self.agent.pk)
         presence = get_presence()
         online = await presence.online(ent, VISITOR)
-        visitors = await database_sync_to_async(selectors.visitor_summaries)(
-            enterprise_id=ent, visitor_pks=online, online=online, limit=2000
-        )
-        last_id = await database_sync_to_async(selectors.last_message_id)(enterprise_id=ent)
+        agents_online = await presence.online(ent, AGENT)
         await self.accept()
-        await self.send_frame(
-            frames.frame(
-                "ready",
-                {"agent": agent_payload(self.agent), "visitors": visitors, "last_message_id": last_id},
-            )
-        )
+        await self.send_frame(await database_sync_to_async(self.ready_frame)(online, agents_online))
         if came_online:
-            await self.announce_agents(ent)
+            await database_sync_to_async(conversations.agent_presence_changed)(agent=self.agent, online=True)
+            await services.agents_online_announce(enterprise_id=ent)
+
+    def ready_frame(self, online: set[int], agents_online: set[int]) -> dict[str, Any]:
+        """What the console starts from: the agent, online visitors, live conversations, colleagues."""
+        ent = self.agent.enterprise_id
+        live, _more = selectors.conversations_page(
+            enterprise_id=ent, agent_pk=self.agent.pk, tab="open", online=online, limit=2000
+        )
+        return frames.agent_ready_frame(
+            agent_payload(self.agent),
+            visitors=selectors.visitor_summaries(enterprise_id=ent, visitor_pks=online, online=online, limit=2000),
+            conversations=live,
+            agents=selectors.agents_roster(enterprise_id=ent, online=agents_online),
+            last_message_id=selectors.last_message_id(enterprise_id=ent),
+        )
 
     async def agent_revoked(self, event: dict[str, Any]) -> None:
         # The password changed or the account was disabled (accounts.services.user_credentials_revoke):
@@ -394,32 +427,36 @@ class AgentConsumer(ChatConsumer):
             return True
         return safety.console_origin_allowed(origin, self.scope)
 
-    async def announce_agents(self, ent: int) -> None:
-        try:
-            count = len(await get_presence().online(ent, AGENT))
-        except health.INFRASTRUCTURE_ERRORS as exc:
-            health.failed(health.REDIS, exc)
-            return
-        await self.announce(frames.group_visitors(ent), frames.frame("agents", {"online": count}))
-
     def heal_scope(self) -> tuple[str, int]:
         return ("enterprise", self.agent.enterprise_id)
 
     async def went_offline(self) -> None:
-        await self.announce_agents(self.agent.enterprise_id)
+        try:
+            await database_sync_to_async(conversations.agent_presence_changed)(agent=self.agent, online=False)
+        except health.INFRASTRUCTURE_ERRORS as exc:  # the colleagues' lists correct themselves on `ready`
+            health.failed(health.component_of(exc), exc)
+        await services.agents_online_announce(enterprise_id=self.agent.enterprise_id)
+
+    def conversation_news(self, frame_: dict[str, Any]) -> None:
+        if frame_["type"] == "conversation.updated":
+            payload = frame_["data"]["conversation"]
+            visitor = self.visitor_cache.get(payload["visitor_id"])
+            if visitor is not None:
+                conversations.conversation_cache(visitor, conversations.conversation_from_payload(payload, visitor))
+        elif frame_["type"] == "visitor.cleared":
+            self.visitor_cache.pop(frame_["data"]["visitor_id"], None)
 
     def cached_visitor(self, visitor_id: Any) -> Visitor | None:
+        if self.conversations_stale():
+            self.visitor_cache.clear()
+            self.conversations_epoch = layer_epoch()
         return self.visitor_cache.get(visitor_id) if isinstance(visitor_id, str) else None
 
     async def visitor(self, data: dict[str, Any]) -> Visitor:
         visitor_id = data.get("visitor_id")
         visitor = self.cached_visitor(visitor_id)
         if visitor is None:
-            visitor = await database_sync_to_async(selectors.visitor_get)(
-                enterprise_id=self.agent.enterprise_id, visitor_id=visitor_id
-            )
-            if visitor is None:
-                raise not_found(_("Visitor"))
+            visitor = await database_sync_to_async(access_visitor)(agent=self.agent, visitor_id=visitor_id)
             self.cache_visitor(visitor)
         return visitor
 
@@ -476,16 +513,37 @@ class AgentConsumer(ChatConsumer):
     async def on_typing(self, data: dict[str, Any]) -> None:
         visitor = await self.visitor(data)
         if self.typing_allowed():
-            await self.channel_layer.group_send(
-                frames.group_visitor(visitor.pk),
-                frames.event(
-                    frames.frame(
-                        "typing", {"visitor_id": visitor.visitor_id, "sender": "agent", "name": self.agent.display_name}
-                    )
-                ),
-            )
+            await services.agent_typing(agent=self.agent, visitor=visitor)
 
     async def on_read(self, data: dict[str, Any]) -> None:
         visitor = await self.visitor(data)
         up_to = frames.require_int(data, "up_to", minimum=1)
         await database_sync_to_async(services.messages_mark_read)(agent=self.agent, visitor=visitor, up_to=up_to)
+
+    async def on_status_set(self, data: dict[str, Any]) -> None:
+        payload = await database_sync_to_async(conversations.agent_status_set)(
+            agent=self.agent, status=data.get("status")
+        )
+        await self.acted(data, {"agent": payload})
+
+    async def conversation_action(self, data: dict[str, Any], action: Callable[..., Any], **kwargs: Any) -> None:
+        conversation = await database_sync_to_async(action)(
+            agent=self.agent, conversation_id=data.get("conversation_id"), **kwargs
+        )
+        await self.acted(
+            data, {"conversation": frames.conversation_payload(conversation, conversation.visitor.visitor_id)}
+        )
+
+    async def on_conversation_take(self, data: dict[str, Any]) -> None:
+        await self.conversation_action(data, conversations.conversation_take)
+
+    async def on_conversation_transfer(self, data: dict[str, Any]) -> None:
+        await self.conversation_action(
+            data, conversations.conversation_transfer, to_agent_id=data.get("to_agent_id"), note=data.get("note", "")
+        )
+
+    async def on_conversation_close(self, data: dict[str, Any]) -> None:
+        await self.conversation_action(data, conversations.conversation_close)
+
+    async def on_conversation_reopen(self, data: dict[str, Any]) -> None:
+        await self.conversation_action(data, conversations.conversation_reopen)

@@ -6,17 +6,31 @@ ready-made frame under "frame" so that a consumer forwards it without rebuilding
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from . import jsonin
-from .models import Message, Visitor
+from .models import Conversation, Message, Visitor
 from .safety import avatar_or
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 # Client -> server frame types, per side.
-VISITOR_FRAMES = {"ping", "sync", "message.send", "typing"}
-AGENT_FRAMES = {"ping", "sync", "message.send", "typing", "read"}
+VISITOR_FRAMES = {"ping", "sync", "message.send", "typing", "conversation.close"}
+AGENT_FRAMES = {
+    "ping",
+    "sync",
+    "message.send",
+    "typing",
+    "read",
+    "status.set",
+    "conversation.take",
+    "conversation.transfer",
+    "conversation.close",
+    "conversation.reopen",
+}
 
 # Close codes (4000-4999 are ours).
 CLOSE_UNAUTHENTICATED = 4401
@@ -103,18 +117,62 @@ def require_str(data: dict[str, Any], key: str, *, max_length: int, ref: str | N
 # --- payloads --------------------------------------------------------------------------------------
 
 
+def agent_brief(agent: User | None) -> dict[str, Any] | None:
+    """An agent as everyone may see them: visitors included."""
+    return {"id": agent.pk, "name": agent.display_name, "avatar": agent.avatar_url} if agent is not None else None
+
+
 def message_payload(message: Message, visitor_public_id: str) -> dict[str, Any]:
     agent = message.agent if message.agent_id else None
-    return {
+    payload = {
         "id": message.pk,
         "client_id": message.client_id,
         "visitor_id": visitor_public_id,
+        "conversation_id": message.conversation_id,
         "sender": message.sender,
         "kind": message.kind,
         "content": message.content,
         "created_at": message.created_at.isoformat(),
         "read_at": message.read_at.isoformat() if message.read_at else None,
-        "agent": {"id": agent.pk, "name": agent.display_name, "avatar": agent.avatar_url} if agent else None,
+        "agent": agent_brief(agent),
+    }
+    if message.kind == Message.Kind.EVENT:
+        payload["meta"] = message.meta or {}
+    return payload
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def conversation_payload(conversation: Conversation, visitor_public_id: str) -> dict[str, Any]:
+    """A conversation as agents see it (the console's lists, `conversation.updated`); `assignee` loaded."""
+    return {
+        "id": conversation.pk,
+        "visitor_id": visitor_public_id,
+        "channel": conversation.channel,
+        "status": conversation.status,
+        "assignee": agent_brief(conversation.assignee if conversation.assignee_id else None),
+        "created_at": _time(conversation.created_at),
+        "assigned_at": _time(conversation.assigned_at),
+        "first_reply_at": _time(conversation.first_reply_at),
+        "last_activity_at": _time(conversation.last_activity_at),
+        "closed_at": _time(conversation.closed_at),
+        "closed_by": conversation.closed_by or None,
+    }
+
+
+def conversation_visitor_payload(conversation: Conversation | None, position: int | None) -> dict[str, Any] | None:
+    """A conversation as its visitor sees it: who serves them or their place in the queue (1 is next)."""
+    if conversation is None:
+        return None
+    assignee = conversation.assignee if conversation.assignee_id else None
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "assignee": {"name": assignee.display_name, "avatar": assignee.avatar_url} if assignee else None,
+        "queue_position": position if conversation.status == Conversation.Status.WAITING else None,
+        "closed_by": conversation.closed_by or None,
     }
 
 
@@ -161,6 +219,121 @@ def ack_frame(message: Message, *, duplicate: bool) -> dict[str, Any]:
             "duplicate": duplicate,
         },
     )
+
+
+def conversation_updated_frame(payload: dict[str, Any], change: str) -> dict[str, Any]:
+    """To the enterprise's agents: a conversation opened, queued, was assigned, taken, transferred, closed
+    or reopened (`change`); the whole conversation, so a client replaces its row."""
+    return frame("conversation.updated", {"change": change, "conversation": payload})
+
+
+def conversation_visitor_frame(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """To the visitor: their conversation now (conversation_visitor_payload), or null when there is none."""
+    return frame("conversation", {"conversation": payload})
+
+
+def conversation_transferred_frame(payload: dict[str, Any], by: User, note: str) -> dict[str, Any]:
+    """To group_agent of the new assignee only: who handed it over, with their note (never to the visitor)."""
+    return frame("conversation.transferred", {"conversation": payload, "from": agent_brief(by), "note": note})
+
+
+def agent_status_payload(agent: User, *, online: bool, load: int) -> dict[str, Any]:
+    """A colleague as the console shows them: `status` is what they chose, offline without a socket."""
+    return {
+        **(agent_brief(agent) or {}),
+        "status": agent.status if online else "offline",
+        "chosen": agent.status,
+        "load": load,
+        "limit": agent.conversation_limit(),
+    }
+
+
+def agent_status_frame(payload: dict[str, Any]) -> dict[str, Any]:
+    return frame("agent.status", payload)
+
+
+def agents_online_frame(count: int) -> dict[str, Any]:
+    """To the enterprise's visitors: how many agents are there to answer."""
+    return frame("agents", {"online": count})
+
+
+def visitor_online_frame(summary: dict[str, Any]) -> dict[str, Any]:
+    return frame("visitor.online", summary)
+
+
+def visitor_offline_frame(visitor_public_id: str) -> dict[str, Any]:
+    return frame("visitor.offline", {"visitor_id": visitor_public_id})
+
+
+def visitor_cleared_frame(visitor_public_id: str) -> dict[str, Any]:
+    """To the agents and the visitor: the visitor's history is gone; drop what you show of it."""
+    return frame("visitor.cleared", {"visitor_id": visitor_public_id})
+
+
+def typing_from_visitor_frame(visitor_public_id: str, draft: str) -> dict[str, Any]:
+    return frame("typing", {"visitor_id": visitor_public_id, "sender": "visitor", "content": draft[:200]})
+
+
+def typing_from_agent_frame(visitor_public_id: str, agent: User) -> dict[str, Any]:
+    return frame("typing", {"visitor_id": visitor_public_id, "sender": "agent", "name": agent.display_name})
+
+
+def read_frame(visitor_public_id: str, up_to: int, by: int) -> dict[str, Any]:
+    return frame("read", {"visitor_id": visitor_public_id, "up_to": up_to, "by": by})
+
+
+def pong_frame(now: float) -> dict[str, Any]:
+    return frame("pong", {"time": now})
+
+
+def history_frame(after: int, messages: list[dict[str, Any]], more: bool) -> dict[str, Any]:
+    return frame("history", {"after": after, "messages": messages, "more": more})
+
+
+def visitor_ready_frame(
+    visitor: Visitor, *, agents_online: int, last_message_id: int, conversation: dict[str, Any] | None
+) -> dict[str, Any]:
+    enterprise = visitor.enterprise
+    return frame(
+        "ready",
+        {
+            "visitor": {
+                "visitor_id": visitor.visitor_id,
+                "name": visitor.name,
+                "avatar": avatar_or(visitor.avatar, ""),
+            },
+            "agents_online": agents_online,
+            "welcome": enterprise.welcome_text,
+            "offline_text": enterprise.offline_text,
+            "last_message_id": last_message_id,
+            "conversation": conversation,
+        },
+    )
+
+
+def agent_ready_frame(
+    agent: dict[str, Any],
+    *,
+    visitors: list[dict[str, Any]],
+    conversations: list[dict[str, Any]],
+    agents: list[dict[str, Any]],
+    last_message_id: int,
+) -> dict[str, Any]:
+    return frame(
+        "ready",
+        {
+            "agent": agent,
+            "visitors": visitors,
+            "conversations": conversations,
+            "agents": agents,
+            "last_message_id": last_message_id,
+        },
+    )
+
+
+def ok_frame(ref: str | None, result: dict[str, Any]) -> dict[str, Any]:
+    """The answer to an action frame (status.set, conversation.*): what it did, under the frame's `ref`."""
+    return frame("ok", {"ref": ref, **result})
 
 
 def agent_revoked_event() -> dict[str, Any]:

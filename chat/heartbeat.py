@@ -1,17 +1,18 @@
-"""This process's share of presence: it beats for its own connections and sweeps everyone's expired ones."""
+"""This process's share of presence: it beats for its own connections, sweeps everyone's expired ones, and
+closes idle conversations."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import frames, health
-from .presence import AGENT, VISITOR, Presence, get_presence
+from . import conversations, health, services
+from .presence import Presence, get_presence
 
 logger = logging.getLogger(__name__)
 
@@ -31,30 +32,19 @@ def unregister(entry: Presence) -> None:
     _local.pop(entry.channel, None)
 
 
-async def announce_expired(gone: list[tuple[int, str, int]]) -> None:
-    """Tell agents about visitors whose every process stopped beating, and visitors about agents likewise."""
-    if not gone:
-        return
-    from .models import Visitor
+_IDLE_EVERY = 60.0  # seconds between two passes closing idle conversations
+_idle_checked = 0.0
 
-    layer = get_channel_layer()
-    assert layer is not None
-    presence = get_presence()
-    visitor_pks = [pk for _, kind, pk in gone if kind == VISITOR]
-    public_ids = dict(
-        await database_sync_to_async(
-            lambda: list(Visitor.objects.filter(pk__in=visitor_pks).values_list("pk", "visitor_id"))
-        )()
-    )
-    for enterprise_id, kind, pk in gone:
-        if kind == VISITOR and pk in public_ids:
-            frame = frames.frame("visitor.offline", {"visitor_id": public_ids[pk]})
-            await layer.group_send(frames.group_agents(enterprise_id), frames.event(frame))
-        elif kind == AGENT:
-            count = len(await presence.online(enterprise_id, AGENT))
-            await layer.group_send(
-                frames.group_visitors(enterprise_id), frames.event(frames.frame("agents", {"online": count}))
-            )
+
+async def _close_idle() -> None:
+    """Close the conversations idle for longer than their enterprise allows. Every process may run it: each
+    close is a conditional UPDATE, so a conversation is closed and announced once."""
+    global _idle_checked
+    now = time.monotonic()
+    if now - _idle_checked < _IDLE_EVERY:
+        return
+    _idle_checked = now
+    await database_sync_to_async(conversations.conversations_close_idle)()
 
 
 async def _run() -> None:
@@ -64,7 +54,8 @@ async def _run() -> None:
         await asyncio.sleep(interval)
         try:
             await presence.beat(list(_local.values()))
-            await announce_expired(await presence.sweep())
+            await services.presence_expired(gone=await presence.sweep())
+            await _close_idle()
         except health.INFRASTRUCTURE_ERRORS as exc:  # a Redis blip must not end the beating; the next round retries
             health.failed(health.REDIS, exc)
         except Exception:

@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
+
+from . import health
 
 VISITOR = "v"
 AGENT = "a"
@@ -252,3 +255,17 @@ def get_presence() -> PresenceBackend:
         else:
             _backend = MemoryPresence()
     return _backend
+
+
+async def online_or_nobody(enterprise_id: int, kind: str) -> set[int]:
+    """Who is online; nobody, as far as the caller goes, while Redis is away (presence lives there)."""
+    try:
+        return await get_presence().online(enterprise_id, kind)
+    except health.INFRASTRUCTURE_ERRORS as exc:
+        health.failed(health.REDIS, exc)
+        return set()
+
+
+def online_now(enterprise_id: int, kind: str) -> set[int]:
+    """online_or_nobody for synchronous code: services and views, in a consumer's database thread too."""
+    return async_to_sync(online_or_nobody)(enterprise_id, kind)

@@ -1,4 +1,4 @@
-"""Reads of visitors and messages, always scoped to one enterprise."""
+"""Reads of visitors, conversations and messages, always scoped to one enterprise."""
 
 from __future__ import annotations
 
@@ -11,21 +11,12 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from enterprises.models import IPBlacklist, ip_key
 
 from . import frames
 from .errors import ChatError, not_found
-from .models import Message, Visitor
-
-
-def visitor_get(*, enterprise_id: int, visitor_id: object) -> Visitor | None:
-    if not isinstance(visitor_id, str) or not visitor_id or len(visitor_id) > 64:
-        return None
-    return Visitor.objects.filter(enterprise_id=enterprise_id, visitor_id=visitor_id).first()
-
-
-def visitor_get_by_pk(*, enterprise_id: int, pk: int) -> Visitor | None:
-    return Visitor.objects.filter(enterprise_id=enterprise_id, pk=pk).select_related("enterprise").first()
+from .models import Conversation, Message, Visitor
 
 
 def _messages(queryset: Any) -> Any:
@@ -170,7 +161,7 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
         v.pk: v
         for v in Visitor.objects.filter(
             pk__in={lookup.visitor_pk for lookup in lookups}, enterprise__is_active=True
-        ).select_related("enterprise")
+        ).select_related("enterprise", "open_conversation", "open_conversation__assignee")
     }
     blocked = _blacklisted({(lookup.enterprise_id, ip_key(lookup.ip)) for lookup in lookups})
     results: list[Visitor | ChatError] = []
@@ -185,3 +176,105 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
     found = [result for result in results if isinstance(result, Visitor)]
     summaries = {item["visitor_id"]: item for item in _summaries(found, {v.pk for v in found})}
     return [(result, summaries[result.visitor_id]) if isinstance(result, Visitor) else result for result in results]
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+TABS = ("mine", "queue", "open", "closed")
+_LIVE = (Conversation.Status.WAITING, Conversation.Status.OPEN)
+
+
+def _tab(enterprise_id: int, tab: str, agent_pk: int) -> Any:
+    qs = Conversation.objects.filter(enterprise_id=enterprise_id)
+    if tab == "mine":
+        return qs.filter(assignee_id=agent_pk, status=Conversation.Status.OPEN)
+    if tab == "queue":
+        return qs.filter(status=Conversation.Status.WAITING)
+    if tab == "open":
+        return qs.filter(status__in=_LIVE)
+    return qs.filter(status=Conversation.Status.CLOSED)
+
+
+def conversation_counts(*, enterprise_id: int, agent_pk: int) -> dict[str, int]:
+    """How many conversations each console tab holds; one query."""
+    counts = Conversation.objects.filter(enterprise_id=enterprise_id).aggregate(
+        mine=Count("pk", filter=Q(assignee_id=agent_pk, status=Conversation.Status.OPEN)),
+        queue=Count("pk", filter=Q(status=Conversation.Status.WAITING)),
+        open=Count("pk", filter=Q(status__in=_LIVE)),
+        closed=Count("pk", filter=Q(status=Conversation.Status.CLOSED)),
+    )
+    return {tab: counts[tab] or 0 for tab in TABS}
+
+
+def conversation_rows(conversations: list[Conversation], online: set[int]) -> list[dict[str, Any]]:
+    """Conversations as the console lists them, each with its visitor's summary line; 2 more queries."""
+    visitors = {c.visitor_id: c.visitor for c in conversations}
+    summaries = {item["visitor_id"]: item for item in _summaries(list(visitors.values()), online)}
+    rows = []
+    for conversation in conversations:
+        row = frames.conversation_payload(conversation, conversation.visitor.visitor_id)
+        row["visitor"] = summaries[conversation.visitor.visitor_id]
+        rows.append(row)
+    return rows
+
+
+def conversations_page(
+    *, enterprise_id: int, agent_pk: int, tab: str, online: set[int], before: int | None = None, limit: int = 100
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of a console tab: the queue oldest first, the others most recently active first (newest
+    conversation first among the closed); and whether more exist. 3 queries."""
+    qs = _tab(enterprise_id, tab, agent_pk).select_related("visitor", "assignee")
+    if tab == "queue":
+        qs = qs.order_by("created_at", "pk")
+        if before:
+            qs = qs.filter(pk__gt=before)
+    else:
+        qs = qs.order_by("-pk")
+        if before:
+            qs = qs.filter(pk__lt=before)
+    rows = list(qs[: limit + 1])
+    return conversation_rows(rows[:limit], online), len(rows) > limit
+
+
+def conversations_of_visitor(*, visitor: Visitor, limit: int = 50) -> list[dict[str, Any]]:
+    """The visitor's conversations, newest first (the details panel's "earlier conversations")."""
+    rows = Conversation.objects.filter(visitor=visitor).select_related("assignee").order_by("-pk")[:limit]
+    return [frames.conversation_payload(c, visitor.visitor_id) for c in rows]
+
+
+def queue_position(conversation: Conversation) -> int | None:
+    """1 for the next in the queue; None unless the conversation waits. One query."""
+    if conversation.status != Conversation.Status.WAITING:
+        return None
+    ahead = Conversation.objects.filter(
+        Q(created_at__lt=conversation.created_at) | Q(created_at=conversation.created_at, pk__lt=conversation.pk),
+        enterprise_id=conversation.enterprise_id,
+        status=Conversation.Status.WAITING,
+    ).count()
+    return ahead + 1
+
+
+def messages_of_conversation(
+    *, conversation: Conversation, before: int | None, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of a conversation's timeline, newest first, strictly older than `before`."""
+    limit = max(1, min(limit, settings.GOFLY["HISTORY_PAGE_MAX"]))
+    qs = Message.objects.filter(conversation=conversation)
+    if before:
+        qs = qs.filter(pk__lt=before)
+    rows = list(_messages(qs).order_by("-pk")[: limit + 1])
+    return _payloads(rows[:limit]), len(rows) > limit
+
+
+def agents_roster(*, enterprise_id: int, online: set[int]) -> list[dict[str, Any]]:
+    """The enterprise's active agents with their status and load, online ones first; 2 queries."""
+    agents = list(User.objects.filter(enterprise_id=enterprise_id, is_active=True).select_related("enterprise"))
+    loads = dict(
+        Conversation.objects.filter(assignee_id__in=[a.pk for a in agents], status=Conversation.Status.OPEN)
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values_list("assignee_id", "n")
+    )
+    roster = [frames.agent_status_payload(a, online=a.pk in online, load=loads.get(a.pk, 0)) for a in agents]
+    order = {"online": 0, "away": 1, "offline": 2}
+    return sorted(roster, key=lambda item: (order.get(item["status"], 3), item["load"], item["name"]))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
@@ -25,10 +27,19 @@ from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 
 from . import frames, health, jsonin
+from .access import access_visitor_self
 from .broadcast import publish_on_commit
+from .conversations import (
+    agent_presence_changed,
+    conversation_of,
+    conversation_remember,
+    conversations_claim_by_reply,
+    conversations_open,
+)
 from .errors import ChatError, forbidden_origin, not_found
 from .identity import visitor_token_issue, visitor_token_read
-from .models import Message, Visitor
+from .models import Conversation, Message, Visitor
+from .presence import AGENT, VISITOR, online_or_nobody
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
 from .safety import avatar_or
 
@@ -135,7 +146,10 @@ def visitor_login(
     claim = visitor_token_read(token)
     visitor = None
     if claim and claim.enterprise_id == enterprise.pk:
-        visitor = Visitor.objects.filter(pk=claim.visitor_pk, enterprise=enterprise).first()
+        try:
+            visitor = access_visitor_self(enterprise_id=enterprise.pk, visitor_pk=claim.visitor_pk)
+        except ChatError:
+            visitor = None  # deleted since: a new visitor, as without a token
     if visitor is not None:
         with transaction.atomic():
             for key, value in fields.items():
@@ -150,7 +164,7 @@ def visitor_login(
                 visitor.agent = agent
             visitor.visits = F("visits") + 1
             visitor.save()
-            visitor.refresh_from_db()
+            visitor.refresh_from_db(fields=["visits", "updated_at"])
         created = False
     else:
         public_id = visitor_id if visitor_id and _PUBLIC_ID.match(visitor_id) else ""
@@ -243,7 +257,10 @@ def _visitors_resolve(batch: list[NewMessage]) -> None:
                 wanted.setdefault(new.agent.enterprise_id, set()).add(new.visitor_id)
     found: dict[tuple[int | None, str], Visitor] = {}
     for enterprise_id, visitor_ids in wanted.items():
-        for visitor in Visitor.objects.filter(enterprise_id=enterprise_id, visitor_id__in=visitor_ids):
+        # With what the message path reads of them: their enterprise and open conversation (access.py).
+        for visitor in Visitor.objects.filter(enterprise_id=enterprise_id, visitor_id__in=visitor_ids).select_related(
+            "enterprise", "open_conversation"
+        ):
             found[(enterprise_id, visitor.visitor_id)] = visitor
     for new in batch:
         if new.visitor is None and new.agent is not None and isinstance(new.visitor_id, str):
@@ -274,6 +291,38 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
         client_id=client_id,
     )
     return message, hit
+
+
+def _conversations_attach(messages: list[Message]) -> None:
+    """Put each message in its visitor's live conversation, opening one where there is none: routed for a
+    visitor who writes, assigned to the agent who writes. No query while the conversations are known."""
+    # Two sockets of one visitor hold two copies of it: every copy learns the conversation opened.
+    copies: dict[int, list[Visitor]] = {}
+    routed: dict[int, Visitor] = {}
+    by_agent: dict[int, tuple[User, dict[int, Visitor]]] = {}
+    for message in messages:
+        visitor = message.visitor
+        if conversation_of(visitor) is not None:
+            continue
+        copies.setdefault(visitor.pk, []).append(visitor)
+        if visitor.pk in routed or any(visitor.pk in wanted for _agent, wanted in by_agent.values()):
+            continue
+        if message.sender == Message.Sender.AGENT and message.agent is not None:
+            by_agent.setdefault(message.agent.pk, (message.agent, {}))[1][visitor.pk] = visitor
+        else:
+            routed[visitor.pk] = visitor
+    opened: dict[int, Conversation] = {}
+    if routed:
+        opened.update(conversations_open(visitors=list(routed.values())))
+    for agent, wanted in by_agent.values():
+        opened.update(conversations_open(visitors=list(wanted.values()), agent=agent))
+    for visitor_pk, visitors in copies.items():
+        for visitor in visitors:
+            conversation_remember(visitor, opened[visitor_pk])
+    for message in messages:
+        conversation = opened.get(message.visitor.pk) or conversation_of(message.visitor)
+        assert conversation is not None  # opened above
+        message.conversation = conversation
 
 
 def _unstorable() -> ChatError:
@@ -361,10 +410,13 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         else:
             unique[key] = index
             to_store.append((index, message))
+    _conversations_attach([message for _index, message in to_store])
     stored = _messages_insert([message for _index, message in to_store])
     publish: list[tuple[str, dict[str, Any]]] = []
     redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
+    replied: set[int] = set()
+    claims: dict[int, tuple[Conversation, User]] = {}
     for (index, _message), outcome in zip(to_store, stored, strict=True):
         results[index] = outcome
         if isinstance(outcome, Exception):
@@ -378,19 +430,37 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             redeliver += targets
             continue
         publish += targets
-        # Denormalised for the console's "recent visitors" order, so a few seconds' precision will do: a
-        # busy conversation costs one UPDATE per LAST_MESSAGE_PRECISION, not one per message.
+        # Denormalised for the console's "recent" order and for closing idle conversations, so a few
+        # seconds' precision will do: a busy conversation costs one UPDATE per LAST_MESSAGE_PRECISION.
         previous = visitor.last_message_at
         if previous is None or message.created_at - previous >= _LAST_MESSAGE_PRECISION:
             touched[visitor.pk] = visitor
+        conversation = message.conversation
+        if message.sender == Message.Sender.AGENT and conversation.first_reply_at is None:
+            replied.add(message.conversation_id)
+            conversation.first_reply_at = message.created_at
+        if message.sender == Message.Sender.AGENT and conversation.status == Conversation.Status.WAITING:
+            assert message.agent is not None  # checked by _message_checked
+            claims.setdefault(conversation.pk, (conversation, message.agent))
     for index, first in repeats:
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result
-    if touched:
+    if touched or replied:
         now = max(outcome[0].created_at for outcome in stored if isinstance(outcome, tuple) and outcome[1])
+    if touched:
         Visitor.objects.filter(pk__in=list(touched)).update(last_message_at=now)
+        live = {
+            outcome[0].conversation_id
+            for outcome in stored
+            if isinstance(outcome, tuple) and outcome[1] and outcome[0].visitor_id in touched
+        }
+        Conversation.objects.filter(pk__in=live).update(last_activity_at=now)
         for visitor in touched.values():
             visitor.last_message_at = now
+    if replied:
+        Conversation.objects.filter(pk__in=replied, first_reply_at__isnull=True).update(first_reply_at=now)
+    if claims:
+        conversations_claim_by_reply(claims=list(claims.values()))
     if publish:
         publish_on_commit(publish)
     if redeliver:
@@ -421,8 +491,72 @@ def messages_mark_read(*, agent: User, visitor: Visitor, up_to: int) -> int:
             visitor=visitor, sender=Message.Sender.VISITOR, pk__lte=up_to, read_at__isnull=True
         ).update(read_at=timezone.now())
         if changed:
-            payload = frames.frame("read", {"visitor_id": visitor.visitor_id, "up_to": up_to, "by": agent.pk})
+            payload = frames.read_frame(visitor.visitor_id, up_to, agent.pk)
             publish_on_commit(
                 [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
             )
     return changed
+
+
+# --- presence and typing: hints with nothing to store, published at once ------------------------------
+
+
+async def _hint(items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish frames that the next `ready` or list refresh would correct anyway: a failure is only noted."""
+    layer = get_channel_layer()
+    assert layer is not None
+    try:
+        for group, frame_ in items:
+            await layer.group_send(group, frames.event(frame_))
+    except health.INFRASTRUCTURE_ERRORS as exc:
+        health.failed(health.LAYER, exc)
+
+
+async def visitor_came_online(*, visitor: Visitor, summary: dict[str, Any]) -> None:
+    await _hint([(frames.group_agents(visitor.enterprise_id), frames.visitor_online_frame(summary))])
+
+
+async def visitors_went_offline(*, gone: list[tuple[int, str]]) -> None:
+    """(enterprise id, public visitor id) of visitors whose last socket closed or stopped beating."""
+    await _hint([(frames.group_agents(ent), frames.visitor_offline_frame(public_id)) for ent, public_id in gone])
+
+
+async def agents_online_announce(*, enterprise_id: int) -> None:
+    """Tell the enterprise's visitors how many agents are online."""
+    count = len(await online_or_nobody(enterprise_id, AGENT))
+    await _hint([(frames.group_visitors(enterprise_id), frames.agents_online_frame(count))])
+
+
+async def visitor_typing(*, visitor: Visitor, draft: str) -> None:
+    await _hint(
+        [(frames.group_agents(visitor.enterprise_id), frames.typing_from_visitor_frame(visitor.visitor_id, draft))]
+    )
+
+
+async def agent_typing(*, agent: User, visitor: Visitor) -> None:
+    await _hint([(frames.group_visitor(visitor.pk), frames.typing_from_agent_frame(visitor.visitor_id, agent))])
+
+
+async def presence_expired(*, gone: list[tuple[int, str, int]]) -> None:
+    """Owners whose every process stopped beating (chat.heartbeat): visitors reported offline to agents,
+    agents to their colleagues and to visitors."""
+    if not gone:
+        return
+    visitor_pks = [pk for _ent, kind, pk in gone if kind == VISITOR]
+    public_ids = dict(
+        await database_sync_to_async(
+            lambda: list(Visitor.objects.filter(pk__in=visitor_pks).values_list("pk", "visitor_id"))
+        )()
+    )
+    await visitors_went_offline(
+        gone=[(ent, public_ids[pk]) for ent, kind, pk in gone if kind == VISITOR and pk in public_ids]
+    )
+    agent_pks = [pk for _ent, kind, pk in gone if kind == AGENT]
+    if agent_pks:
+        agents = await database_sync_to_async(
+            lambda: list(User.objects.filter(pk__in=agent_pks).select_related("enterprise"))
+        )()
+        for agent in agents:
+            await database_sync_to_async(agent_presence_changed)(agent=agent, online=False)
+        for enterprise_id in {ent for ent, kind, _pk in gone if kind == AGENT}:
+            await agents_online_announce(enterprise_id=enterprise_id)

@@ -34,4 +34,34 @@ urlpatterns = [
         name="agent-visitor-messages",
     ),
     path("api/v1/agent/visitors/<str:visitor_id>/read", api.AgentVisitorReadView.as_view(), name="agent-visitor-read"),
+    path(
+        "api/v1/agent/visitors/<str:visitor_id>/clear", api.AgentVisitorClearView.as_view(), name="agent-visitor-clear"
+    ),
+    path("api/v1/agent/conversations", api.AgentConversationsView.as_view(), name="agent-conversations"),
+    path(
+        "api/v1/agent/conversations/<int:conversation_id>",
+        api.AgentConversationView.as_view(),
+        name="agent-conversation",
+    ),
+    path(
+        "api/v1/agent/conversations/<int:conversation_id>/messages",
+        api.AgentConversationMessagesView.as_view(),
+        name="agent-conversation-messages",
+    ),
+    *[
+        path(
+            f"api/v1/agent/conversations/<int:conversation_id>/{action}",
+            api.AgentConversationActionView.as_view(action=action),
+            name=f"agent-conversation-{action}",
+        )
+        for action in ("take", "transfer", "close", "reopen")
+    ],
+    path("api/v1/agent/agents", api.AgentsView.as_view(), name="agent-agents"),
+    path("api/v1/agent/status", api.AgentStatusView.as_view(), name="agent-status"),
+    path("api/v1/visitor/conversation", api.VisitorConversationView.as_view(), name="visitor-conversation"),
+    path(
+        "api/v1/visitor/conversation/close",
+        api.VisitorConversationCloseView.as_view(),
+        name="visitor-conversation-close",
+    ),
 ]

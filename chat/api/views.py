@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
@@ -18,29 +18,17 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import frames, health, jsonin, selectors, services
-from chat.errors import ChatError, forbidden_origin, not_found
+from chat import conversations, frames, health, jsonin, selectors, services
+from chat.access import access_conversation, access_visitor, access_visitor_self
+from chat.errors import ChatError, forbidden_origin
 from chat.identity import client_ip
-from chat.models import Message, Visitor
-from chat.presence import AGENT, VISITOR, get_presence
+from chat.models import Conversation, Message, Visitor
+from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
 from chat.safety import avatar_or
 from enterprises import origins
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body, unavailable_body
-
-
-async def _online_now(enterprise_id: int, kind: str) -> set[int]:
-    """Who is online; nobody, as far as this answer goes, while Redis is away (presence lives there)."""
-    try:
-        return await get_presence().online(enterprise_id, kind)
-    except health.INFRASTRUCTURE_ERRORS as exc:
-        health.failed(health.REDIS, exc)
-        return set()
-
-
-def _online(enterprise_id: int, kind: str) -> set[int]:
-    return async_to_sync(_online_now)(enterprise_id, kind)
 
 
 class VisitorLoginSerializer(serializers.Serializer):
@@ -168,7 +156,7 @@ async def visitor_login(request: HttpRequest) -> JsonResponse:
         return _error(exc.code, exc.message, exc.status)
     except health.INFRASTRUCTURE_ERRORS as exc:
         return JsonResponse(unavailable_body(exc), status=503)
-    payload["agents_online"] = len(await _online_now(payload["enterprise"]["id"], AGENT))
+    payload["agents_online"] = len(await online_or_nobody(payload["enterprise"]["id"], AGENT))
     return JsonResponse(payload)
 
 
@@ -178,9 +166,7 @@ class VisitorView(APIView):
 
     def visitor(self, request: Request) -> Visitor:
         claim = request.auth
-        visitor = selectors.visitor_get_by_pk(enterprise_id=claim.enterprise_id, pk=claim.visitor_pk)  # type: ignore[union-attr]
-        if visitor is None:
-            raise not_found(_("Visitor"))
+        visitor = access_visitor_self(enterprise_id=claim.enterprise_id, visitor_pk=claim.visitor_pk)  # type: ignore[union-attr]
         if not origins.request_origin_allowed(visitor.enterprise, request):
             raise forbidden_origin()
         return visitor
@@ -205,10 +191,10 @@ class AgentView(APIView):
         return cast(int, self.agent(request).enterprise_id)
 
     def visitor(self, request: Request, visitor_id: str) -> Visitor:
-        visitor = selectors.visitor_get(enterprise_id=self.enterprise_id(request), visitor_id=visitor_id)
-        if visitor is None:
-            raise not_found(_("Visitor"))
-        return visitor
+        return access_visitor(agent=self.agent(request), visitor_id=visitor_id)
+
+    def conversation(self, request: Request, conversation_id: int) -> Conversation:
+        return access_conversation(agent=self.agent(request), conversation_id=conversation_id)
 
 
 class AgentMeView(AgentView):
@@ -219,7 +205,7 @@ class AgentMeView(AgentView):
 class AgentVisitorsView(AgentView):
     def get(self, request: Request) -> Response:
         enterprise_id = self.enterprise_id(request)
-        online = _online(enterprise_id, VISITOR)
+        online = online_now(enterprise_id, VISITOR)
         only_online = request.query_params.get("online") in {"1", "true"}
         visitors = selectors.visitor_summaries(
             enterprise_id=enterprise_id,
@@ -233,11 +219,13 @@ class AgentVisitorsView(AgentView):
 class AgentVisitorView(AgentView):
     def get(self, request: Request, visitor_id: str) -> Response:
         visitor = self.visitor(request, visitor_id)
-        online = _online(visitor.enterprise_id, VISITOR)
+        online = online_now(visitor.enterprise_id, VISITOR)
         summary = selectors.visitor_summaries(
             enterprise_id=visitor.enterprise_id, visitor_pks=[visitor.pk], online=online
         )
-        return Response(summary[0])
+        item = summary[0]
+        item["conversations"] = selectors.conversations_of_visitor(visitor=visitor)
+        return Response(item)
 
 
 class AgentVisitorMessagesView(AgentView):
@@ -255,3 +243,115 @@ class AgentVisitorReadView(AgentView):
             agent=self.agent(request), visitor=self.visitor(request, visitor_id), up_to=body["up_to"]
         )
         return Response({"marked": changed})
+
+
+class AgentVisitorClearView(AgentView):
+    def post(self, request: Request, visitor_id: str) -> Response:
+        conversations.visitor_history_clear(agent=self.agent(request), visitor_id=visitor_id)
+        return Response({"cleared": True})
+
+
+class VisitorConversationView(VisitorView):
+    def get(self, request: Request) -> Response:
+        visitor = self.visitor(request)
+        conversation = conversations.conversation_of(visitor)
+        position = selectors.queue_position(conversation) if conversation is not None else None
+        return Response({"conversation": frames.conversation_visitor_payload(conversation, position)})
+
+
+class VisitorConversationCloseView(VisitorView):
+    def post(self, request: Request) -> Response:
+        closed = conversations.conversation_close_by_visitor(visitor=self.visitor(request))
+        return Response({"conversation": frames.conversation_visitor_payload(closed, None)})
+
+
+class ConversationListSerializer(serializers.Serializer):
+    tab = serializers.ChoiceField(choices=selectors.TABS, default="open")
+    before = serializers.IntegerField(min_value=1, max_value=jsonin.MAX_INT, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=100)
+
+
+class AgentConversationsView(AgentView):
+    def get(self, request: Request) -> Response:
+        query = _validated(ConversationListSerializer, request.query_params)
+        agent = self.agent(request)
+        enterprise_id = self.enterprise_id(request)
+        rows, more = selectors.conversations_page(
+            enterprise_id=enterprise_id,
+            agent_pk=agent.pk,
+            tab=query["tab"],
+            online=online_now(enterprise_id, VISITOR),
+            before=query.get("before"),
+            limit=query["limit"],
+        )
+        counts = selectors.conversation_counts(enterprise_id=enterprise_id, agent_pk=agent.pk)
+        return Response({"conversations": rows, "more": more, "counts": counts})
+
+
+def _conversation_answer(conversation: Conversation, agent: User) -> dict[str, Any]:
+    item = frames.conversation_payload(conversation, conversation.visitor.visitor_id)
+    if conversation.assignee_id == agent.pk and conversation.transfer_note:
+        item["transfer_note"] = conversation.transfer_note  # for the assignee alone
+    return item
+
+
+class AgentConversationView(AgentView):
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation = self.conversation(request, conversation_id)
+        return Response(_conversation_answer(conversation, self.agent(request)))
+
+
+class AgentConversationMessagesView(AgentView):
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation = self.conversation(request, conversation_id)
+        page = _validated(PageSerializer, request.query_params)
+        messages, more = selectors.messages_of_conversation(
+            conversation=conversation, before=page.get("before"), limit=page["limit"]
+        )
+        return Response({"messages": messages, "more": more})
+
+
+class TransferSerializer(serializers.Serializer):
+    to_agent_id = serializers.IntegerField(min_value=1, max_value=jsonin.MAX_INT)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+_ACTIONS: dict[str, Callable[..., Conversation]] = {
+    "take": conversations.conversation_take,
+    "transfer": conversations.conversation_transfer,
+    "close": conversations.conversation_close,
+    "reopen": conversations.conversation_reopen,
+}
+
+
+class AgentConversationActionView(AgentView):
+    """POST .../take, .../transfer, .../close, .../reopen."""
+
+    action = ""
+
+    def post(self, request: Request, conversation_id: int) -> Response:
+        agent = self.agent(request)
+        kwargs: dict[str, Any] = {}
+        if self.action == "transfer":
+            kwargs = _validated(TransferSerializer, request.data)
+        service = _ACTIONS[self.action]
+        conversation = service(agent=agent, conversation_id=conversation_id, **kwargs)
+        return Response(_conversation_answer(conversation, agent))
+
+
+class AgentsView(AgentView):
+    def get(self, request: Request) -> Response:
+        enterprise_id = self.enterprise_id(request)
+        return Response(
+            {"agents": selectors.agents_roster(enterprise_id=enterprise_id, online=online_now(enterprise_id, AGENT))}
+        )
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.CharField(max_length=20)
+
+
+class AgentStatusView(AgentView):
+    def post(self, request: Request) -> Response:
+        body = _validated(StatusSerializer, request.data)
+        return Response(conversations.agent_status_set(agent=self.agent(request), status=body["status"]))

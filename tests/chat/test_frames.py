@@ -20,6 +20,7 @@ def test_a_message_payload_has_the_documented_fields(enterprise, agent):
         "id",
         "client_id",
         "visitor_id",
+        "conversation_id",
         "sender",
         "kind",
         "content",

@@ -41,11 +41,16 @@ async def recv(comm: WebsocketCommunicator, timeout: float = 3) -> dict[str, Any
     return await comm.receive_json_from(timeout=timeout)
 
 
-async def recv_type(comm: WebsocketCommunicator, kind: str, timeout: float = 3) -> dict[str, Any]:
-    """The data of the next frame of type `kind`, skipping presence chatter in between."""
+async def recv_type(
+    comm: WebsocketCommunicator, kind: str, timeout: float = 3, *, timeline: bool = False
+) -> dict[str, Any]:
+    """The data of the next frame of type `kind`, skipping presence chatter in between, and the
+    conversation's timeline lines (`message.new` of kind "event") unless `timeline`."""
     while True:
         frame = await recv(comm, timeout)
         if frame["type"] == kind:
+            if kind == "message.new" and frame["data"]["kind"] == "event" and not timeline:
+                continue
             return frame["data"]
         if frame["type"] == "error" and kind != "error":
             raise AssertionError(f"expected {kind}, got error {frame['data']}")

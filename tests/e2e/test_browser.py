@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chat.models import Message, Visitor
+from chat.models import Conversation, Message, Visitor
 from tests.conftest import AGENT_PASSWORD
 from tests.servers import ROOT, gofly_server
 
@@ -209,8 +209,16 @@ def test_visitor_and_agent_chat_live_with_unread_badges_notifications_history_an
 
     # --- older history pages: 20 newest first, "load earlier" brings the rest -------------------
     second_row = Visitor.objects.get(enterprise=enterprise, visitor_id=second)
+    conversation = Conversation.objects.filter(visitor=second_row).latest("pk")
     Message.objects.bulk_create(
-        Message(enterprise=enterprise, visitor=second_row, sender="agent", content=f"Note {i:02d}", client_id=f"n-{i}")
+        Message(
+            enterprise=enterprise,
+            visitor=second_row,
+            conversation=conversation,
+            sender="agent",
+            content=f"Note {i:02d}",
+            client_id=f"n-{i}",
+        )
         for i in range(25)
     )
     row(console, second).locator("button").click()

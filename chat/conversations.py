@@ -1,0 +1,634 @@
+"""The conversation services: opening and routing, the queue, take, transfer, close, reopen, clearing a
+visitor's history, and the agents' status. Each one checks the caller's permission, writes in one
+transaction and publishes its events after the commit (chat.broadcast).
+
+Routing gives a new conversation to the agent the visitor asked for (kefu_id) if they are online and under
+their limit, else to the online agent with the fewest open conversations (ties: the one who waited longest
+since their last), else it waits in the enterprise's queue, oldest first, until an agent takes it or a slot
+frees up. An agent row is locked while conversations are given to it, so that two processes cannot both
+fill its last slot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from accounts import permissions
+from accounts.models import AgentStatus, User
+from enterprises.models import Enterprise
+
+from . import frames
+from .access import access_colleague, access_conversation, access_visitor
+from .broadcast import publish_on_commit
+from .errors import ChatError
+from .models import Conversation, Message, Visitor
+from .presence import AGENT, online_now
+
+Status = Conversation.Status
+_LIVE = (Status.WAITING, Status.OPEN)
+_NOTE_MAX = 500
+_OFFER_MAX = 200  # waiting conversations handed out by one offer; the next slot that frees takes more
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OPEN_CACHE = Visitor.open_conversation.related  # type: ignore[attr-defined]
+
+
+# --- the visitor's open conversation, as loaded with it -------------------------------------------
+
+
+def conversation_of(visitor: Visitor) -> Conversation | None:
+    """The visitor's waiting or open conversation as loaded with it (access_* and the socket lookups load
+    it); None if there is none."""
+    try:
+        return visitor.open_conversation  # type: ignore[no-any-return]
+    except Conversation.DoesNotExist:
+        return None
+
+
+def conversation_cache(visitor: Visitor, conversation: Conversation | None) -> None:
+    """Remember `conversation` as the visitor's open one (None: closed, or none yet) without a query."""
+    _OPEN_CACHE.set_cached_value(
+        visitor, conversation if conversation is None or conversation.status in _LIVE else None
+    )
+
+
+def conversation_remember(visitor: Visitor, conversation: Conversation | None) -> None:
+    """conversation_cache once the current transaction commits: a conversation opened in a transaction
+    that rolls back must not outlive it in a socket's cache (at once outside a transaction)."""
+    transaction.on_commit(lambda: conversation_cache(visitor, conversation))
+
+
+def conversation_from_payload(data: dict[str, Any], visitor: Visitor) -> Conversation | None:
+    """The visitor's open conversation as an event describes it (conversation_payload, or the visitor's
+    view of it): what a socket caches between events so that its messages need no lookup."""
+    if not data or data.get("status") not in _LIVE:
+        return None
+    assignee = data.get("assignee") or {}
+    first_reply = data.get("first_reply_at")
+    return Conversation(
+        pk=data["id"],
+        enterprise_id=visitor.enterprise_id,
+        visitor_id=visitor.pk,
+        status=data["status"],
+        assignee_id=assignee.get("id"),
+        # Read by agent messages only (the agents' payload carries it; the visitor's view does not).
+        first_reply_at=parse_datetime(first_reply) if isinstance(first_reply, str) else None,
+    )
+
+
+# --- routing ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    agent: User
+    load: int
+    limit: int
+
+    def has_room(self) -> bool:
+        return self.limit == 0 or self.load < self.limit
+
+
+def _loads(agent_pks: list[int]) -> dict[int, int]:
+    rows = (
+        Conversation.objects.filter(assignee_id__in=agent_pks, status=Status.OPEN)
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values_list("assignee_id", "n")
+    )
+    return dict(rows)
+
+
+def _candidates(enterprise: Enterprise) -> dict[int, _Candidate]:
+    """The agents routing may give conversations to now (online, status online), their rows locked."""
+    online = online_now(enterprise.pk, AGENT)
+    if not online:
+        return {}
+    agents = list(
+        User.objects.select_for_update()
+        .filter(enterprise_id=enterprise.pk, pk__in=online, is_active=True, status=AgentStatus.ONLINE)
+        .order_by("pk")
+    )
+    loads = _loads([agent.pk for agent in agents])
+    for agent in agents:
+        agent.enterprise = enterprise
+    return {agent.pk: _Candidate(agent, loads.get(agent.pk, 0), agent.conversation_limit()) for agent in agents}
+
+
+def _pick(candidates: dict[int, _Candidate], preferred: int | None) -> _Candidate | None:
+    wanted = candidates.get(preferred) if preferred is not None else None
+    if wanted is not None and wanted.has_room():
+        return wanted
+    free = [candidate for candidate in candidates.values() if candidate.has_room()]
+    if not free:
+        return None
+    return min(free, key=lambda c: (c.load, c.agent.last_assigned_at or _EPOCH, c.agent.pk))
+
+
+def _lock_with_room(agent: User) -> None:
+    """Lock the agent's row and refuse if they already have as many open conversations as they may."""
+    locked = User.objects.select_for_update().select_related("enterprise").get(pk=agent.pk)
+    limit = locked.conversation_limit()
+    if limit and _loads([agent.pk]).get(agent.pk, 0) >= limit:
+        raise ChatError(
+            "over_limit",
+            _("%(name)s already has %(limit)d open conversations.") % {"name": locked.display_name, "limit": limit},
+            409,
+        )
+
+
+# --- timeline lines and events ----------------------------------------------------------------------
+
+
+def _line(conversation: Conversation, code: str, **details: Any) -> Message:
+    """A system line of the conversation's timeline; clients word it from `code` and `meta`."""
+    assignee = conversation.assignee if conversation.assignee_id else None
+    meta = {
+        "conversation": {
+            "id": conversation.pk,
+            "status": conversation.status,
+            "assignee": frames.agent_brief(assignee),
+        },
+        **details,
+    }
+    return Message(
+        enterprise_id=conversation.enterprise_id,
+        visitor_id=conversation.visitor_id,
+        conversation=conversation,
+        sender=Message.Sender.SYSTEM,
+        kind=Message.Kind.EVENT,
+        content=code,
+        meta=meta,
+        client_id=f"sys-{uuid.uuid4().hex}",
+    )
+
+
+def _lines_insert(lines: list[Message]) -> None:
+    if len(lines) > 1 and transaction.get_connection().features.can_return_rows_from_bulk_insert:
+        Message.objects.bulk_create(lines)
+    else:
+        for line in lines:
+            line.save(force_insert=True)
+
+
+def _queue_positions(enterprise_id: int) -> list[tuple[int, int, datetime]]:
+    """(conversation pk, visitor pk, created) of the enterprise's queue, oldest first."""
+    return list(
+        Conversation.objects.filter(enterprise_id=enterprise_id, status=Status.WAITING)
+        .order_by("created_at", "pk")
+        .values_list("pk", "visitor_id", "created_at")
+    )
+
+
+class _Changes:
+    """What one service call changed, published together after its commit."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict[str, Any]]] = []
+        self.lines: list[Message] = []
+        self.changed: list[tuple[Conversation, str]] = []
+        # Per enterprise: the oldest creation time of a conversation that left the queue (those behind it
+        # moved up), or None where only new ones joined it.
+        self.queues: dict[int, datetime | None] = {}
+
+    def add(self, conversation: Conversation, change: str, line: Message | None) -> None:
+        self.changed.append((conversation, change))
+        if line is not None:
+            self.lines.append(line)
+        if conversation.status == Status.WAITING:
+            self.queues.setdefault(conversation.enterprise_id, None)
+
+    def left_queue(self, conversation: Conversation) -> None:
+        moved = self.queues.get(conversation.enterprise_id)
+        if moved is None or conversation.created_at < moved:
+            self.queues[conversation.enterprise_id] = conversation.created_at
+
+    def publish(self) -> None:
+        """Insert the timeline lines and publish everything once the transaction commits."""
+        _lines_insert(self.lines)
+        positions: dict[int, int] = {}
+        extra_visitors: dict[int, tuple[int, int]] = {}
+        changed_pks = {conversation.pk for conversation, _change in self.changed}
+        for enterprise_id, moved in self.queues.items():
+            for position, (pk, visitor_pk, created) in enumerate(_queue_positions(enterprise_id), start=1):
+                positions[pk] = position
+                if moved is not None and created > moved and pk not in changed_pks:
+                    extra_visitors[pk] = (visitor_pk, position)
+        items = self.items
+        for conversation, change in self.changed:
+            visitor = conversation.visitor
+            agents = frames.group_agents(conversation.enterprise_id)
+            items.append(
+                (
+                    agents,
+                    frames.conversation_updated_frame(
+                        frames.conversation_payload(conversation, visitor.visitor_id), change
+                    ),
+                )
+            )
+            items.append(
+                (
+                    frames.group_visitor(visitor.pk),
+                    frames.conversation_visitor_frame(
+                        frames.conversation_visitor_payload(conversation, positions.get(conversation.pk))
+                    ),
+                )
+            )
+        for line in self.lines:
+            payload = frames.message_new_frame(frames.message_payload(line, line.visitor.visitor_id))
+            items.append((frames.group_agents(line.enterprise_id), payload))
+            items.append((frames.group_visitor(line.visitor_id), payload))
+        for pk, (visitor_pk, position) in extra_visitors.items():
+            place = {
+                "id": pk,
+                "status": Status.WAITING,
+                "assignee": None,
+                "queue_position": position,
+                "closed_by": None,
+            }
+            items.append((frames.group_visitor(visitor_pk), frames.conversation_visitor_frame(place)))
+        if items:
+            publish_on_commit(items)
+
+
+# --- opening ---------------------------------------------------------------------------------------
+
+
+def conversations_open(*, visitors: list[Visitor], agent: User | None = None) -> dict[int, Conversation]:
+    """A live conversation for each of `visitors` (each has none as far as its caller knows); by visitor pk.
+
+    Without `agent` they are routed (a visitor wrote); with one they open assigned to that agent, who
+    wrote to the visitor. A visitor whose conversation another process opened a moment earlier gets that
+    one. The visitors' enterprise should be loaded.
+    """
+    now = timezone.now()
+    result: dict[int, Conversation] = {}
+    by_enterprise: dict[int, list[Visitor]] = defaultdict(list)
+    for visitor in visitors:
+        by_enterprise[visitor.enterprise_id].append(visitor)
+    with transaction.atomic():
+        changes = _Changes()
+        assigned_agents: set[int] = set()
+        for visitors_of in by_enterprise.values():
+            enterprise = visitors_of[0].enterprise
+            candidates = {} if agent is not None else _candidates(enterprise)
+            fresh: list[Conversation] = []
+            for visitor in visitors_of:
+                conversation = Conversation(
+                    enterprise_id=enterprise.pk,
+                    visitor=visitor,
+                    open_visitor_id=visitor.pk,  # not open_visitor=: that would cache it on `visitor` now
+                    status=Status.WAITING,
+                    last_activity_at=now,
+                )
+                pick = agent if agent is not None else None
+                if pick is None:
+                    candidate = _pick(candidates, visitor.agent_id)
+                    if candidate is not None:
+                        candidate.load += 1
+                        candidate.agent.last_assigned_at = now
+                        pick = candidate.agent
+                if pick is not None:
+                    conversation.status = Status.OPEN
+                    conversation.assignee = pick
+                    conversation.assigned_at = now
+                    assigned_agents.add(pick.pk)
+                fresh.append(conversation)
+            for conversation, ours in _conversations_insert(fresh):
+                result[conversation.visitor.pk] = conversation
+                if ours:  # one opened elsewhere meanwhile was announced there
+                    # No timeline line: the conversation's first message starts it, and its row says
+                    # whom it was given to. Lines mark what changes afterwards.
+                    changes.add(conversation, "opened", None)
+        if assigned_agents and agent is None:
+            User.objects.filter(pk__in=assigned_agents).update(last_assigned_at=now)
+        changes.publish()
+    for visitor in visitors:
+        conversation_remember(visitor, result.get(visitor.pk))
+    return result
+
+
+def _conversations_insert(fresh: list[Conversation]) -> list[tuple[Conversation, bool]]:
+    """INSERT them (one statement where the database returns ids): (conversation, True) for each; a visitor
+    who got a live conversation on another process meanwhile gets (that one, False)."""
+    connection = transaction.get_connection()
+    if len(fresh) > 1 and connection.features.can_return_rows_from_bulk_insert:
+        try:
+            with transaction.atomic():
+                return [(conversation, True) for conversation in Conversation.objects.bulk_create(fresh)]
+        except IntegrityError:
+            for conversation in fresh:
+                conversation.pk = None
+                conversation._state.adding = True
+    stored = []
+    for conversation in fresh:
+        try:
+            with transaction.atomic():
+                conversation.save(force_insert=True)
+        except IntegrityError:
+            existing = (
+                Conversation.objects.select_related("assignee").filter(open_visitor_id=conversation.visitor.pk).first()
+            )
+            if existing is None:
+                raise
+            existing.visitor = conversation.visitor
+            stored.append((existing, False))
+        else:
+            stored.append((conversation, True))
+    return stored
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+
+def queue_offer(*, enterprise: Enterprise) -> list[Conversation]:
+    """Give the oldest waiting conversations to the agents with room, as routing would; those given."""
+    now = timezone.now()
+    given: list[Conversation] = []
+    with transaction.atomic():
+        candidates = _candidates(enterprise)
+        room = [candidate for candidate in candidates.values() if candidate.has_room()]
+        if not room:
+            return []
+        wanted = _OFFER_MAX if any(c.limit == 0 for c in room) else sum(c.limit - c.load for c in room)
+        waiting = list(
+            Conversation.objects.filter(enterprise_id=enterprise.pk, status=Status.WAITING)
+            .select_related("visitor")
+            .order_by("created_at", "pk")[: min(wanted, _OFFER_MAX)]
+        )
+        changes = _Changes()
+        for conversation in waiting:
+            candidate = _pick(candidates, conversation.visitor.agent_id)
+            if candidate is None:
+                break
+            taken = Conversation.objects.filter(pk=conversation.pk, status=Status.WAITING).update(
+                status=Status.OPEN, assignee=candidate.agent, assigned_at=now
+            )
+            if not taken:  # someone took it a moment earlier
+                continue
+            candidate.load += 1
+            candidate.agent.last_assigned_at = now
+            conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, candidate.agent, now
+            changes.left_queue(conversation)
+            changes.add(
+                conversation, "assigned", _line(conversation, "assigned", agent=frames.agent_brief(candidate.agent))
+            )
+            given.append(conversation)
+        if given:
+            User.objects.filter(pk__in={c.assignee_id for c in given}).update(last_assigned_at=now)
+            changes.publish()
+    return given
+
+
+# --- what agents do ----------------------------------------------------------------------------------
+
+
+def conversation_take(*, agent: User, conversation_id: object) -> Conversation:
+    """The agent takes a waiting conversation; first taker wins, on every process."""
+    permissions.require(agent, permissions.TAKE)
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = access_conversation(agent=agent, conversation_id=conversation_id)
+        if conversation.status != Status.WAITING:
+            raise _not_waiting(conversation)
+        _lock_with_room(agent)
+        taken = Conversation.objects.filter(pk=conversation.pk, status=Status.WAITING).update(
+            status=Status.OPEN, assignee=agent, assigned_at=now
+        )
+        if not taken:
+            conversation.refresh_from_db()
+            raise _not_waiting(conversation)
+        conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, agent, now
+        changes = _Changes()
+        changes.left_queue(conversation)
+        changes.add(conversation, "taken", _line(conversation, "taken", agent=frames.agent_brief(agent)))
+        changes.publish()
+    return conversation
+
+
+def conversations_claim_by_reply(*, claims: list[tuple[Conversation, User]]) -> None:
+    """An agent who answers a waiting conversation takes it, if they may take conversations at all; where
+    two answer at once, the first one's answer wins it."""
+    now = timezone.now()
+    with transaction.atomic():
+        changes = _Changes()
+        for conversation, agent in claims:
+            if not agent.has_perm(permissions.TAKE):
+                continue
+            taken = Conversation.objects.filter(pk=conversation.pk, status=Status.WAITING).update(
+                status=Status.OPEN, assignee=agent, assigned_at=now
+            )
+            if taken:
+                conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, agent, now
+                changes.left_queue(conversation)
+                changes.add(conversation, "taken", _line(conversation, "taken", agent=frames.agent_brief(agent)))
+        changes.publish()
+
+
+def _not_waiting(conversation: Conversation) -> ChatError:
+    if conversation.status == Status.OPEN:
+        return ChatError("already_taken", _("Another agent took this conversation a moment ago."), 409)
+    return ChatError("closed", _("This conversation is closed."), 409)
+
+
+def conversation_transfer(
+    *, agent: User, conversation_id: object, to_agent_id: object, note: object = ""
+) -> Conversation:
+    """Hand a waiting or open conversation to another online agent of the enterprise, with a note for them."""
+    permissions.require(agent, permissions.TRANSFER)
+    if note is None:
+        note = ""
+    if not isinstance(note, str):
+        raise ChatError("bad_note", _("The note must be text."))
+    note = note.strip()
+    if len(note) > _NOTE_MAX:
+        raise ChatError("too_large", _("The note is limited to %(limit)d characters.") % {"limit": _NOTE_MAX}, 413)
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = access_conversation(agent=agent, conversation_id=conversation_id, for_update=True)
+        if conversation.status == Status.CLOSED:
+            raise ChatError("closed", _("This conversation is closed."), 409)
+        target = access_colleague(agent=agent, agent_id=to_agent_id)
+        if target.pk == conversation.assignee_id:
+            raise ChatError("same_agent", _("The conversation is already theirs."), 409)
+        if target.status == AgentStatus.OFFLINE or target.pk not in online_now(target.enterprise_id or 0, AGENT):
+            raise ChatError("agent_offline", _("%(name)s is offline.") % {"name": target.display_name}, 409)
+        _lock_with_room(target)
+        previous = conversation.assignee if conversation.assignee_id else None
+        was_waiting = conversation.status == Status.WAITING
+        conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, target, now
+        conversation.transfer_note = note
+        conversation.save(update_fields=["status", "assignee", "assigned_at", "transfer_note"])
+        changes = _Changes()
+        if was_waiting:
+            changes.left_queue(conversation)
+        line = _line(
+            conversation,
+            "transferred",
+            by=frames.agent_brief(agent),
+            to=frames.agent_brief(target),
+            **{"from": frames.agent_brief(previous)},
+        )
+        changes.add(conversation, "transferred", line)
+        payload = frames.conversation_payload(conversation, conversation.visitor.visitor_id)
+        changes.items.append(
+            (frames.group_agent(target.pk), frames.conversation_transferred_frame(payload, agent, note))
+        )
+        changes.publish()
+    if previous is not None:
+        queue_offer(enterprise=conversation.visitor.enterprise)
+    return conversation
+
+
+def conversation_close(*, agent: User, conversation_id: object) -> Conversation:
+    """The agent closes the conversation (closing a closed one changes nothing)."""
+    permissions.require(agent, permissions.CLOSE)
+    conversation = access_conversation(agent=agent, conversation_id=conversation_id)
+    return _close(conversation, Conversation.ClosedBy.AGENT, agent)
+
+
+def conversation_close_by_visitor(*, visitor: Visitor) -> Conversation | None:
+    """The visitor ends their conversation; None if they had none open."""
+    conversation = Conversation.objects.filter(open_visitor_id=visitor.pk).select_related("assignee").first()
+    if conversation is None:
+        return None
+    conversation.visitor = visitor
+    return _close(conversation, Conversation.ClosedBy.VISITOR, None)
+
+
+def conversations_close_idle(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Close the conversations with no message for longer than their enterprise allows; how many."""
+    now = now or timezone.now()
+    closed = 0
+    for enterprise in Enterprise.objects.filter(is_active=True, auto_close_minutes__gt=0):
+        idle = (
+            Conversation.objects.filter(
+                enterprise_id=enterprise.pk,
+                status__in=_LIVE,
+                last_activity_at__lt=now - timedelta(minutes=enterprise.auto_close_minutes),
+            )
+            .select_related("visitor", "assignee")
+            .order_by("pk")[:limit]
+        )
+        for conversation in idle:
+            conversation.visitor.enterprise = enterprise
+            _close(conversation, Conversation.ClosedBy.SYSTEM, None)
+            closed += 1
+    return closed
+
+
+def _close(conversation: Conversation, by: str, agent: User | None) -> Conversation:
+    now = timezone.now()
+    with transaction.atomic():
+        closed = Conversation.objects.filter(pk=conversation.pk, status__in=_LIVE).update(
+            status=Status.CLOSED, open_visitor=None, closed_at=now, closed_by=by, closed_by_agent=agent
+        )
+        if not closed:
+            conversation.refresh_from_db()
+            return conversation
+        was = conversation.status
+        conversation.status, conversation.closed_at, conversation.closed_by = Status.CLOSED, now, by
+        conversation.closed_by_agent = agent
+        conversation.open_visitor_id = None
+        changes = _Changes()
+        if was == Status.WAITING:
+            changes.left_queue(conversation)
+        changes.add(conversation, "closed", _line(conversation, "closed", by=by, agent=frames.agent_brief(agent)))
+        changes.publish()
+    if was == Status.OPEN:
+        queue_offer(enterprise=conversation.visitor.enterprise)
+    return conversation
+
+
+def conversation_reopen(*, agent: User, conversation_id: object) -> Conversation:
+    """The agent reopens a closed conversation and serves it; refused while the visitor has another one."""
+    permissions.require(agent, permissions.CLOSE)
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = access_conversation(agent=agent, conversation_id=conversation_id, for_update=True)
+        if conversation.status != Status.CLOSED:
+            raise ChatError("not_closed", _("This conversation is not closed."), 409)
+        _lock_with_room(agent)
+        conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, agent, now
+        conversation.open_visitor_id = conversation.visitor_id
+        conversation.closed_at, conversation.closed_by, conversation.closed_by_agent = None, "", None
+        conversation.last_activity_at = now
+        try:
+            with transaction.atomic():
+                conversation.save()
+        except IntegrityError:
+            raise ChatError(
+                "conversation_open", _("The visitor has another conversation open; continue that one."), 409
+            ) from None
+        changes = _Changes()
+        changes.add(conversation, "reopened", _line(conversation, "reopened", agent=frames.agent_brief(agent)))
+        changes.publish()
+    return conversation
+
+
+def visitor_history_clear(*, agent: User, visitor_id: object) -> Visitor:
+    """Delete every message and conversation of the visitor, in every view on every process."""
+    permissions.require(agent, permissions.CLEAR_HISTORY)
+    with transaction.atomic():
+        visitor = access_visitor(agent=agent, visitor_id=visitor_id)
+        live = conversation_of(visitor)
+        Message.objects.filter(visitor=visitor).delete()
+        Conversation.objects.filter(visitor=visitor).delete()
+        Visitor.objects.filter(pk=visitor.pk).update(last_message_at=None)
+        visitor.last_message_at = None
+        conversation_cache(visitor, None)
+        changes = _Changes()
+        if live is not None and live.status == Status.WAITING:
+            changes.left_queue(live)
+        cleared = frames.visitor_cleared_frame(visitor.visitor_id)
+        changes.items += [
+            (frames.group_agents(visitor.enterprise_id), cleared),
+            (frames.group_visitor(visitor.pk), cleared),
+        ]
+        changes.publish()
+    if live is not None and live.status == Status.OPEN:
+        queue_offer(enterprise=visitor.enterprise)
+    return visitor
+
+
+# --- agents' status --------------------------------------------------------------------------------
+
+
+def agent_status_publish(*, agent: User, online: bool | None = None) -> dict[str, Any]:
+    """Tell the enterprise's agents how `agent` stands (chosen status, online, load); the payload."""
+    enterprise_id = agent.enterprise_id or 0
+    if online is None:
+        online = agent.pk in online_now(enterprise_id, AGENT)
+    payload = frames.agent_status_payload(agent, online=online, load=_loads([agent.pk]).get(agent.pk, 0))
+    publish_on_commit([(frames.group_agents(enterprise_id), frames.agent_status_frame(payload))])
+    return payload
+
+
+def agent_status_set(*, agent: User, status: object) -> dict[str, Any]:
+    """The agent chooses online, away or offline; an agent coming online is offered the queue."""
+    if status not in AgentStatus.values:
+        raise ChatError("bad_status", _("Status must be online, away or offline."))
+    with transaction.atomic():
+        User.objects.filter(pk=agent.pk).update(status=status)
+        agent.status = str(status)
+        payload = agent_status_publish(agent=agent)
+    if status == AgentStatus.ONLINE and agent.enterprise is not None:
+        queue_offer(enterprise=agent.enterprise)
+    return payload
+
+
+def agent_presence_changed(*, agent: User, online: bool) -> None:
+    """The agent's first socket opened or last one closed (on whichever process): tell colleagues, and
+    offer the queue to an agent who came online."""
+    agent_status_publish(agent=agent, online=online)
+    if online and agent.status == AgentStatus.ONLINE and agent.enterprise is not None:
+        queue_offer(enterprise=agent.enterprise)
