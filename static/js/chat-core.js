@@ -318,6 +318,31 @@
   }
 
   /** One-line preview of a message for lists and notifications. */
+  /** A timeline line of a conversation (a message of kind "event"), worded in the reader's language. */
+  function eventText(code, meta) {
+    var name = function (agent) {
+      return agent && agent.name ? agent.name : t("an agent");
+    };
+    switch (code) {
+      case "taken":
+        return t("{name} took the conversation", { name: name(meta.agent) });
+      case "assigned":
+        return t("{name} is now serving", { name: name(meta.agent) });
+      case "transferred":
+        return meta.from
+          ? t("{from} transferred the conversation to {to}", { from: name(meta.from), to: name(meta.to) })
+          : t("The conversation was given to {to}", { to: name(meta.to) });
+      case "closed":
+        if (meta.by === "visitor") return t("The visitor ended the conversation");
+        if (meta.by === "system") return t("The conversation was closed after a period of inactivity");
+        return t("{name} closed the conversation", { name: name(meta.agent) });
+      case "reopened":
+        return t("{name} reopened the conversation", { name: name(meta.agent) });
+      default:
+        return code;
+    }
+  }
+
   function previewText(content) {
     var text = content == null ? "" : String(content);
     if (/^product\[/.test(text)) {
@@ -724,7 +749,7 @@
       rec = { key: msg.id != null ? "m" + msg.id : "c" + msg.client_id, local: 0 };
       this.records.push(rec);
     }
-    ["id", "client_id", "sender", "kind", "content", "created_at", "agent"].forEach(function (k) {
+    ["id", "client_id", "sender", "kind", "content", "created_at", "agent", "conversation_id", "meta"].forEach(function (k) {
       if (msg[k] !== undefined && msg[k] !== null) rec[k] = msg[k];
     });
     if (msg.local) rec.local = msg.local;
@@ -870,6 +895,12 @@
 
   ThreadView.prototype._build = function (rec) {
     var opts = this.opts;
+    if (rec.kind === "event") {
+      return el("div", { className: "msg msg--system msg--event", dataset: { id: rec.id || "", event: rec.content } }, [
+        el("span", { className: "msg--system__text", text: eventText(rec.content, rec.meta || {}) }),
+        rec.created_at ? el("time", { className: "msg--event__time", text: formatTime(rec.created_at) }) : null,
+      ].filter(Boolean));
+    }
     if (rec.sender === "system") {
       return el("div", { className: "msg msg--system", dataset: { id: rec.id || "" } }, [
         el("span", { className: "msg--system__text", text: rec.content }),
@@ -1150,6 +1181,7 @@
     toDate: toDate,
     renderContent: renderContent,
     previewText: previewText,
+    eventText: eventText,
     safeURL: safeURL,
     Socket: Socket,
     Outbox: Outbox,
