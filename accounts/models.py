@@ -77,7 +77,8 @@ class User(AbstractUser):
         """Open conversations routing may give this agent; 0 is no limit. Needs `enterprise` loaded."""
         if self.max_conversations is not None:
             return self.max_conversations
-        return self.enterprise.max_conversations_per_agent if self.enterprise_id else 0
+        enterprise = self.enterprise if self.enterprise_id else None  # no query for a superadmin
+        return enterprise.max_conversations_per_agent if enterprise is not None else 0
 
     @property
     def is_agent(self) -> bool:
