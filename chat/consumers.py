@@ -369,13 +369,9 @@ class AgentConsumer(ChatConsumer):
             enterprise_id=ent, visitor_pks=online, online=online, limit=2000
         )
         last_id = await database_sync_to_async(selectors.last_message_id)(enterprise_id=ent)
+        me = await database_sync_to_async(agent_payload)(self.agent)  # reads the role and permissions
         await self.accept()
-        await self.send_frame(
-            frames.frame(
-                "ready",
-                {"agent": agent_payload(self.agent), "visitors": visitors, "last_message_id": last_id},
-            )
-        )
+        await self.send_frame(frames.frame("ready", {"agent": me, "visitors": visitors, "last_message_id": last_id}))
         if came_online:
             await self.announce_agents(ent)
 

@@ -22,6 +22,7 @@ from accounts.permissions import (
     permissions_of,
     require,
 )
+from accounts.selectors import agent_payload
 from accounts.services import agent_create, roles_ensure, superadmin_create
 from chat.errors import ChatError
 from enterprises.services import enterprise_create
@@ -147,6 +148,15 @@ def test_an_agent_cannot_be_put_in_a_custom_role_of_another_enterprise(enterpris
         enterprise=other_enterprise, username="y", password=AGENT_PASSWORD, role=f"{other_enterprise.pk}-supervisor"
     )
     assert own.groups.get() == group
+
+
+def test_the_agent_payload_says_the_role_and_what_the_console_may_offer(agent, enterprise):
+    payload = agent_payload(fresh(agent))
+    assert (payload["role"], payload["permissions"]) == ("agent", ["take", "transfer", "close"])
+    admin = agent_create(enterprise=enterprise, username="boss", password=AGENT_PASSWORD, role=ROLE_ENTERPRISE_ADMIN)
+    admin.groups.add(RoleGroup.objects.get(slug=ROLE_AGENT).group)
+    payload = agent_payload(fresh(admin))
+    assert (payload["role"], payload["permissions"]) == ("enterprise_admin", EVERYTHING)
 
 
 @pytest.mark.django_db(transaction=True)
