@@ -1,4 +1,4 @@
-"""Agents (客服), administrators and their roles."""
+"""Agents (客服), administrators and the groups that are their roles."""
 
 from __future__ import annotations
 
@@ -11,20 +11,22 @@ from chat.safety import avatar_or, validate_avatar_url
 DEFAULT_AGENT_AVATAR = "/static/img/agent.svg"
 
 
-class Role(models.Model):
-    SUPERADMIN = "superadmin"
-    ENTERPRISE_ADMIN = "enterprise_admin"
-    AGENT = "agent"
+class RoleGroup(models.Model):
+    """Makes a Django group a role: a stable slug, and the enterprise of a custom role (accounts/permissions.py)."""
 
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="role")
     slug = models.SlugField(_("slug"), unique=True)
-    name = models.CharField(_("name"), max_length=50)
+    # Empty for the default roles every enterprise shares.
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", null=True, blank=True, on_delete=models.CASCADE, related_name="roles"
+    )
 
     class Meta:
         verbose_name = _("role")
         verbose_name_plural = _("roles")
 
     def __str__(self) -> str:
-        return self.name
+        return self.slug
 
 
 class AgentStatus(models.TextChoices):
@@ -41,7 +43,6 @@ class User(AbstractUser):
     enterprise = models.ForeignKey(
         "enterprises.Enterprise", null=True, blank=True, on_delete=models.CASCADE, related_name="agents"
     )
-    role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
     nickname = models.CharField(_("nickname"), max_length=50, blank=True, default="")
     avatar = models.CharField(
         _("avatar URL"), max_length=300, blank=True, default=DEFAULT_AGENT_AVATAR, validators=[validate_avatar_url]
@@ -77,7 +78,8 @@ class User(AbstractUser):
         """Open conversations routing may give this agent; 0 is no limit. Needs `enterprise` loaded."""
         if self.max_conversations is not None:
             return self.max_conversations
-        return self.enterprise.max_conversations_per_agent if self.enterprise is not None else 0
+        enterprise = self.enterprise if self.enterprise_id else None  # no query for a superadmin
+        return enterprise.max_conversations_per_agent if enterprise is not None else 0
 
     @property
     def is_agent(self) -> bool:

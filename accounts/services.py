@@ -1,47 +1,75 @@
-"""Writes about users and roles."""
+"""Writes about users and their roles."""
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import F
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import F, Q
 
 from chat import broadcast, frames
 from enterprises.models import Enterprise
 
-from .models import Role, User
-
-DEFAULT_ROLES = {
-    Role.SUPERADMIN: "超级管理员 Superadmin",
-    Role.ENTERPRISE_ADMIN: "商户管理员 Enterprise admin",
-    Role.AGENT: "客服 Agent",
-}
+from .models import RoleGroup, User
+from .permissions import DEFAULT_ROLES, ROLE_AGENT
 
 
-@transaction.atomic
-def roles_ensure() -> dict[str, Role]:
-    return {
-        slug: Role.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, name in DEFAULT_ROLES.items()
-    }
+def roles_ensure(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
+    """Create the default roles' groups that are missing and give them their permissions; safe to repeat.
+
+    Only adds (accounts/permissions.py says why). Runs after every migrate, flush included
+    (accounts/apps.py), so the test database and a fresh install have the roles without asking.
+    """
+    wanted = {perm for role in DEFAULT_ROLES.values() for perm in role.permissions}
+    with transaction.atomic(using=using):
+        perms = _permissions_get(wanted, using=using)
+        if len(perms) < len(wanted):
+            # Django creates permissions after migrate app by app; this may run before the chat app's turn.
+            for label in sorted({perm.partition(".")[0] for perm in wanted - perms.keys()}):
+                create_permissions(apps.get_app_config(label), verbosity=0, using=using)
+            perms = _permissions_get(wanted, using=using)
+        missing = wanted - perms.keys()
+        if missing:
+            raise LookupError(f"permissions not declared by any model: {sorted(missing)}")
+        groups = {}
+        for slug, default in DEFAULT_ROLES.items():
+            role = RoleGroup.objects.using(using).filter(slug=slug, enterprise=None).select_related("group").first()
+            if role is None:
+                group = Group.objects.using(using).get_or_create(name=default.group_name)[0]
+                role = RoleGroup.objects.using(using).create(group=group, slug=slug)
+            role.group.permissions.add(*(perms[perm] for perm in default.permissions))
+            groups[slug] = role.group
+        return groups
+
+
+def _permissions_get(names: set[str], *, using: str) -> dict[str, Permission]:
+    """{"app.codename": Permission} of those of `names` that exist."""
+    match = Q()
+    for name in names:
+        app_label, _, codename = name.partition(".")
+        match |= Q(content_type__app_label=app_label, codename=codename)
+    found = Permission.objects.using(using).filter(match).select_related("content_type")
+    return {f"{perm.content_type.app_label}.{perm.codename}": perm for perm in found}
 
 
 @transaction.atomic
 def agent_create(
-    *, enterprise: Enterprise, username: str, password: str, nickname: str = "", role_slug: str = Role.AGENT
+    *, enterprise: Enterprise, username: str, password: str, nickname: str = "", role: str = ROLE_AGENT
 ) -> User:
-    role = Role.objects.get(slug=role_slug)
-    user = User(username=username, enterprise=enterprise, role=role, nickname=nickname or username)
+    """An agent of `enterprise` in the role `role` (a slug: a default role's or one of the enterprise's own)."""
+    role_group = RoleGroup.objects.get(Q(enterprise=None) | Q(enterprise=enterprise), slug=role)
+    user = User(username=username, enterprise=enterprise, nickname=nickname or username)
     user.set_password(password)
     user.save()
+    user.groups.add(role_group.group_id)
     return user
 
 
 @transaction.atomic
 def superadmin_create(*, username: str, password: str) -> User:
-    role = Role.objects.get(slug=Role.SUPERADMIN)
-    user = User.objects.create_superuser(username=username, password=password, email="")
-    user.role = role
-    user.save(update_fields=["role"])
-    return user
+    """A platform superadmin: no enterprise, no role, every permission (is_superuser); works in /admin."""
+    return User.objects.create_superuser(username=username, password=password, email="")
 
 
 @transaction.atomic

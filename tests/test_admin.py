@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
     [
         "/admin/",
         "/admin/accounts/user/",
-        "/admin/accounts/role/",
+        "/admin/auth/group/",
         "/admin/enterprises/enterprise/",
         "/admin/enterprises/ipblacklist/",
         "/admin/chat/visitor/",
