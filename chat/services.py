@@ -319,10 +319,15 @@ def _conversations_attach(messages: list[Message]) -> None:
     for visitor_pk, visitors in copies.items():
         for visitor in visitors:
             conversation_remember(visitor, opened[visitor_pk])
+    claims: dict[int, tuple[Conversation, User]] = {}
     for message in messages:
         conversation = opened.get(message.visitor.pk) or conversation_of(message.visitor)
         assert conversation is not None  # opened above
         message.conversation = conversation
+        if message.agent is not None and conversation.status == Conversation.Status.WAITING:
+            claims.setdefault(conversation.pk, (conversation, message.agent))
+    if claims:  # before the answers are stored, so that the timeline says who took it, then what they wrote
+        conversations_claim_by_reply(claims=list(claims.values()))
 
 
 def _unstorable() -> ChatError:
@@ -416,7 +421,6 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
     redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
     replied: set[int] = set()
-    claims: dict[int, tuple[Conversation, User]] = {}
     for (index, _message), outcome in zip(to_store, stored, strict=True):
         results[index] = outcome
         if isinstance(outcome, Exception):
@@ -439,9 +443,6 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         if message.sender == Message.Sender.AGENT and conversation.first_reply_at is None:
             replied.add(message.conversation_id)
             conversation.first_reply_at = message.created_at
-        if message.sender == Message.Sender.AGENT and conversation.status == Conversation.Status.WAITING:
-            assert message.agent is not None  # checked by _message_checked
-            claims.setdefault(conversation.pk, (conversation, message.agent))
     for index, first in repeats:
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result
@@ -459,8 +460,6 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             visitor.last_message_at = now
     if replied:
         Conversation.objects.filter(pk__in=replied, first_reply_at__isnull=True).update(first_reply_at=now)
-    if claims:
-        conversations_claim_by_reply(claims=list(claims.values()))
     if publish:
         publish_on_commit(publish)
     if redeliver:

@@ -217,7 +217,9 @@ def test_an_agent_replies_over_http_and_marks_read(enterprise, agent):
         "marked": 1
     }
     history = client.get(f"/api/v1/agent/visitors/{vid}/messages").json()["messages"]
-    assert [m["content"] for m in history] == ["!", "?"]
+    # Answering the waiting conversation took it for Alice: a timeline line says so.
+    assert [m["content"] for m in history] == ["!", "taken", "?"]
+    assert history[1]["kind"] == "event" and history[1]["meta"]["agent"]["name"] == "Alice"
     assert client.get(f"/api/v1/agent/visitors/{vid}").json()["referrer"] == "https://shop.example.com/item/1"
 
 
