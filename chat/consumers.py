@@ -270,6 +270,7 @@ class VisitorConsumer(ChatConsumer):
     allowed_frames = frames.VISITOR_FRAMES
     presence_kind = VISITOR
     visitor: Visitor
+    wrote_in: set[int]  # the conversations this socket stored the visitor's messages in
 
     async def connect(self) -> None:
         info = self.scope["gofly"]
@@ -289,6 +290,7 @@ class VisitorConsumer(ChatConsumer):
             close = frames.CLOSE_FORBIDDEN if exc.code == "blacklisted" else frames.CLOSE_UNAUTHENTICATED
             await self.refuse(exc.code, exc.message, close)
             return
+        self.wrote_in = set()
         enterprise = self.visitor.enterprise
         if not origins.socket_origin_allowed(enterprise, self.scope):
             await self.refuse("forbidden_origin", _("This site may not open the chat."), frames.CLOSE_FORBIDDEN)
@@ -328,10 +330,26 @@ class VisitorConsumer(ChatConsumer):
 
     def conversation_news(self, frame_: dict[str, Any]) -> None:
         if frame_["type"] == "conversation":
-            conversation = conversations.conversation_from_payload(frame_["data"]["conversation"], self.visitor)
+            payload = frame_["data"]["conversation"]
+            conversation = conversations.conversation_from_payload(payload, self.visitor)
             conversations.conversation_cache(self.visitor, conversation)
+            if payload and payload["status"] == "closed" and payload["id"] in self.wrote_in:
+                self.wrote_in.discard(payload["id"])
+                # Its last messages may have been stored just after the close: give them a new conversation.
+                asyncio.get_running_loop().create_task(self.adopt_late(payload["id"]))
         elif frame_["type"] == "visitor.cleared":
             conversations.conversation_cache(self.visitor, None)
+
+    async def adopt_late(self, conversation_id: int) -> None:
+        try:
+            adopted = await database_sync_to_async(conversations.conversation_adopt_late)(
+                visitor=self.visitor, conversation_id=conversation_id
+            )
+        except health.INFRASTRUCTURE_ERRORS as exc:
+            health.failed(health.component_of(exc), exc)
+            return
+        if adopted is not None:
+            conversations.conversation_cache(self.visitor, adopted)
 
     async def fresh_visitor(self) -> Visitor:
         if self.conversations_stale():
@@ -352,6 +370,9 @@ class VisitorConsumer(ChatConsumer):
         message, created = await batching.message_create(
             services.NewMessage(visitor, Message.Sender.VISITOR, data.get("content"), data.get("client_id"))
         )
+        if len(self.wrote_in) > 100:
+            self.wrote_in.clear()
+        self.wrote_in.add(message.conversation_id)
         await self.send_frame(frames.ack_frame(message, duplicate=not created))
 
     async def on_conversation_close(self, data: dict[str, Any]) -> None:

@@ -549,6 +549,36 @@ def _close(conversation: Conversation, by: str, agent: User | None) -> Conversat
     return conversation
 
 
+def conversation_adopt_late(*, visitor: Visitor, conversation_id: int) -> Conversation | None:
+    """The visitor's messages stored in a conversation after it closed, moved to a new one (routed); None
+    if there were none.
+
+    A socket caches its visitor's conversation and learns of a close from the close's event, a moment
+    after the commit: a message sent in that moment lands in the closed conversation. The socket that
+    stored it calls this when the event arrives, so the message still reaches an agent as a new
+    conversation instead of waiting unseen in a closed one.
+    """
+    closing = (
+        Message.objects.filter(conversation_id=conversation_id, kind=Message.Kind.EVENT, content="closed")
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if closing is None:
+        return None
+    late = Message.objects.filter(
+        conversation_id=conversation_id, visitor_id=visitor.pk, sender=Message.Sender.VISITOR, pk__gt=closing
+    )
+    if not late.exists():
+        return None
+    with transaction.atomic():
+        current = Conversation.objects.filter(open_visitor_id=visitor.pk).first()
+        if current is None:
+            current = conversations_open(visitors=[visitor])[visitor.pk]
+        late.update(conversation=current)
+    return current
+
+
 def conversation_reopen(*, agent: User, conversation_id: object) -> Conversation:
     """The agent reopens a closed conversation and serves it; refused while the visitor has another one."""
     permissions.require(agent, permissions.CLOSE)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat import frames
+from chat import conversations, frames
 from chat.frames import FrameError
+from chat.models import Conversation, Message
 from chat.services import message_create
 from tests.conftest import login_visitor
 
@@ -82,3 +83,115 @@ def test_the_per_agent_group_and_the_revocation_event_have_their_documented_shap
     assert frames.group_agent(7) == "agent.7"
     # "agent.revoked" is dispatched to AgentConsumer.agent_revoked, which closes the socket.
     assert frames.agent_revoked_event() == {"type": "agent.revoked"}
+
+
+def test_conversation_payloads_have_the_documented_fields_and_the_visitors_view_has_no_agent_internals(
+    enterprise, agent
+):
+    visitor = login_visitor(enterprise, agent).visitor
+    message, _ = message_create(visitor=visitor, sender="agent", content="hi", client_id="c", agent=agent)
+    conversation = Conversation.objects.select_related("assignee").get(pk=message.conversation_id)
+    conversation.transfer_note = "for the assignee only"
+    payload = frames.conversation_payload(conversation, visitor.visitor_id)
+    assert set(payload) == {
+        "id",
+        "visitor_id",
+        "channel",
+        "status",
+        "assignee",
+        "created_at",
+        "assigned_at",
+        "first_reply_at",
+        "last_activity_at",
+        "closed_at",
+        "closed_by",
+    }
+    assert payload["assignee"] == {"id": agent.pk, "name": "Alice", "avatar": agent.avatar_url}
+    seen = frames.conversation_visitor_payload(conversation, 3)
+    assert seen == {
+        "id": conversation.pk,
+        "status": "open",
+        "assignee": {"name": "Alice", "avatar": agent.avatar_url},
+        "queue_position": None,  # only while waiting
+        "closed_by": None,
+    }
+    assert frames.conversation_visitor_payload(None, None) is None
+    assert frames.conversation_updated_frame(payload, "taken") == {
+        "type": "conversation.updated",
+        "data": {"change": "taken", "conversation": payload},
+    }
+    assert frames.conversation_visitor_frame(seen) == {"type": "conversation", "data": {"conversation": seen}}
+    handed = frames.conversation_transferred_frame(payload, agent, "a note")
+    assert handed["type"] == "conversation.transferred"
+    assert set(handed["data"]) == {"conversation", "from", "note"}
+    assert "for the assignee only" not in repr((payload, seen))
+
+
+def test_agent_status_and_the_other_server_frames_have_their_documented_shape(enterprise, agent):
+    status = frames.agent_status_payload(agent, online=False, load=2)
+    assert status == {
+        "id": agent.pk,
+        "name": "Alice",
+        "avatar": agent.avatar_url,
+        "status": "offline",
+        "chosen": "online",
+        "load": 2,
+        "limit": 10,
+    }
+    assert frames.agent_status_frame(status) == {"type": "agent.status", "data": status}
+    assert frames.ok_frame("r1", {"agent": status}) == {"type": "ok", "data": {"ref": "r1", "agent": status}}
+    assert frames.visitor_cleared_frame("v1") == {"type": "visitor.cleared", "data": {"visitor_id": "v1"}}
+    assert frames.agents_online_frame(2) == {"type": "agents", "data": {"online": 2}}
+    assert frames.visitor_offline_frame("v1") == {"type": "visitor.offline", "data": {"visitor_id": "v1"}}
+    assert frames.visitor_online_frame({"visitor_id": "v1"}) == {"type": "visitor.online", "data": {"visitor_id": "v1"}}
+    assert frames.read_frame("v1", 5, agent.pk) == {
+        "type": "read",
+        "data": {"visitor_id": "v1", "up_to": 5, "by": agent.pk},
+    }
+    assert frames.typing_from_visitor_frame("v1", "x" * 300)["data"] == {
+        "visitor_id": "v1",
+        "sender": "visitor",
+        "content": "x" * 200,
+    }
+    assert frames.typing_from_agent_frame("v1", agent)["data"] == {
+        "visitor_id": "v1",
+        "sender": "agent",
+        "name": "Alice",
+    }
+    assert frames.history_frame(3, [], False) == {
+        "type": "history",
+        "data": {"after": 3, "messages": [], "more": False},
+    }
+    assert frames.pong_frame(1.5) == {"type": "pong", "data": {"time": 1.5}}
+
+
+def test_ready_frames_have_their_documented_keys(enterprise, agent):
+    visitor = login_visitor(enterprise, agent).visitor
+    ready = frames.visitor_ready_frame(visitor, agents_online=1, last_message_id=0, conversation=None)
+    assert ready["type"] == "ready"
+    assert set(ready["data"]) == {
+        "visitor",
+        "agents_online",
+        "welcome",
+        "offline_text",
+        "last_message_id",
+        "conversation",
+    }
+    agent_ready = frames.agent_ready_frame({"id": 1}, visitors=[], conversations=[], agents=[], last_message_id=0)
+    assert set(agent_ready["data"]) == {"agent", "visitors", "conversations", "agents", "last_message_id"}
+
+
+def test_a_timeline_line_carries_its_meta_and_other_messages_none(enterprise, agent):
+    visitor = login_visitor(enterprise).visitor
+    message, _ = message_create(visitor=visitor, sender="visitor", content="hi", client_id="c")
+    assert "meta" not in frames.message_payload(message, visitor.visitor_id)
+    conversations.conversation_take(agent=agent, conversation_id=message.conversation_id)
+    line = Message.objects.get(kind="event")
+    payload = frames.message_payload(line, visitor.visitor_id)
+    assert (payload["sender"], payload["kind"], payload["content"]) == ("system", "event", "taken")
+    assert payload["meta"]["agent"]["id"] == agent.pk
+    assert payload["meta"]["conversation"] == {
+        "id": message.conversation_id,
+        "status": "open",
+        "assignee": {"id": agent.pk, "name": "Alice", "avatar": agent.avatar_url},
+    }
