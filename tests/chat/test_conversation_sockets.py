@@ -203,3 +203,37 @@ async def test_an_action_the_agent_may_not_take_is_refused_with_forbidden(enterp
         assert (refused["code"], refused["ref"]) == ("forbidden", kind)
     for ws in (visitor_ws, agent_ws):
         await ws.disconnect()
+
+
+async def test_malformed_action_frames_get_an_error_each_and_the_socket_stays_open(enterprise, agent, second_agent):
+    result = await login(enterprise)
+    visitor_ws = visitor_socket(result.token)
+    await connect_ready(visitor_ws)
+    conversation = await conversation_of(await open_conversation(visitor_ws))
+    agent_ws = agent_socket(jwt=jwt_for(agent))
+    await connect_ready(agent_ws)
+    cases = [
+        ("conversation.take", {"conversation_id": None}, "not_found"),
+        ("conversation.take", {"conversation_id": [conversation.pk]}, "not_found"),
+        ("conversation.take", {"conversation_id": {"id": 1}}, "not_found"),
+        ("conversation.take", {"conversation_id": 2**64}, "not_found"),
+        ("conversation.take", {"conversation_id": "1e3"}, "not_found"),
+        ("conversation.close", {"conversation_id": True}, "not_found"),
+        ("conversation.transfer", {"conversation_id": conversation.pk, "to_agent_id": "x"}, "bad_note_or_agent"),
+        (
+            "conversation.transfer",
+            {"conversation_id": conversation.pk, "to_agent_id": second_agent.pk, "note": 5},
+            "bad_note",
+        ),
+        ("status.set", {"status": ["online"]}, "bad_status"),
+        ("status.set", {}, "bad_status"),
+    ]
+    for i, (kind, data, code) in enumerate(cases):
+        await send(agent_ws, kind, {**data, "ref": f"r{i}"})
+        refused = await recv_type(agent_ws, "error")
+        assert refused["ref"] == f"r{i}"
+        assert refused["code"] == code or (code == "bad_note_or_agent" and refused["code"] == "not_found")
+    await send(agent_ws, "ping")
+    assert (await recv_type(agent_ws, "pong"))["time"] > 0
+    for ws in (visitor_ws, agent_ws):
+        await ws.disconnect()
