@@ -1,8 +1,10 @@
 """Admin for visitors and messages (read-mostly: conversations are the visitors' and agents')."""
 
+from typing import Any
+
 from django.contrib import admin
 
-from .models import Message, Visitor
+from .models import Conversation, Message, Visitor
 
 
 @admin.register(Visitor)
@@ -26,3 +28,20 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="content")
     def short_content(self, obj: Message) -> str:
         return obj.content[:80]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Read-only: conversations change through the console's actions, which publish what they change."""
+
+    list_display = ("id", "visitor", "enterprise", "status", "assignee", "created_at", "closed_at", "closed_by")
+    list_filter = ("enterprise", "status", "closed_by")
+    search_fields = ("visitor__visitor_id", "visitor__name")
+    list_select_related = ("visitor", "enterprise", "assignee")
+    raw_id_fields = ("visitor",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -57,6 +57,8 @@ urlpatterns = [
         for action in ("take", "transfer", "close", "reopen")
     ],
     path("api/v1/agent/agents", api.AgentsView.as_view(), name="agent-agents"),
+    path("api/v1/agent/agents/<int:agent_id>", api.AgentColleagueView.as_view(), name="agent-colleague"),
+    path("api/v1/agent/settings", api.AgentRoutingSettingsView.as_view(), name="agent-settings"),
     path("api/v1/agent/status", api.AgentStatusView.as_view(), name="agent-status"),
     path("api/v1/visitor/conversation", api.VisitorConversationView.as_view(), name="visitor-conversation"),
     path(

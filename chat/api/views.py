@@ -355,3 +355,37 @@ class AgentStatusView(AgentView):
     def post(self, request: Request) -> Response:
         body = _validated(StatusSerializer, request.data)
         return Response(conversations.agent_status_set(agent=self.agent(request), status=body["status"]))
+
+
+class RoutingSettingsSerializer(serializers.Serializer):
+    max_conversations_per_agent = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    auto_close_minutes = serializers.IntegerField(min_value=0, max_value=60 * 24 * 30, required=False)
+
+
+class AgentRoutingSettingsView(AgentView):
+    """GET (any agent) and PATCH (permission manage_settings) the enterprise's routing settings."""
+
+    def get(self, request: Request) -> Response:
+        agent = self.agent(request)
+        assert agent.enterprise is not None  # IsAgent
+        return Response(conversations.routing_settings(agent.enterprise))
+
+    def patch(self, request: Request) -> Response:
+        body = _validated(RoutingSettingsSerializer, request.data)
+        return Response(conversations.routing_settings_update(agent=self.agent(request), **body))
+
+
+class AgentLimitSerializer(serializers.Serializer):
+    max_conversations = serializers.IntegerField(min_value=0, max_value=1000, allow_null=True)
+
+
+class AgentColleagueView(AgentView):
+    """PATCH (permission manage_agents) a colleague's own limit of open conversations."""
+
+    def patch(self, request: Request, agent_id: int) -> Response:
+        body = _validated(AgentLimitSerializer, request.data)
+        return Response(
+            conversations.agent_limit_set(
+                agent=self.agent(request), agent_id=agent_id, max_conversations=body["max_conversations"]
+            )
+        )

@@ -172,3 +172,43 @@ def test_bad_tab_and_cursor_are_refused(agent):
     for query in ("tab=everything", "before=-3", f"before={2**70}", "limit=0", "limit=x"):
         answer = client.get(f"/api/v1/agent/conversations?{query}")
         assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid"
+
+
+def test_an_enterprise_admin_sets_the_limits_and_a_raised_limit_takes_from_the_queue(enterprise, agent):
+    admin = agent_create(
+        enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Boss", role=ROLE_ENTERPRISE_ADMIN
+    )
+    go_online(agent)
+    enterprise.max_conversations_per_agent = 1
+    enterprise.save()
+    waiting_visitors(enterprise, 3)
+    assert Conversation.objects.filter(status="waiting").count() == 2
+    alice, boss = agent_client(agent), agent_client(admin)
+    assert alice.get("/api/v1/agent/settings").json() == {"max_conversations_per_agent": 1, "auto_close_minutes": 30}
+    refused = alice.patch("/api/v1/agent/settings", {"max_conversations_per_agent": 5}, format="json")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    changed = boss.patch(
+        "/api/v1/agent/settings", {"max_conversations_per_agent": 2, "auto_close_minutes": 0}, format="json"
+    )
+    assert changed.json() == {"max_conversations_per_agent": 2, "auto_close_minutes": 0}
+    assert Conversation.objects.filter(status="waiting").count() == 1  # Alice got one more at once
+    assert alice.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": 9}, format="json").status_code == 403
+    own = boss.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": 3}, format="json")
+    assert own.json()["limit"] == 3
+    assert Conversation.objects.filter(status="waiting").count() == 0
+    back = boss.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": None}, format="json")
+    assert back.json()["limit"] == 2
+    for body in ({"max_conversations_per_agent": -1}, {"auto_close_minutes": "soon"}, {"auto_close_minutes": 10**9}):
+        assert boss.patch("/api/v1/agent/settings", body, format="json").status_code == 400
+
+
+def test_an_admin_cannot_set_another_enterprises_agent(enterprise, agent, other_agent):
+    admin = agent_create(
+        enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Boss", role=ROLE_ENTERPRISE_ADMIN
+    )
+    answer = agent_client(admin).patch(
+        f"/api/v1/agent/agents/{other_agent.pk}", {"max_conversations": 1}, format="json"
+    )
+    assert answer.status_code == 404
+    other_agent.refresh_from_db()
+    assert other_agent.max_conversations is None

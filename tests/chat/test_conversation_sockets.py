@@ -212,7 +212,7 @@ async def test_malformed_action_frames_get_an_error_each_and_the_socket_stays_op
     conversation = await conversation_of(await open_conversation(visitor_ws))
     agent_ws = agent_socket(jwt=jwt_for(agent))
     await connect_ready(agent_ws)
-    cases = [
+    cases: list[tuple[str, dict[str, Any], str]] = [
         ("conversation.take", {"conversation_id": None}, "not_found"),
         ("conversation.take", {"conversation_id": [conversation.pk]}, "not_found"),
         ("conversation.take", {"conversation_id": {"id": 1}}, "not_found"),

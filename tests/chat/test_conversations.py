@@ -277,7 +277,7 @@ def test_a_transfer_hands_over_with_a_note_for_the_new_assignee_alone(enterprise
     assert moved.assignee_id == second_agent.pk
     assert lines(conversation) == ["transferred"]
     line = Message.objects.get(conversation=conversation, kind="event")
-    assert line.meta["from"]["id"] == agent.pk and line.meta["to"]["id"] == second_agent.pk
+    assert line.meta is not None and line.meta["from"]["id"] == agent.pk and line.meta["to"]["id"] == second_agent.pk
     handed = frames_of(published, "conversation.transferred", frames.group_agent(second_agent.pk))
     assert handed[0]["note"] == "VIP, wants a refund" and handed[0]["from"]["id"] == agent.pk
     # The note goes nowhere else.
