@@ -162,7 +162,7 @@ def _line(conversation: Conversation, code: str, **details: Any) -> Message:
     }
     return Message(
         enterprise_id=conversation.enterprise_id,
-        visitor_id=conversation.visitor_id,
+        visitor=conversation.visitor,  # loaded by every caller: its public id goes out with the line
         conversation=conversation,
         sender=Message.Sender.SYSTEM,
         kind=Message.Kind.EVENT,
@@ -180,13 +180,8 @@ def _lines_insert(lines: list[Message]) -> None:
             line.save(force_insert=True)
 
 
-def _queue_positions(enterprise_id: int) -> list[tuple[int, int, datetime]]:
-    """(conversation pk, visitor pk, created) of the enterprise's queue, oldest first."""
-    return list(
-        Conversation.objects.filter(enterprise_id=enterprise_id, status=Status.WAITING)
-        .order_by("created_at", "pk")
-        .values_list("pk", "visitor_id", "created_at")
-    )
+def _queue(enterprise_id: int) -> Any:
+    return Conversation.objects.filter(enterprise_id=enterprise_id, status=Status.WAITING)
 
 
 class _Changes:
@@ -199,6 +194,33 @@ class _Changes:
         # Per enterprise: the oldest creation time of a conversation that left the queue (those behind it
         # moved up), or None where only new ones joined it.
         self.queues: dict[int, datetime | None] = {}
+
+    def _positions(self) -> tuple[dict[int, int], dict[int, tuple[int, int]]]:
+        """The queue position of each changed conversation that waits, and (visitor pk, position) of the
+        waiting ones that moved up because one ahead of them left; one query per enterprise."""
+        positions: dict[int, int] = {}
+        behind: dict[int, tuple[int, int]] = {}
+        changed = {c.pk for c, _change in self.changed}
+        for enterprise_id, moved in self.queues.items():
+            if moved is None:
+                # Only arrivals: they queue behind everyone already waiting, in the order they came.
+                new = sorted(
+                    (
+                        c
+                        for c, _change in self.changed
+                        if c.enterprise_id == enterprise_id and c.status == Status.WAITING
+                    ),
+                    key=lambda c: (c.created_at, c.pk),
+                )
+                ahead = _queue(enterprise_id).exclude(pk__in=[c.pk for c in new]).count()
+                positions.update((c.pk, ahead + rank) for rank, c in enumerate(new, start=1))
+                continue
+            rows = _queue(enterprise_id).order_by("created_at", "pk").values_list("pk", "visitor_id", "created_at")
+            for position, (pk, visitor_pk, created) in enumerate(rows, start=1):
+                positions[pk] = position
+                if created > moved and pk not in changed:
+                    behind[pk] = (visitor_pk, position)
+        return positions, behind
 
     def add(self, conversation: Conversation, change: str, line: Message | None) -> None:
         self.changed.append((conversation, change))
@@ -215,14 +237,7 @@ class _Changes:
     def publish(self) -> None:
         """Insert the timeline lines and publish everything once the transaction commits."""
         _lines_insert(self.lines)
-        positions: dict[int, int] = {}
-        extra_visitors: dict[int, tuple[int, int]] = {}
-        changed_pks = {conversation.pk for conversation, _change in self.changed}
-        for enterprise_id, moved in self.queues.items():
-            for position, (pk, visitor_pk, created) in enumerate(_queue_positions(enterprise_id), start=1):
-                positions[pk] = position
-                if moved is not None and created > moved and pk not in changed_pks:
-                    extra_visitors[pk] = (visitor_pk, position)
+        positions, behind = self._positions()
         items = self.items
         for conversation, change in self.changed:
             visitor = conversation.visitor
@@ -247,14 +262,8 @@ class _Changes:
             payload = frames.message_new_frame(frames.message_payload(line, line.visitor.visitor_id))
             items.append((frames.group_agents(line.enterprise_id), payload))
             items.append((frames.group_visitor(line.visitor_id), payload))
-        for pk, (visitor_pk, position) in extra_visitors.items():
-            place = {
-                "id": pk,
-                "status": Status.WAITING,
-                "assignee": None,
-                "queue_position": position,
-                "closed_by": None,
-            }
+        for pk, (visitor_pk, position) in behind.items():
+            place = frames.conversation_visitor_payload(Conversation(pk=pk, status=Status.WAITING), position)
             items.append((frames.group_visitor(visitor_pk), frames.conversation_visitor_frame(place)))
         if items:
             publish_on_commit(items)

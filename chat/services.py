@@ -325,6 +325,7 @@ def _conversations_attach(messages: list[Message]) -> None:
         assert conversation is not None  # opened above
         message.conversation = conversation
         if message.agent is not None and conversation.status == Conversation.Status.WAITING:
+            conversation.visitor = message.visitor  # the events name it; no query for it
             claims.setdefault(conversation.pk, (conversation, message.agent))
     if claims:  # before the answers are stored, so that the timeline says who took it, then what they wrote
         conversations_claim_by_reply(claims=list(claims.values()))
