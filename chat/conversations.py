@@ -135,13 +135,18 @@ def _pick(candidates: dict[int, _Candidate], preferred: int | None) -> _Candidat
 
 
 def _lock_with_room(agent: User) -> None:
-    """Lock the agent's row and refuse if they already have as many open conversations as they may."""
-    locked = User.objects.select_for_update().select_related("enterprise").get(pk=agent.pk)
-    limit = locked.conversation_limit()
+    """Lock the agent's row and refuse if they already have as many open conversations as they may.
+
+    Agent rows are locked before conversation rows everywhere (routing, the queue, take, transfer,
+    reopen), so that two of these never wait for each other. The row alone: a join would lock the
+    enterprise's row too, and with it every other agent's assignment.
+    """
+    own = User.objects.select_for_update().filter(pk=agent.pk).values_list("max_conversations", flat=True).get()
+    limit = own if own is not None else agent.conversation_limit()
     if limit and _loads([agent.pk]).get(agent.pk, 0) >= limit:
         raise ChatError(
             "over_limit",
-            _("%(name)s already has %(limit)d open conversations.") % {"name": locked.display_name, "limit": limit},
+            _("%(name)s already has %(limit)d open conversations.") % {"name": agent.display_name, "limit": limit},
             409,
         )
 
@@ -463,15 +468,16 @@ def conversation_transfer(
         raise ChatError("too_large", _("The note is limited to %(limit)d characters.") % {"limit": _NOTE_MAX}, 413)
     now = timezone.now()
     with transaction.atomic():
-        conversation = access_conversation(agent=agent, conversation_id=conversation_id, for_update=True)
-        if conversation.status == Status.CLOSED:
-            raise ChatError("closed", _("This conversation is closed."), 409)
+        access_conversation(agent=agent, conversation_id=conversation_id)  # "not found" before anything else
         target = access_colleague(agent=agent, agent_id=to_agent_id)
-        if target.pk == conversation.assignee_id:
-            raise ChatError("same_agent", _("The conversation is already theirs."), 409)
         if target.status == AgentStatus.OFFLINE or target.pk not in online_now(target.enterprise_id or 0, AGENT):
             raise ChatError("agent_offline", _("%(name)s is offline.") % {"name": target.display_name}, 409)
         _lock_with_room(target)
+        conversation = access_conversation(agent=agent, conversation_id=conversation_id, for_update=True)
+        if conversation.status == Status.CLOSED:
+            raise ChatError("closed", _("This conversation is closed."), 409)
+        if target.pk == conversation.assignee_id:
+            raise ChatError("same_agent", _("The conversation is already theirs."), 409)
         previous = conversation.assignee if conversation.assignee_id else None
         was_waiting = conversation.status == Status.WAITING
         conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, target, now
@@ -593,10 +599,12 @@ def conversation_reopen(*, agent: User, conversation_id: object) -> Conversation
     permissions.require(agent, permissions.CLOSE)
     now = timezone.now()
     with transaction.atomic():
+        if access_conversation(agent=agent, conversation_id=conversation_id).status != Status.CLOSED:
+            raise ChatError("not_closed", _("This conversation is not closed."), 409)
+        _lock_with_room(agent)
         conversation = access_conversation(agent=agent, conversation_id=conversation_id, for_update=True)
         if conversation.status != Status.CLOSED:
             raise ChatError("not_closed", _("This conversation is not closed."), 409)
-        _lock_with_room(agent)
         conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, agent, now
         conversation.open_visitor_id = conversation.visitor_id
         conversation.closed_at, conversation.closed_by, conversation.closed_by_agent = None, "", None
