@@ -3,13 +3,14 @@ agent status; every refusal; and what each publishes, to whom, after the commit.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -455,3 +456,32 @@ def test_a_known_conversation_costs_no_query_per_message(enterprise, agent):
         write(visitor, "third")
     # One INSERT each; nothing reads or locks the conversation (its last activity waits 10 s).
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT", "INSERT"]
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="needs a database that serves two connections at once")
+def test_two_agents_taking_at_the_same_moment_on_their_own_connections_one_wins(enterprise, agent, second_agent):
+    visitor = login_visitor(enterprise).visitor
+    write(visitor)
+    pk = conversation_for(visitor).pk
+    start = threading.Barrier(2)
+    outcomes: dict[int, str] = {}
+
+    def take(who: User) -> None:
+        try:
+            start.wait()
+            conversations.conversation_take(agent=User.objects.get(pk=who.pk), conversation_id=pk)
+            outcomes[who.pk] = "ok"
+        except ChatError as exc:
+            outcomes[who.pk] = exc.code
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=take, args=(who,)) for who in (agent, second_agent)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes.values()) == ["already_taken", "ok"]
+    winner = next(pk for pk, outcome in outcomes.items() if outcome == "ok")
+    assert conversation_for(visitor).assignee_id == winner
+    assert lines(conversation_for(visitor)) == ["taken"]
