@@ -29,8 +29,11 @@ def _payloads(messages: Iterable[Message]) -> list[dict[str, Any]]:
 
 def messages_page(*, visitor: Visitor, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
     """One page of a visitor's history, newest first, strictly older than `before`; and whether more exist."""
+    return _page(Message.objects.filter(visitor=visitor), before, limit)
+
+
+def _page(qs: Any, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
     limit = max(1, min(limit, settings.GOFLY["HISTORY_PAGE_MAX"]))
-    qs = Message.objects.filter(visitor=visitor)
     if before:
         qs = qs.filter(pk__lt=before)
     rows = list(_messages(qs).order_by("-pk")[: limit + 1])
@@ -258,12 +261,7 @@ def messages_of_conversation(
     *, conversation: Conversation, before: int | None, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of a conversation's timeline, newest first, strictly older than `before`."""
-    limit = max(1, min(limit, settings.GOFLY["HISTORY_PAGE_MAX"]))
-    qs = Message.objects.filter(conversation=conversation)
-    if before:
-        qs = qs.filter(pk__lt=before)
-    rows = list(_messages(qs).order_by("-pk")[: limit + 1])
-    return _payloads(rows[:limit]), len(rows) > limit
+    return _page(Message.objects.filter(conversation=conversation), before, limit)
 
 
 def agents_roster(*, enterprise_id: int, online: set[int]) -> list[dict[str, Any]]:
