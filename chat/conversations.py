@@ -403,6 +403,19 @@ def queue_offer(*, enterprise: Enterprise) -> list[Conversation]:
     return given
 
 
+def queues_offer_all() -> int:
+    """queue_offer for every enterprise with a waiting conversation; how many were given out.
+
+    Run now and then (chat.heartbeat): the events that give out the queue (an agent coming online, a
+    slot freed) may have found presence unreadable while Redis was away, and would not come again.
+    """
+    given = 0
+    waiting = Conversation.objects.filter(status=Status.WAITING).values_list("enterprise_id", flat=True).distinct()
+    for enterprise in Enterprise.objects.filter(pk__in=list(waiting), is_active=True):
+        given += len(queue_offer(enterprise=enterprise))
+    return given
+
+
 # --- what agents do ----------------------------------------------------------------------------------
 
 

@@ -32,19 +32,21 @@ def unregister(entry: Presence) -> None:
     _local.pop(entry.channel, None)
 
 
-_IDLE_EVERY = 60.0  # seconds between two passes closing idle conversations
-_idle_checked = 0.0
+_CHORES_EVERY = 60.0  # seconds between two passes over the conversations
+_chores_done = 0.0
 
 
-async def _close_idle() -> None:
-    """Close the conversations idle for longer than their enterprise allows. Every process may run it: each
-    close is a conditional UPDATE, so a conversation is closed and announced once."""
-    global _idle_checked
+async def _desk_chores() -> None:
+    """Close the conversations idle for longer than their enterprise allows, and give out waiting ones that
+    an agent has room for. Every process may run them: each change is a conditional UPDATE, so it is
+    made and announced once."""
+    global _chores_done
     now = time.monotonic()
-    if now - _idle_checked < _IDLE_EVERY:
+    if now - _chores_done < _CHORES_EVERY:
         return
-    _idle_checked = now
+    _chores_done = now
     await database_sync_to_async(conversations.conversations_close_idle)()
+    await database_sync_to_async(conversations.queues_offer_all)()
 
 
 async def _run() -> None:
@@ -55,7 +57,7 @@ async def _run() -> None:
         try:
             await presence.beat(list(_local.values()))
             await services.presence_expired(gone=await presence.sweep())
-            await _close_idle()
+            await _desk_chores()
         except health.INFRASTRUCTURE_ERRORS as exc:  # a Redis blip must not end the beating; the next round retries
             health.failed(health.REDIS, exc)
         except Exception:

@@ -485,3 +485,13 @@ def test_two_agents_taking_at_the_same_moment_on_their_own_connections_one_wins(
     winner = next(pk for pk, outcome in outcomes.items() if outcome == "ok")
     assert conversation_for(visitor).assignee_id == winner
     assert lines(conversation_for(visitor)) == ["taken"]
+
+
+def test_the_periodic_pass_gives_out_a_queue_that_no_event_did(enterprise, agent, other_enterprise):
+    waiting = login_visitor(enterprise).visitor
+    write(waiting)  # nobody online: it waits
+    write(login_visitor(other_enterprise).visitor, "elsewhere")
+    go_online(agent)  # online, but (say) while Redis was away: nothing offered it the queue
+    assert conversations.queues_offer_all() == 1
+    assert conversation_for(waiting).assignee_id == agent.pk
+    assert conversations.queues_offer_all() == 0
