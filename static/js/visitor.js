@@ -1,4 +1,5 @@
-/* GoFly visitor chat page (/chatIndex): log in (resuming the stored token), history, live chat, outbox. */
+/* GoFly visitor chat page (/chatIndex): log in (resuming the stored token), history, live chat, outbox, and
+ * the visitor's conversation: who serves them or their place in the queue, and its end. */
 (function () {
   "use strict";
 
@@ -35,6 +36,7 @@
     emoji: $("composer-emoji"),
     fatal: $("fatal"),
     fatalText: $("fatal-text"),
+    ended: $("ended-notice"),
   };
 
   var state = {
@@ -47,6 +49,11 @@
     loadingOlder: false,
     loginAttempt: 0,
     dead: false,
+    // The conversation as the visitor sees it ({id, status, assignee, queue_position, closed_by}), the
+    // newest one we heard of; null when there is none (the next message opens one).
+    conversation: null,
+    // The last conversation ended and no new one has started: say so, and that writing starts one.
+    ended: false,
   };
   var thread = new G.Thread();
   var title = new G.TitleFlasher(document.title);
@@ -102,8 +109,29 @@
     return nodes;
   }
 
+  // Timeline lines as the visitor reads them: about "you", not about "the visitor".
+  function eventText(code, meta) {
+    var name = function (agent) {
+      return agent && agent.name ? agent.name : t("an agent");
+    };
+    switch (code) {
+      case "taken":
+      case "assigned":
+        return t("{name} is now serving you", { name: name(meta.agent) });
+      case "transferred":
+        return t("You were transferred to {to}", { to: name(meta.to) });
+      case "closed":
+        if (meta.by === "visitor") return t("You ended the conversation");
+        if (meta.by === "agent") return t("{name} ended the conversation", { name: name(meta.agent) });
+        return G.eventText(code, meta);
+      default:
+        return G.eventText(code, meta);
+    }
+  }
+
   var view = new G.ThreadView(dom.list, {
     self: "visitor",
+    eventText: eventText,
     avatar: function (rec) {
       return rec.sender === "visitor" ? visitorAvatar() : agentAvatar(rec.agent || state.agent);
     },
@@ -121,15 +149,33 @@
     leading: leading,
   });
 
+  function live(conversation) {
+    return !!conversation && (conversation.status === "waiting" || conversation.status === "open");
+  }
+
   function renderHeader() {
+    var conversation = state.conversation;
+    var waiting = !!conversation && conversation.status === "waiting";
+    // Who serves the visitor: the assignee of their open conversation; while they wait, nobody yet;
+    // otherwise the agent they asked for or who answered them last.
     var agent = state.agent;
+    if (waiting) agent = null;
+    else if (conversation && conversation.status === "open" && conversation.assignee) agent = conversation.assignee;
     dom.agentAvatar.src = agentAvatar(agent);
     dom.agentName.textContent = (agent && agent.name) || cfg.enterprise_name || t("Customer service");
     // Without a named agent the title already is the enterprise's name.
     dom.ent.hidden = !agent || !cfg.enterprise_name;
     var online = state.agentsOnline;
-    dom.status.dataset.state = online == null ? "unknown" : online > 0 ? "online" : "offline";
-    dom.statusText.textContent = online == null ? "" : online > 0 ? t("Online") : t("Offline");
+    if (waiting) {
+      dom.status.dataset.state = "waiting";
+      dom.statusText.textContent = conversation.queue_position
+        ? t("You are number {n} in the queue", { n: conversation.queue_position })
+        : t("Waiting for an agent…");
+    } else {
+      dom.status.dataset.state = online == null ? "unknown" : online > 0 ? "online" : "offline";
+      dom.statusText.textContent = online == null ? "" : online > 0 ? t("Online") : t("Offline");
+    }
+    dom.ended.hidden = state.dead || !state.ended;
     var showNotice = online === 0;
     dom.notice.hidden = !showNotice;
     if (showNotice) {
@@ -164,6 +210,7 @@
     dom.input.disabled = true;
     dom.send.disabled = true;
     dom.app.classList.add("vchat--dead");
+    renderHeader();
   }
 
   var typingTimer = null;
@@ -176,6 +223,41 @@
   function hideTyping() {
     clearTimeout(typingTimer);
     dom.typing.hidden = true;
+  }
+
+  // --- the conversation ------------------------------------------------------------------------
+
+  function heldMessages() {
+    return thread.records.some(function (rec) {
+      return rec.id != null;
+    });
+  }
+
+  /** The visitor's conversation changed (ready, the `conversation` event). */
+  function setConversation(conversation, options) {
+    options = options || {};
+    var known = state.conversation;
+    if (conversation) {
+      // Ids only grow: news of an older conversation (late, from another process) changes nothing.
+      if (known && conversation.id < known.id) return;
+      state.conversation = conversation;
+      state.ended = conversation.status === "closed";
+      if (conversation.status === "open" && conversation.assignee) {
+        state.agent = Object.assign({}, state.agent || {}, conversation.assignee);
+      }
+    } else if (options.fromReady && known && !live(known)) {
+      // `ready` names only a conversation that is not closed: the closed one we know of still stands.
+    } else {
+      // None open: if the visitor has a thread, its last conversation has ended (every message belongs to
+      // one), unless a message of theirs is still on its way and about to open the next.
+      state.conversation = null;
+      state.ended =
+        heldMessages() &&
+        !outbox.items.some(function (item) {
+          return item.state === "pending";
+        });
+    }
+    renderHeader();
   }
 
   // --- messages --------------------------------------------------------------------------------
@@ -220,6 +302,11 @@
 
   function send(text) {
     if (state.dead) return false;
+    if (state.ended) {
+      // This message opens a new conversation (the server's `conversation` event will say whose).
+      state.ended = false;
+      renderHeader();
+    }
     var item = outbox.add(text);
     thread.merge({ client_id: item.client_id, sender: "visitor", kind: "text", content: text, local: item.created }, "sending");
     view.render({ stick: true });
@@ -324,7 +411,7 @@
       state.agentsOnline = data.agents_online;
       if (data.welcome != null) state.welcome = data.welcome;
       if (data.offline_text != null) state.offlineText = data.offline_text;
-      renderHeader();
+      setConversation(data.conversation || null, { fromReady: true });
       // Fetch whatever we missed before sending anything, so the outbox never resends what is stored.
       outbox.setReady(false);
       requestSync();
@@ -369,6 +456,9 @@
     read: function (data) {
       markRead(data.up_to || 0);
       view.render();
+    },
+    conversation: function (data) {
+      setConversation(data.conversation || null);
     },
     error: function (data) {
       if (data.ref && outbox.get(data.ref)) outbox.error(data.ref, data.code, data.message);
