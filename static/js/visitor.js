@@ -1,5 +1,5 @@
 /* GoFly visitor chat page (/chatIndex): log in (resuming the stored token), history, live chat, outbox, and
- * the visitor's conversation: who serves them or their place in the queue, and its end. */
+ * the visitor's conversation: who serves them or their place in the queue, its end, ending it themselves. */
 (function () {
   "use strict";
 
@@ -36,6 +36,12 @@
     emoji: $("composer-emoji"),
     fatal: $("fatal"),
     fatalText: $("fatal-text"),
+    endChat: $("end-chat"),
+    endConfirm: $("end-confirm"),
+    endOk: $("end-ok"),
+    endCancel: $("end-cancel"),
+    endError: $("end-error"),
+    endErrorText: $("end-error-text"),
     ended: $("ended-notice"),
   };
 
@@ -54,6 +60,7 @@
     conversation: null,
     // The last conversation ended and no new one has started: say so, and that writing starts one.
     ended: false,
+    closing: null, // {ref, timer}: an "End chat" on its way
   };
   var thread = new G.Thread();
   var title = new G.TitleFlasher(document.title);
@@ -175,6 +182,8 @@
       dom.status.dataset.state = online == null ? "unknown" : online > 0 ? "online" : "offline";
       dom.statusText.textContent = online == null ? "" : online > 0 ? t("Online") : t("Offline");
     }
+    dom.endChat.hidden = state.dead || !live(conversation);
+    dom.endChat.disabled = !!state.closing;
     dom.ended.hidden = state.dead || !state.ended;
     var showNotice = online === 0;
     dom.notice.hidden = !showNotice;
@@ -210,6 +219,7 @@
     dom.input.disabled = true;
     dom.send.disabled = true;
     dom.app.classList.add("vchat--dead");
+    closeConfirm(false);
     renderHeader();
   }
 
@@ -233,7 +243,7 @@
     });
   }
 
-  /** The visitor's conversation changed (ready, the `conversation` event). */
+  /** The visitor's conversation changed (ready, the `conversation` event, the answer to "End chat"). */
   function setConversation(conversation, options) {
     options = options || {};
     var known = state.conversation;
@@ -460,8 +470,16 @@
     conversation: function (data) {
       setConversation(data.conversation || null);
     },
+    ok: function (data) {
+      if (state.closing && data.ref === state.closing.ref) closeDone(data.conversation || null);
+    },
     error: function (data) {
       if (data.ref && outbox.get(data.ref)) outbox.error(data.ref, data.code, data.message);
+      if (state.closing && data.ref === state.closing.ref) {
+        // The server could not do it now: try once over HTTP, which says for sure.
+        if (data.code === "server_error" || data.code === "rate_limited") closeOverHTTP(state.closing.ref);
+        else closeFailed();
+      }
     },
   };
 
@@ -512,6 +530,101 @@
     },
   });
 
+  // --- ending the conversation -----------------------------------------------------------------
+
+  var CLOSE_ANSWER_TIMEOUT = 8000;
+  var returnFocus = null;
+
+  function openConfirm() {
+    if (state.dead || !live(state.conversation)) return;
+    returnFocus = document.activeElement;
+    dom.endConfirm.hidden = false;
+    dom.endOk.focus();
+  }
+  /** Hide the dialog; `restore` gives the focus back to where it was (cancelling). */
+  function closeConfirm(restore) {
+    if (dom.endConfirm.hidden) return;
+    dom.endConfirm.hidden = true;
+    if (restore && returnFocus && returnFocus.focus) returnFocus.focus();
+    returnFocus = null;
+  }
+
+  function endChat() {
+    closeConfirm(false);
+    if (state.closing || !live(state.conversation)) return;
+    var ref = "close-" + G.uuid();
+    state.closing = { ref: ref, timer: null };
+    dom.endError.hidden = true;
+    renderHeader();
+    if (socket.send("conversation.close", { ref: ref })) {
+      // No answer in time (the socket died on the way): HTTP closes it, or finds it closed.
+      state.closing.timer = setTimeout(function () {
+        closeOverHTTP(ref);
+      }, CLOSE_ANSWER_TIMEOUT);
+    } else {
+      closeOverHTTP(ref);
+    }
+  }
+
+  function closeOverHTTP(ref, retried) {
+    if (!state.closing || state.closing.ref !== ref) return;
+    clearTimeout(state.closing.timer);
+    G.api("POST", "/api/v1/visitor/conversation/close", undefined, authHeaders()).then(function (res) {
+      if (!state.closing || state.closing.ref !== ref) return; // the socket answered meanwhile
+      if (res.ok && res.data) {
+        closeDone(res.data.conversation || null);
+      } else if (res.status === 401 && !retried) {
+        login().then(function (ok) {
+          if (ok) closeOverHTTP(ref, true);
+          else closeFailed();
+        });
+      } else {
+        closeFailed();
+      }
+    });
+  }
+
+  function closeDone(conversation) {
+    if (state.closing) clearTimeout(state.closing.timer);
+    state.closing = null;
+    // null: nothing was open any more (the agent closed it a moment earlier).
+    if (conversation) setConversation(conversation);
+    else if (live(state.conversation)) setConversation(null);
+    else renderHeader();
+  }
+
+  var endErrorTimer = null;
+  function closeFailed() {
+    if (state.closing) clearTimeout(state.closing.timer);
+    state.closing = null;
+    renderHeader();
+    dom.endErrorText.textContent = t("Could not end the chat. Try again.");
+    dom.endError.hidden = false;
+    clearTimeout(endErrorTimer);
+    endErrorTimer = setTimeout(function () {
+      dom.endError.hidden = true;
+    }, 6000);
+  }
+
+  dom.endChat.addEventListener("click", openConfirm);
+  dom.endCancel.addEventListener("click", function () {
+    closeConfirm(true);
+  });
+  dom.endOk.addEventListener("click", endChat);
+  dom.endConfirm.addEventListener("click", function (e) {
+    if (e.target === dom.endConfirm) closeConfirm(true); // a tap beside the box
+  });
+  dom.endConfirm.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      e.stopPropagation();
+      closeConfirm(true);
+    } else if (e.key === "Tab") {
+      // Keep the focus in the dialog: it has two buttons.
+      e.preventDefault();
+      (document.activeElement === dom.endOk ? dom.endCancel : dom.endOk).focus();
+    }
+  });
+
   // --- composer --------------------------------------------------------------------------------
 
   new G.Composer(dom.input, dom.send, {
@@ -545,6 +658,7 @@
   // For tests and the embedding widget: a read-only peek at the page's state.
   window.GoFlyVisitor = {
     send: send,
+    endChat: endChat,
     state: state,
     outbox: outbox,
     socket: socket,
