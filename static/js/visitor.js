@@ -473,6 +473,20 @@
     ok: function (data) {
       if (state.closing && data.ref === state.closing.ref) closeDone(data.conversation || null);
     },
+    "visitor.cleared": function (data) {
+      if (state.visitor && data.visitor_id && data.visitor_id !== state.visitor.visitor_id) return;
+      // Every message and conversation of the visitor is gone: show the empty thread. Messages still in
+      // the outbox stay (they were never acknowledged) and open a new conversation when sent.
+      resetThread();
+      thread.loaded = true;
+      state.conversation = null;
+      state.ended = false;
+      hideTyping();
+      unseen = 0;
+      title.set(0);
+      renderHeader();
+      view.render({ stick: true });
+    },
     error: function (data) {
       if (data.ref && outbox.get(data.ref)) outbox.error(data.ref, data.code, data.message);
       if (state.closing && data.ref === state.closing.ref) {
