@@ -805,7 +805,8 @@
 
   /**
    * opts: self ("visitor"|"agent": whose messages go on the right), avatar(rec) -> url, name(rec) -> string,
-   * onRetry(rec), onDiscard(rec), leading() -> [nodes] shown above the first message.
+   * onRetry(rec), onDiscard(rec), leading() -> [nodes] shown above the first message, and optionally
+   * eventText(code, meta) -> string, to word timeline lines for this reader (default: eventText).
    */
   function ThreadView(container, opts) {
     this.container = container;
@@ -897,7 +898,7 @@
     var opts = this.opts;
     if (rec.kind === "event") {
       return el("div", { className: "msg msg--system msg--event", dataset: { id: rec.id || "", event: rec.content } }, [
-        el("span", { className: "msg--system__text", text: eventText(rec.content, rec.meta || {}) }),
+        el("span", { className: "msg--system__text", text: (opts.eventText || eventText)(rec.content, rec.meta || {}) }),
         rec.created_at ? el("time", { className: "msg--event__time", text: formatTime(rec.created_at) }) : null,
       ].filter(Boolean));
     }

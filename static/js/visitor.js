@@ -1,4 +1,5 @@
-/* GoFly visitor chat page (/chatIndex): log in (resuming the stored token), history, live chat, outbox. */
+/* GoFly visitor chat page (/chatIndex): log in (resuming the stored token), history, live chat, outbox, and
+ * the visitor's conversation: who serves them or their place in the queue, its end, ending it themselves. */
 (function () {
   "use strict";
 
@@ -35,6 +36,13 @@
     emoji: $("composer-emoji"),
     fatal: $("fatal"),
     fatalText: $("fatal-text"),
+    endChat: $("end-chat"),
+    endConfirm: $("end-confirm"),
+    endOk: $("end-ok"),
+    endCancel: $("end-cancel"),
+    endError: $("end-error"),
+    endErrorText: $("end-error-text"),
+    ended: $("ended-notice"),
   };
 
   var state = {
@@ -47,6 +55,12 @@
     loadingOlder: false,
     loginAttempt: 0,
     dead: false,
+    // The conversation as the visitor sees it ({id, status, assignee, queue_position, closed_by}), the
+    // newest one we heard of; null when there is none (the next message opens one).
+    conversation: null,
+    // The last conversation ended and no new one has started: say so, and that writing starts one.
+    ended: false,
+    closing: null, // {ref, timer}: an "End chat" on its way
   };
   var thread = new G.Thread();
   var title = new G.TitleFlasher(document.title);
@@ -102,8 +116,29 @@
     return nodes;
   }
 
+  // Timeline lines as the visitor reads them: about "you", not about "the visitor".
+  function eventText(code, meta) {
+    var name = function (agent) {
+      return agent && agent.name ? agent.name : t("an agent");
+    };
+    switch (code) {
+      case "taken":
+      case "assigned":
+        return t("{name} is now serving you", { name: name(meta.agent) });
+      case "transferred":
+        return t("You were transferred to {to}", { to: name(meta.to) });
+      case "closed":
+        if (meta.by === "visitor") return t("You ended the conversation");
+        if (meta.by === "agent") return t("{name} ended the conversation", { name: name(meta.agent) });
+        return G.eventText(code, meta);
+      default:
+        return G.eventText(code, meta);
+    }
+  }
+
   var view = new G.ThreadView(dom.list, {
     self: "visitor",
+    eventText: eventText,
     avatar: function (rec) {
       return rec.sender === "visitor" ? visitorAvatar() : agentAvatar(rec.agent || state.agent);
     },
@@ -121,15 +156,35 @@
     leading: leading,
   });
 
+  function live(conversation) {
+    return !!conversation && (conversation.status === "waiting" || conversation.status === "open");
+  }
+
   function renderHeader() {
+    var conversation = state.conversation;
+    var waiting = !!conversation && conversation.status === "waiting";
+    // Who serves the visitor: the assignee of their open conversation; while they wait, nobody yet;
+    // otherwise the agent they asked for or who answered them last.
     var agent = state.agent;
+    if (waiting) agent = null;
+    else if (conversation && conversation.status === "open" && conversation.assignee) agent = conversation.assignee;
     dom.agentAvatar.src = agentAvatar(agent);
     dom.agentName.textContent = (agent && agent.name) || cfg.enterprise_name || t("Customer service");
     // Without a named agent the title already is the enterprise's name.
     dom.ent.hidden = !agent || !cfg.enterprise_name;
     var online = state.agentsOnline;
-    dom.status.dataset.state = online == null ? "unknown" : online > 0 ? "online" : "offline";
-    dom.statusText.textContent = online == null ? "" : online > 0 ? t("Online") : t("Offline");
+    if (waiting) {
+      dom.status.dataset.state = "waiting";
+      dom.statusText.textContent = conversation.queue_position
+        ? t("You are number {n} in the queue", { n: conversation.queue_position })
+        : t("Waiting for an agent…");
+    } else {
+      dom.status.dataset.state = online == null ? "unknown" : online > 0 ? "online" : "offline";
+      dom.statusText.textContent = online == null ? "" : online > 0 ? t("Online") : t("Offline");
+    }
+    dom.endChat.hidden = state.dead || !live(conversation);
+    dom.endChat.disabled = !!state.closing;
+    dom.ended.hidden = state.dead || !state.ended;
     var showNotice = online === 0;
     dom.notice.hidden = !showNotice;
     if (showNotice) {
@@ -164,6 +219,8 @@
     dom.input.disabled = true;
     dom.send.disabled = true;
     dom.app.classList.add("vchat--dead");
+    closeConfirm(false);
+    renderHeader();
   }
 
   var typingTimer = null;
@@ -176,6 +233,41 @@
   function hideTyping() {
     clearTimeout(typingTimer);
     dom.typing.hidden = true;
+  }
+
+  // --- the conversation ------------------------------------------------------------------------
+
+  function heldMessages() {
+    return thread.records.some(function (rec) {
+      return rec.id != null;
+    });
+  }
+
+  /** The visitor's conversation changed (ready, the `conversation` event, the answer to "End chat"). */
+  function setConversation(conversation, options) {
+    options = options || {};
+    var known = state.conversation;
+    if (conversation) {
+      // Ids only grow: news of an older conversation (late, from another process) changes nothing.
+      if (known && conversation.id < known.id) return;
+      state.conversation = conversation;
+      state.ended = conversation.status === "closed";
+      if (conversation.status === "open" && conversation.assignee) {
+        state.agent = Object.assign({}, state.agent || {}, conversation.assignee);
+      }
+    } else if (options.fromReady && known && !live(known)) {
+      // `ready` names only a conversation that is not closed: the closed one we know of still stands.
+    } else {
+      // None open: if the visitor has a thread, its last conversation has ended (every message belongs to
+      // one), unless a message of theirs is still on its way and about to open the next.
+      state.conversation = null;
+      state.ended =
+        heldMessages() &&
+        !outbox.items.some(function (item) {
+          return item.state === "pending";
+        });
+    }
+    renderHeader();
   }
 
   // --- messages --------------------------------------------------------------------------------
@@ -220,6 +312,11 @@
 
   function send(text) {
     if (state.dead) return false;
+    if (state.ended) {
+      // This message opens a new conversation (the server's `conversation` event will say whose).
+      state.ended = false;
+      renderHeader();
+    }
     var item = outbox.add(text);
     thread.merge({ client_id: item.client_id, sender: "visitor", kind: "text", content: text, local: item.created }, "sending");
     view.render({ stick: true });
@@ -324,7 +421,7 @@
       state.agentsOnline = data.agents_online;
       if (data.welcome != null) state.welcome = data.welcome;
       if (data.offline_text != null) state.offlineText = data.offline_text;
-      renderHeader();
+      setConversation(data.conversation || null, { fromReady: true });
       // Fetch whatever we missed before sending anything, so the outbox never resends what is stored.
       outbox.setReady(false);
       requestSync();
@@ -370,8 +467,33 @@
       markRead(data.up_to || 0);
       view.render();
     },
+    conversation: function (data) {
+      setConversation(data.conversation || null);
+    },
+    ok: function (data) {
+      if (state.closing && data.ref === state.closing.ref) closeDone(data.conversation || null);
+    },
+    "visitor.cleared": function (data) {
+      if (state.visitor && data.visitor_id && data.visitor_id !== state.visitor.visitor_id) return;
+      // Every message and conversation of the visitor is gone: show the empty thread. Messages still in
+      // the outbox stay (they were never acknowledged) and open a new conversation when sent.
+      resetThread();
+      thread.loaded = true;
+      state.conversation = null;
+      state.ended = false;
+      hideTyping();
+      unseen = 0;
+      title.set(0);
+      renderHeader();
+      view.render({ stick: true });
+    },
     error: function (data) {
       if (data.ref && outbox.get(data.ref)) outbox.error(data.ref, data.code, data.message);
+      if (state.closing && data.ref === state.closing.ref) {
+        // The server could not do it now: try once over HTTP, which says for sure.
+        if (data.code === "server_error" || data.code === "rate_limited") closeOverHTTP(state.closing.ref);
+        else closeFailed();
+      }
     },
   };
 
@@ -422,6 +544,101 @@
     },
   });
 
+  // --- ending the conversation -----------------------------------------------------------------
+
+  var CLOSE_ANSWER_TIMEOUT = 8000;
+  var returnFocus = null;
+
+  function openConfirm() {
+    if (state.dead || !live(state.conversation)) return;
+    returnFocus = document.activeElement;
+    dom.endConfirm.hidden = false;
+    dom.endOk.focus();
+  }
+  /** Hide the dialog; `restore` gives the focus back to where it was (cancelling). */
+  function closeConfirm(restore) {
+    if (dom.endConfirm.hidden) return;
+    dom.endConfirm.hidden = true;
+    if (restore && returnFocus && returnFocus.focus) returnFocus.focus();
+    returnFocus = null;
+  }
+
+  function endChat() {
+    closeConfirm(false);
+    if (state.closing || !live(state.conversation)) return;
+    var ref = "close-" + G.uuid();
+    state.closing = { ref: ref, timer: null };
+    dom.endError.hidden = true;
+    renderHeader();
+    if (socket.send("conversation.close", { ref: ref })) {
+      // No answer in time (the socket died on the way): HTTP closes it, or finds it closed.
+      state.closing.timer = setTimeout(function () {
+        closeOverHTTP(ref);
+      }, CLOSE_ANSWER_TIMEOUT);
+    } else {
+      closeOverHTTP(ref);
+    }
+  }
+
+  function closeOverHTTP(ref, retried) {
+    if (!state.closing || state.closing.ref !== ref) return;
+    clearTimeout(state.closing.timer);
+    G.api("POST", "/api/v1/visitor/conversation/close", undefined, authHeaders()).then(function (res) {
+      if (!state.closing || state.closing.ref !== ref) return; // the socket answered meanwhile
+      if (res.ok && res.data) {
+        closeDone(res.data.conversation || null);
+      } else if (res.status === 401 && !retried) {
+        login().then(function (ok) {
+          if (ok) closeOverHTTP(ref, true);
+          else closeFailed();
+        });
+      } else {
+        closeFailed();
+      }
+    });
+  }
+
+  function closeDone(conversation) {
+    if (state.closing) clearTimeout(state.closing.timer);
+    state.closing = null;
+    // null: nothing was open any more (the agent closed it a moment earlier).
+    if (conversation) setConversation(conversation);
+    else if (live(state.conversation)) setConversation(null);
+    else renderHeader();
+  }
+
+  var endErrorTimer = null;
+  function closeFailed() {
+    if (state.closing) clearTimeout(state.closing.timer);
+    state.closing = null;
+    renderHeader();
+    dom.endErrorText.textContent = t("Could not end the chat. Try again.");
+    dom.endError.hidden = false;
+    clearTimeout(endErrorTimer);
+    endErrorTimer = setTimeout(function () {
+      dom.endError.hidden = true;
+    }, 6000);
+  }
+
+  dom.endChat.addEventListener("click", openConfirm);
+  dom.endCancel.addEventListener("click", function () {
+    closeConfirm(true);
+  });
+  dom.endOk.addEventListener("click", endChat);
+  dom.endConfirm.addEventListener("click", function (e) {
+    if (e.target === dom.endConfirm) closeConfirm(true); // a tap beside the box
+  });
+  dom.endConfirm.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      e.stopPropagation();
+      closeConfirm(true);
+    } else if (e.key === "Tab") {
+      // Keep the focus in the dialog: it has two buttons.
+      e.preventDefault();
+      (document.activeElement === dom.endOk ? dom.endCancel : dom.endOk).focus();
+    }
+  });
+
   // --- composer --------------------------------------------------------------------------------
 
   new G.Composer(dom.input, dom.send, {
@@ -455,6 +672,7 @@
   // For tests and the embedding widget: a read-only peek at the page's state.
   window.GoFlyVisitor = {
     send: send,
+    endChat: endChat,
     state: state,
     outbox: outbox,
     socket: socket,
