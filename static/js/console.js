@@ -1,4 +1,6 @@
-/* GoFly agent console (/console): live visitor list, conversations, visitor details, notifications. */
+/* GoFly agent console (/console): the conversation tabs (Mine, Queue, All open, Closed) and the visitor
+ * lists, one thread per visitor, the conversation's actions (take, transfer, close, reopen, clear), the
+ * agent's own status and the team's, visitor details, sounds and notifications. */
 (function () {
   "use strict";
 
@@ -14,6 +16,12 @@
   var TYPING_TTL = 6000;
   var OUTBOX_KEY = "gofly.outbox.agent." + me.id;
   var NOTIFY_DISMISSED_KEY = "gofly.notify.dismissed";
+  var TAB_KEY = "gofly.console.tab." + me.id;
+  var CLOSED_PAGE = 30;
+  var ACTION_TIMEOUT = 15000;
+  var TABS = ["mine", "queue", "open", "closed", "online", "recent"];
+  var CONVERSATION_TABS = { mine: true, queue: true, open: true, closed: true };
+  var STATUS_ORDER = { online: 0, away: 1, offline: 2 };
 
   var $ = function (id) {
     return document.getElementById(id);
@@ -49,21 +57,68 @@
     info: $("info"),
     infoBody: $("info-body"),
     infoClose: $("info-close"),
+    listMore: $("list-more"),
+    counts: { mine: $("count-mine"), queue: $("count-queue"), open: $("count-open"), closed: $("count-closed") },
+    convbar: $("convbar"),
+    convState: $("convbar-state"),
+    actTake: $("act-take"),
+    actTransfer: $("act-transfer"),
+    actClose: $("act-close"),
+    actReopen: $("act-reopen"),
+    actClear: $("act-clear"),
+    noteBanner: $("transfer-note-banner"),
+    noteText: $("transfer-note-text"),
+    toast: $("toast"),
+    meToggle: $("me-toggle"),
+    mePanel: $("me-panel"),
+    myDot: $("my-status-dot"),
+    myStatusText: $("my-status-text"),
+    statusChoices: document.querySelectorAll(".status-choice"),
+    teamList: $("team-list"),
+    teamOnline: $("team-online"),
+    confirm: $("confirm-dialog"),
+    confirmTitle: $("confirm-title"),
+    confirmText: $("confirm-text"),
+    confirmOk: $("confirm-ok"),
+    transfer: $("transfer-dialog"),
+    transferForm: $("transfer-form"),
+    transferSub: $("transfer-sub"),
+    transferAgents: $("transfer-agents"),
+    transferNote: $("transfer-note"),
+    transferError: $("transfer-error"),
+    transferSubmit: $("transfer-submit"),
+    transferCancel: $("transfer-cancel"),
   };
 
+  var savedTab = G.store.get(TAB_KEY);
   var state = {
     selected: null,
-    tab: "online",
+    conv: null, // the conversation row the agent clicked, when the visitor has no live one to show instead
+    tab: TABS.indexOf(savedTab) >= 0 ? savedTab : "online",
     filter: "",
     cursor: 0, // highest message id held across the enterprise: where a reconnect's sync starts
     readyOnce: false,
     syncing: false, // from a reconnect's `ready` until its last `history` page: threads may lack what summaries count
     recentLoaded: false,
     loadingOlder: false,
+    busy: false, // an action of the open conversation awaits its answer
+    settingStatus: false,
+    closedCount: null, // from the server's counts; null until the first page of the Closed tab came
+    closedMore: false,
+    closedCursor: 0, // the oldest closed conversation a page brought: where the next page starts
+    closedPages: 0,
+    closedLoading: false,
   };
   var visitors = {}; // visitor_id -> summary (+ local fields)
   var threads = {}; // visitor_id -> Thread
   var rows = {}; // visitor_id -> <li>
+  var conversations = {}; // conversation id -> conversation (as agents see it, without its visitor summary)
+  var liveOf = {}; // visitor_id -> id of their waiting or open conversation
+  var crows = {}; // conversation id -> <li>
+  var roster = {}; // agent id -> agent status
+  var transferNotes = {}; // conversation id -> {from, note}, for conversations handed to this agent
+  var noteFetched = {};
+  var clearedAt = {}; // visitor_id -> when their history was cleared: answers asked for before it are stale
   var drafts = {};
   var lastReadSent = {};
   var title = new G.TitleFlasher(document.title);
@@ -132,6 +187,158 @@
     return /Mobile|iPhone|Android|iPod/i.test(ua || "");
   }
 
+  // --- conversations -----------------------------------------------------------------------------
+
+  function can(permission) {
+    return (me.permissions || []).indexOf(permission) >= 0;
+  }
+  function isLive(c) {
+    return !!c && (c.status === "waiting" || c.status === "open");
+  }
+  function isMine(c) {
+    return !!c && c.status === "open" && !!c.assignee && c.assignee.id === me.id;
+  }
+  /** Messages of these ring and notify; the rest update their rows silently. */
+  function alerting(c) {
+    return !!c && (c.status === "waiting" || isMine(c));
+  }
+  function timeOf(value) {
+    var d = G.toDate(value);
+    return d ? d.getTime() : 0;
+  }
+  // Every change moves one of these forward (take, assign, transfer, reopen: assigned_at; close: closed_at),
+  // so an answer that arrives after a later change's event cannot bring the older state back.
+  function changedAt(c) {
+    return Math.max(timeOf(c.created_at), timeOf(c.assigned_at), timeOf(c.closed_at));
+  }
+  function conversationActivity(c) {
+    var at = Math.max(timeOf(c.last_activity_at), timeOf(c.closed_at));
+    var v = visitors[c.visitor_id];
+    if (v && v.last_message && liveOf[c.visitor_id] === c.id) at = Math.max(at, timeOf(v.last_message.created_at));
+    return at;
+  }
+  function latestConversation(vid) {
+    var best = null;
+    Object.keys(conversations).forEach(function (id) {
+      var c = conversations[id];
+      if (c.visitor_id === vid && (!best || c.id > best.id)) best = c;
+    });
+    return best;
+  }
+  /** The conversation the selected visitor's header is about: their live one, else the row clicked, else their latest. */
+  function currentConversation() {
+    var vid = state.selected;
+    if (!vid) return null;
+    if (liveOf[vid] && conversations[liveOf[vid]]) return conversations[liveOf[vid]];
+    var clicked = state.conv && conversations[state.conv];
+    if (clicked && clicked.visitor_id === vid) return clicked;
+    return latestConversation(vid);
+  }
+
+  function ensureVisitor(vid) {
+    var v = visitors[vid];
+    if (!v) {
+      v = visitors[vid] = { visitor_id: vid, name: vid.slice(-6), online: false, unread: 0, typing: "", countedUpTo: 0 };
+      fetchSummary(vid);
+    }
+    return v;
+  }
+
+  /**
+   * Keep the newer of what we hold and `payload`; returns the conversation held. `change` names the
+   * event that brought it: a conversation first seen closing counts as newly closed.
+   */
+  function upsertConversation(payload, change) {
+    if (!payload || payload.id == null) return null;
+    var summary = payload.visitor;
+    var c = Object.assign({}, payload);
+    delete c.visitor;
+    delete c.transfer_note;
+    if (summary) {
+      var known = visitors[summary.visitor_id];
+      var v = upsertVisitor(summary);
+      if (known && !("online" in summary)) v.online = known.online;
+    } else {
+      ensureVisitor(c.visitor_id);
+    }
+    if (typeof payload.transfer_note === "string" && payload.transfer_note && isMine(payload)) {
+      transferNotes[c.id] = Object.assign({}, transferNotes[c.id], { note: payload.transfer_note });
+    }
+    var held = conversations[c.id];
+    if (held && changedAt(held) > changedAt(c)) return held;
+    var wasClosed = held ? held.status === "closed" : change === "reopened";
+    var isClosed = c.status === "closed" && (!!held || change === "closed");
+    if (state.closedCount != null && wasClosed !== isClosed && (held || change)) {
+      state.closedCount = Math.max(0, state.closedCount + (isClosed ? 1 : -1));
+    }
+    conversations[c.id] = c;
+    if (isLive(c)) liveOf[c.visitor_id] = c.id;
+    else if (liveOf[c.visitor_id] === c.id) delete liveOf[c.visitor_id];
+    return c;
+  }
+
+  function forgetConversation(id) {
+    var c = conversations[id];
+    if (!c) return;
+    delete conversations[id];
+    delete crows[id];
+    if (liveOf[c.visitor_id] === c.id) delete liveOf[c.visitor_id];
+    if (state.conv === c.id) state.conv = null;
+  }
+
+  /** How many open conversations each agent has, counted from the live list the console holds. */
+  function loads() {
+    var n = {};
+    Object.keys(conversations).forEach(function (id) {
+      var c = conversations[id];
+      if (c.status === "open" && c.assignee) n[c.assignee.id] = (n[c.assignee.id] || 0) + 1;
+    });
+    return n;
+  }
+
+  function pad2(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+  function formatWait(since) {
+    var s = Math.max(0, Math.floor((Date.now() - timeOf(since)) / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h ? h + ":" + pad2(m) + ":" + pad2(s % 60) : m + ":" + pad2(s % 60);
+  }
+  function waitText(since) {
+    return t("Waiting {time}", { time: formatWait(since) });
+  }
+  /** A waiting time that the ticker keeps counting. */
+  function waitNode(c, className) {
+    return el("span", { className: className, text: waitText(c.created_at), dataset: { waitSince: c.created_at } });
+  }
+  function tickWaits() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-wait-since]"), function (node) {
+      node.textContent = waitText(node.dataset.waitSince);
+    });
+  }
+
+  var STATUS_LABELS = { waiting: "Waiting", open: "Open", closed: "Closed" };
+  function statusChip(c) {
+    return el("span", { className: "chip chip--" + c.status, text: t(STATUS_LABELS[c.status] || c.status) });
+  }
+  function agentName(agent) {
+    if (!agent) return "";
+    return agent.id === me.id ? t("You") : agent.name;
+  }
+
+  /** One line for a row: the visitor's last message, or their last timeline line. */
+  function previewOf(last, vid) {
+    if (!last) return t("No messages yet");
+    if (last.kind === "event") return G.eventText(last.content, last.meta || guessedMeta(vid));
+    return (last.sender === "agent" ? "↩ " : "") + G.previewText(last.content);
+  }
+  // A summary's last message carries no `meta`; its visitor's newest conversation names who served it.
+  function guessedMeta(vid) {
+    var c = vid && (conversations[liveOf[vid]] || latestConversation(vid));
+    if (!c || !c.assignee) return {};
+    return { agent: c.status === "closed" ? null : c.assignee, to: c.assignee, by: c.closed_by };
+  }
+
   // --- visitor list ----------------------------------------------------------------------------
 
   var listScheduled = false;
@@ -144,41 +351,193 @@
     });
   }
 
+  function matches(v) {
+    if (!state.filter) return true;
+    var hay = (v.name + " " + v.visitor_id + " " + (v.city || "") + " " + (v.ip || "")).toLowerCase();
+    return hay.indexOf(state.filter) >= 0;
+  }
+
   function listed(v) {
-    if (state.filter) {
-      var q = state.filter;
-      var hay = (v.name + " " + v.visitor_id + " " + (v.city || "") + " " + (v.ip || "")).toLowerCase();
-      if (hay.indexOf(q) < 0) return false;
-    }
+    if (!matches(v)) return false;
     if (state.tab === "online") return v.online || v.unread > 0 || v.visitor_id === state.selected;
     return true;
   }
 
-  function renderList() {
-    var ids = Object.keys(visitors).filter(function (vid) {
-      return listed(visitors[vid]);
+  var TAB_FILTERS = {
+    mine: isMine,
+    queue: function (c) {
+      return c.status === "waiting";
+    },
+    open: isLive,
+    closed: function (c) {
+      return c.status === "closed";
+    },
+  };
+
+  function tabConversations(tab) {
+    var keep = TAB_FILTERS[tab];
+    return Object.keys(conversations)
+      .map(function (id) {
+        return conversations[id];
+      })
+      .filter(function (c) {
+        return keep(c);
+      });
+  }
+
+  function renderCounts() {
+    ["mine", "queue", "open"].forEach(function (tab) {
+      dom.counts[tab].textContent = String(tabConversations(tab).length);
     });
-    ids.sort(function (a, b) {
-      var va = visitors[a], vb = visitors[b];
-      if (state.tab === "online" && !!va.online !== !!vb.online) return va.online ? -1 : 1;
-      return activityTime(vb) - activityTime(va);
-    });
-    var frag = document.createDocumentFragment();
-    ids.forEach(function (vid) {
-      frag.appendChild(renderRow(visitors[vid]));
-    });
-    dom.list.replaceChildren(frag);
-    dom.listEmpty.hidden = ids.length > 0;
-    dom.listEmpty.textContent = state.filter
-      ? t("No visitor matches.")
-      : state.tab === "online"
-        ? t("No visitors online right now. New visitors will appear here.")
-        : t("No visitors yet.");
+    dom.counts.queue.classList.toggle("has-items", tabConversations("queue").length > 0);
+    dom.counts.closed.textContent = state.closedCount == null ? "–" : String(state.closedCount);
     var online = Object.keys(visitors).filter(function (vid) {
       return visitors[vid].online;
     }).length;
     dom.onlineCount.textContent = String(online);
+  }
+
+  var EMPTY_TEXTS = {
+    mine: "No conversation is assigned to you. New ones come here; the queue holds those nobody has yet.",
+    queue: "Nobody is waiting.",
+    open: "No conversation is open.",
+    closed: "No closed conversations.",
+  };
+
+  var latestIds = {}; // visitor_id -> id of their newest conversation held, while a list renders
+  function renderList() {
+    var nodes;
+    if (CONVERSATION_TABS[state.tab]) {
+      latestIds = {};
+      Object.keys(conversations).forEach(function (id) {
+        var c = conversations[id];
+        if (!latestIds[c.visitor_id] || c.id > latestIds[c.visitor_id]) latestIds[c.visitor_id] = c.id;
+      });
+      var list = tabConversations(state.tab).filter(function (c) {
+        return matches(visitors[c.visitor_id] || { name: "", visitor_id: c.visitor_id });
+      });
+      if (state.tab === "queue") {
+        list.sort(function (a, b) {
+          return timeOf(a.created_at) - timeOf(b.created_at) || a.id - b.id;
+        });
+      } else {
+        list.sort(function (a, b) {
+          return conversationActivity(b) - conversationActivity(a) || b.id - a.id;
+        });
+      }
+      nodes = list.map(renderConversationRow);
+      dom.listEmpty.textContent = state.filter ? t("No conversation matches.") : t(EMPTY_TEXTS[state.tab]);
+      dom.listMore.hidden = !(state.tab === "closed" && state.closedMore);
+      dom.listMore.disabled = state.closedLoading;
+      dom.listMore.textContent = state.closedLoading ? t("Loading…") : t("Load more");
+    } else {
+      var ids = Object.keys(visitors).filter(function (vid) {
+        return listed(visitors[vid]);
+      });
+      ids.sort(function (a, b) {
+        var va = visitors[a], vb = visitors[b];
+        if (state.tab === "online" && !!va.online !== !!vb.online) return va.online ? -1 : 1;
+        return activityTime(vb) - activityTime(va);
+      });
+      nodes = ids.map(function (vid) {
+        return renderRow(visitors[vid]);
+      });
+      dom.listEmpty.textContent = state.filter
+        ? t("No visitor matches.")
+        : state.tab === "online"
+          ? t("No visitors online right now. New visitors will appear here.")
+          : t("No visitors yet.");
+      dom.listMore.hidden = true;
+    }
+    var frag = document.createDocumentFragment();
+    nodes.forEach(function (node) {
+      frag.appendChild(node);
+    });
+    dom.list.replaceChildren(frag);
+    dom.listEmpty.hidden = nodes.length > 0;
+    renderCounts();
     title.set(totalUnread());
+  }
+
+  function rowAvatar(v) {
+    return el("span", { className: "avatar-wrap" }, [
+      el("img", { className: "avatar", attrs: { src: visitorAvatar(v), alt: "", width: 36, height: 36 } }),
+      el("span", {
+        className: "presence" + (v.online ? " presence--on" : ""),
+        attrs: { title: v.online ? t("Online") : t("Offline") },
+      }),
+    ]);
+  }
+
+  function unreadBadge(v) {
+    return v.unread
+      ? el("span", {
+          className: "badge",
+          text: v.unread > 99 ? "99+" : String(v.unread),
+          attrs: { "aria-label": t("{n} unread", { n: v.unread }) },
+        })
+      : null;
+  }
+
+  /** A row of a conversation tab: the visitor, the conversation's state, its last message. */
+  function renderConversationRow(c) {
+    var v = visitors[c.visitor_id] || { visitor_id: c.visitor_id, name: c.visitor_id.slice(-6), unread: 0 };
+    var row = crows[c.id];
+    if (!row) {
+      row = crows[c.id] = el("li", { className: "vrow crow", dataset: { conversationId: c.id, visitorId: c.visitor_id } });
+    }
+    var current = c.visitor_id === state.selected && (state.conv ? state.conv === c.id : (currentConversation() || {}).id === c.id);
+    var typing = v.typing && v.typingUntil > Date.now();
+    // The visitor's last message belongs to their newest conversation; an older one shows how it ended.
+    var newest = latestIds[c.visitor_id];
+    var preview = typing
+      ? t("Typing: {text}", { text: v.typing })
+      : !newest || newest === c.id
+        ? previewOf(v.last_message, c.visitor_id)
+        : t("Earlier conversation");
+    var at = c.status === "closed" ? c.closed_at || c.last_activity_at : (v.last_message && liveOf[c.visitor_id] === c.id ? v.last_message.created_at : c.last_activity_at);
+    var sig = [
+      v.name, v.online, v.avatar, v.unread, preview, typing, current, c.status, c.assignee ? c.assignee.id : "",
+      c.assignee ? c.assignee.name : "", at, c.closed_by,
+    ].join("|");
+    row.dataset.status = c.status;
+    if (row._sig === sig) return row;
+    row._sig = sig;
+    row.className = "vrow crow crow--" + c.status + (current ? " is-active" : "") + (v.online ? "" : " is-offline") +
+      (v.unread ? " has-unread" : "") + (isMine(c) ? " is-mine" : "");
+    var state_ = [c.status === "waiting" ? waitNode(c, "chip chip--waiting crow__wait") : statusChip(c)];
+    if (c.status !== "waiting" && c.assignee) state_.push(el("span", { className: "crow__assignee", text: agentName(c.assignee) }));
+    if (c.status === "closed" && c.closed_by === "visitor") state_.push(el("span", { className: "crow__by", text: t("ended by the visitor") }));
+    if (c.status === "closed" && c.closed_by === "system") state_.push(el("span", { className: "crow__by", text: t("closed for inactivity") }));
+    row.replaceChildren(
+      el(
+        "button",
+        {
+          className: "vrow__btn",
+          attrs: { type: "button", "aria-current": current ? "true" : false },
+          on: {
+            click: function () {
+              select(c.visitor_id, c.id);
+            },
+          },
+        },
+        [
+          rowAvatar(v),
+          el("span", { className: "vrow__main" }, [
+            el("span", { className: "vrow__top" }, [
+              el("span", { className: "vrow__name", text: v.name || v.visitor_id }),
+              el("time", { className: "vrow__time", text: G.formatShort(at) }),
+            ]),
+            el("span", { className: "crow__state" }, state_),
+            el("span", { className: "vrow__bottom" }, [
+              el("span", { className: "vrow__preview" + (typing ? " is-typing" : ""), text: preview }),
+              unreadBadge(v),
+            ]),
+          ]),
+        ]
+      )
+    );
+    return row;
   }
 
   function renderRow(v) {
@@ -188,16 +547,21 @@
     }
     var typing = v.typing && v.typingUntil > Date.now();
     var last = v.last_message;
-    var preview = typing
-      ? t("Typing: {text}", { text: v.typing })
-      : last
-        ? (last.sender === "agent" ? "↩ " : "") + G.previewText(last.content)
-        : t("No messages yet");
-    var sig = [v.name, v.online, v.unread, preview, typing, v.visitor_id === state.selected, activityTime(v), v.avatar, v.city].join("|");
+    var preview = typing ? t("Typing: {text}", { text: v.typing }) : previewOf(last, v.visitor_id);
+    var live = liveOf[v.visitor_id] && conversations[liveOf[v.visitor_id]];
+    var liveSig = live ? live.status + ":" + (live.assignee ? live.assignee.id : "") : "";
+    var sig = [v.name, v.online, v.unread, preview, typing, v.visitor_id === state.selected, activityTime(v), v.avatar, v.city, liveSig].join("|");
     if (row._sig === sig) return row;
     row._sig = sig;
     row.className = "vrow" + (v.visitor_id === state.selected ? " is-active" : "") + (v.online ? "" : " is-offline") +
       (v.unread ? " has-unread" : "");
+    var tag = null;
+    if (live) {
+      tag =
+        live.status === "waiting"
+          ? waitNode(live, "chip chip--waiting")
+          : el("span", { className: "chip chip--open", text: agentName(live.assignee) || t("Open") });
+    }
     row.replaceChildren(
       el(
         "button",
@@ -211,27 +575,16 @@
           },
         },
         [
-          el("span", { className: "avatar-wrap" }, [
-            el("img", { className: "avatar", attrs: { src: visitorAvatar(v), alt: "", width: 36, height: 36 } }),
-            el("span", {
-              className: "presence" + (v.online ? " presence--on" : ""),
-              attrs: { title: v.online ? t("Online") : t("Offline") },
-            }),
-          ]),
+          rowAvatar(v),
           el("span", { className: "vrow__main" }, [
             el("span", { className: "vrow__top" }, [
               el("span", { className: "vrow__name", text: v.name || v.visitor_id }),
+              tag,
               el("time", { className: "vrow__time", text: G.formatShort(last ? last.created_at : v.updated_at) }),
             ]),
             el("span", { className: "vrow__bottom" }, [
               el("span", { className: "vrow__preview" + (typing ? " is-typing" : ""), text: preview }),
-              v.unread
-                ? el("span", {
-                    className: "badge",
-                    text: v.unread > 99 ? "99+" : String(v.unread),
-                    attrs: { "aria-label": t("{n} unread", { n: v.unread }) },
-                  })
-                : null,
+              unreadBadge(v),
             ]),
           ]),
         ]
@@ -296,6 +649,92 @@
     if (typing) dom.chatSub.appendChild(el("span", { className: "chat__typing", text: t("typing…") }));
     dom.peek.hidden = !typing;
     if (typing) dom.peekText.textContent = v.typing;
+    renderConversationBar();
+  }
+
+  /** Under the header: the conversation's state and what this agent may do with it now. */
+  function renderConversationBar() {
+    var vid = state.selected;
+    if (!vid) return;
+    var c = currentConversation();
+    var bits = [];
+    if (c) {
+      bits.push(c.status === "waiting" ? waitNode(c, "chip chip--waiting convbar__wait") : statusChip(c));
+      if (c.status === "waiting") {
+        bits.push(el("span", { className: "convbar__text", text: t("In the queue") }));
+      } else if (c.status === "open") {
+        bits.push(el("span", { className: "convbar__text", text: c.assignee ? t("Served by {name}", { name: agentName(c.assignee) }) : "" }));
+      } else {
+        var closedText = c.closed_by === "visitor" ? t("Ended by the visitor") : c.closed_by === "system" ? t("Closed after a period of inactivity") : t("Closed");
+        bits.push(el("span", { className: "convbar__text", text: closedText + " · " + G.formatDateTime(c.closed_at) }));
+      }
+    } else {
+      bits.push(el("span", { className: "convbar__text muted", text: t("No conversation yet: your message starts one.") }));
+    }
+    dom.convState.replaceChildren.apply(dom.convState, bits);
+    var live = isLive(c);
+    dom.actTake.hidden = !(c && c.status === "waiting" && can("take"));
+    dom.actTransfer.hidden = !(live && can("transfer"));
+    dom.actClose.hidden = !(live && can("close"));
+    dom.actReopen.hidden = !(c && c.status === "closed" && !liveOf[vid] && can("close"));
+    dom.actClear.hidden = !can("clear_history");
+    [dom.actTake, dom.actTransfer, dom.actClose, dom.actReopen, dom.actClear].forEach(function (button) {
+      button.disabled = state.busy;
+    });
+    dom.convbar.hidden = false;
+    dom.convbar.dataset.status = c ? c.status : "";
+    // A colleague's note travels with a conversation handed to this agent, while it is theirs.
+    var note = c && isMine(c) ? transferNotes[c.id] : null;
+    dom.noteBanner.hidden = !(note && note.note);
+    if (note && note.note) {
+      var from = note.from || transferredBy(c);
+      dom.noteText.textContent = from
+        ? t("Note from {name}: {note}", { name: from.name, note: note.note })
+        : t("Transfer note: {note}", { note: note.note });
+    }
+    if (c && isMine(c) && !transferNotes[c.id] && !noteFetched[c.id]) fetchConversation(c.id);
+  }
+
+  /** Who handed `c` to this agent, from its latest transfer line in the thread (a note fetched over HTTP names no one). */
+  function transferredBy(c) {
+    var thread = threads[c.visitor_id];
+    if (!thread) return null;
+    for (var i = thread.records.length - 1; i >= 0; i--) {
+      var rec = thread.records[i];
+      var meta = rec.meta || {};
+      if (rec.kind === "event" && rec.content === "transferred" && meta.conversation && meta.conversation.id === c.id) {
+        return meta.to && meta.to.id === me.id ? meta.by || null : null;
+      }
+    }
+    return null;
+  }
+
+  var conversationFetches = {};
+  /** The conversation as the server has it now (with its transfer note for its assignee); null if gone. */
+  function fetchConversation(id) {
+    noteFetched[id] = true;
+    if (conversationFetches[id]) return conversationFetches[id];
+    var p = (conversationFetches[id] = G.api("GET", "/api/v1/agent/conversations/" + id).then(function (res) {
+      delete conversationFetches[id];
+      if (res.status === 404) {
+        forgetConversation(id);
+        refresh();
+        return null;
+      }
+      if (!res.ok || !res.data) return conversations[id] || null;
+      var c = upsertConversation(res.data);
+      refresh();
+      return c;
+    }));
+    return p;
+  }
+
+  /** Re-render what depends on the conversations: the list and the open conversation's header. */
+  function refresh() {
+    scheduleList();
+    renderTeam();
+    if (state.selected) renderConversationBar();
+    if (dom.transfer.open) renderTransferAgents();
   }
 
   function infoRow(label, value, opts) {
@@ -362,11 +801,12 @@
     );
   }
 
-  function select(vid) {
+  function select(vid, conversationId) {
     if (!visitors[vid]) return;
     if (state.selected && state.selected !== vid) drafts[state.selected] = dom.input.value;
     var changed = state.selected !== vid;
     state.selected = vid;
+    state.conv = conversationId || null;
     dom.workspace.classList.add("has-selection");
     dom.chatEmpty.hidden = true;
     dom.chat.hidden = false;
@@ -384,7 +824,10 @@
     if (window.matchMedia("(min-width: 761px)").matches) dom.input.focus();
     if (!thread.loaded) {
       loadPage(vid).then(function () {
-        if (state.selected === vid) view.render({ stick: true });
+        if (state.selected === vid) {
+          view.render({ stick: true });
+          renderConversationBar();
+        }
         markRead(vid);
       });
     } else {
@@ -399,6 +842,10 @@
             if (k in res.data) v[k] = res.data[k];
           }
         );
+        // Their earlier conversations too: a visitor without a live one can be reopened from the header.
+        (res.data.conversations || []).forEach(function (c) {
+          upsertConversation(c);
+        });
         if (state.selected === vid) {
           renderInfo();
           renderChatHeader();
@@ -485,13 +932,12 @@
     // Ours, or another tab's (whose copy in the shared outbox is then done with).
     if (msg.sender === "agent" && msg.client_id) outbox.resolve(msg.client_id);
     var result = threadFor(vid).merge(msg);
-    var v = visitors[vid];
-    if (!v) {
-      v = visitors[vid] = { visitor_id: vid, name: vid.slice(-6), online: false, unread: 0, typing: "", countedUpTo: 0 };
-      fetchSummary(vid);
-    }
+    var v = ensureVisitor(vid);
     if (!v.last_message || msg.id >= v.last_message.id) {
-      v.last_message = { id: msg.id, content: msg.content, sender: msg.sender, kind: msg.kind, created_at: msg.created_at };
+      v.last_message = {
+        id: msg.id, content: msg.content, sender: msg.sender, kind: msg.kind, created_at: msg.created_at, meta: msg.meta,
+        conversation_id: msg.conversation_id,
+      };
     }
     // History pages are the past: the unread count of a listed visitor comes from the server.
     if (!result.isNew || msg.sender !== "visitor" || fromPage) return false;
@@ -519,6 +965,11 @@
     });
   }
 
+  /** The conversation a message belongs to, as held now (the visitor's live one if the message names none). */
+  function conversationOf(msg) {
+    return (msg.conversation_id && conversations[msg.conversation_id]) || conversations[liveOf[msg.visitor_id]] || null;
+  }
+
   function onNewVisitorMessage(msg, live) {
     var vid = msg.visitor_id;
     if (inView(vid)) {
@@ -526,10 +977,27 @@
       return;
     }
     if (!live) return;
-    var v = visitors[vid];
+    var c = conversationOf(msg);
+    if (c) {
+      if (alerting(c)) alertMessage(msg);
+    } else if (msg.conversation_id) {
+      // Its conversation's event has not come (or was lost): ask, then decide.
+      fetchConversation(msg.conversation_id).then(function (fetched) {
+        if (alerting(fetched) && !inView(vid)) alertMessage(msg);
+      });
+    }
+  }
+
+  function alertMessage(msg) {
+    var v = visitors[msg.visitor_id];
     G.playSound(assets.sound_message);
     title.set(totalUnread(), true);
-    desktopNotify(t("{name} says", { name: v ? v.name : t("Visitor") }), G.previewText(msg.content).slice(0, 140), vid, "msg-" + vid);
+    desktopNotify(
+      t("{name} says", { name: v ? v.name : t("Visitor") }),
+      G.previewText(msg.content).slice(0, 140),
+      msg.visitor_id,
+      "msg-" + msg.visitor_id
+    );
   }
 
   // --- notifications ---------------------------------------------------------------------------
@@ -611,6 +1079,429 @@
     return true;
   }
 
+  // --- conversation actions --------------------------------------------------------------------
+
+  var pendingActions = {}; // ref -> {resolve, timer}
+
+  /**
+   * An action frame over the socket, answered by `ok` or `error` with its ref; over HTTP while the
+   * socket is down. Resolves {ok, data} or {ok: false, code, message}.
+   */
+  function act(type, data, url, body) {
+    return new Promise(function (resolve) {
+      var ref = "act-" + G.uuid();
+      if (socket.send(type, Object.assign({ ref: ref }, data))) {
+        pendingActions[ref] = {
+          resolve: resolve,
+          timer: setTimeout(function () {
+            finishAction(ref, { ok: false, code: "timeout", message: t("The server did not answer in time; the list shows what happened.") });
+          }, ACTION_TIMEOUT),
+        };
+        return;
+      }
+      G.api("POST", url, body || {}).then(function (res) {
+        if (res.ok) {
+          resolve({ ok: true, data: type === "status.set" ? { agent: res.data } : { conversation: res.data } });
+          return;
+        }
+        var err = (res.data && res.data.error) || {};
+        resolve({ ok: false, code: err.code || (res.status ? "http_" + res.status : "network"), message: G.errorText(res) });
+      });
+    });
+  }
+
+  function finishAction(ref, result) {
+    var pending = ref && pendingActions[ref];
+    if (!pending) return false;
+    clearTimeout(pending.timer);
+    delete pendingActions[ref];
+    pending.resolve(result);
+    return true;
+  }
+
+  /** What a refusal means, in the reader's language (socket errors come in the server's). */
+  function refusalText(result, target) {
+    var who = target ? target.name : "";
+    switch (result.code) {
+      case "already_taken":
+        return t("Another agent took this conversation a moment ago.");
+      case "closed":
+        return t("This conversation is closed.");
+      case "not_closed":
+        return t("This conversation is not closed.");
+      case "conversation_open":
+        return t("The visitor has another conversation open; continue that one.");
+      case "over_limit":
+        return who
+          ? t("{name} already has as many open conversations as their limit allows.", { name: who })
+          : t("You already have as many open conversations as your limit allows.");
+      case "agent_offline":
+        return t("{name} is offline.", { name: who || t("This colleague") });
+      case "same_agent":
+        return t("The conversation is already theirs.");
+      case "forbidden":
+        return t("You are not allowed to do this.");
+      case "not_found":
+        return t("This conversation no longer exists.");
+      default:
+        return result.message || t("Something went wrong.");
+    }
+  }
+
+  /** Run a conversation action for the open conversation; the header's buttons wait for its answer. */
+  function conversationAction(kind, c, extra, target) {
+    var data = Object.assign({ conversation_id: c.id }, extra || {});
+    state.busy = true;
+    renderConversationBar();
+    return act("conversation." + kind, data, "/api/v1/agent/conversations/" + c.id + "/" + kind, extra || {}).then(function (result) {
+      state.busy = false;
+      if (result.ok && result.data.conversation) upsertConversation(result.data.conversation);
+      if (!result.ok && (result.code === "not_found" || result.code === "already_taken" || result.code === "closed")) {
+        fetchConversation(c.id);
+      }
+      refresh();
+      return result.ok ? result : Object.assign(result, { text: refusalText(result, target) });
+    });
+  }
+
+  function takeCurrent() {
+    var c = currentConversation();
+    if (!c) return;
+    conversationAction("take", c).then(function (result) {
+      if (!result.ok) showToast(result.text, "error");
+      else if (window.matchMedia("(min-width: 761px)").matches) dom.input.focus();
+    });
+  }
+
+  function closeCurrent() {
+    var c = currentConversation();
+    var v = c && visitors[c.visitor_id];
+    if (!c) return;
+    confirmDialog({
+      title: t("Close this conversation?"),
+      text: t("{name} can write again at any time; that starts a new conversation.", { name: v ? v.name : t("The visitor") }),
+      confirm: t("Close"),
+    }).then(function (yes) {
+      if (!yes) return;
+      conversationAction("close", c).then(function (result) {
+        if (!result.ok) showToast(result.text, "error");
+      });
+    });
+  }
+
+  function reopenCurrent() {
+    var c = currentConversation();
+    if (!c) return;
+    conversationAction("reopen", c).then(function (result) {
+      if (!result.ok) showToast(result.text, "error");
+    });
+  }
+
+  function clearCurrent() {
+    var vid = state.selected;
+    var v = visitors[vid];
+    if (!v) return;
+    confirmDialog({
+      title: t("Clear this visitor's history?"),
+      text: t("Every message and conversation of {name} is deleted, for every agent and for the visitor. This cannot be undone.", { name: v.name }),
+      confirm: t("Clear history"),
+      danger: true,
+    }).then(function (yes) {
+      if (!yes) return;
+      state.busy = true;
+      renderConversationBar();
+      G.api("POST", "/api/v1/agent/visitors/" + encodeURIComponent(vid) + "/clear", {}).then(function (res) {
+        state.busy = false;
+        if (res.ok) clearVisitor(vid); // the socket's `visitor.cleared` may come later, or not while it is down
+        else {
+          var err = (res.data && res.data.error) || {};
+          showToast(refusalText({ code: err.code, message: G.errorText(res) }), "error");
+        }
+        if (state.selected) renderConversationBar();
+      });
+    });
+  }
+
+  /** The visitor's history is gone: drop their thread and conversations everywhere. */
+  function clearVisitor(vid) {
+    var v = visitors[vid];
+    clearedAt[vid] = Date.now();
+    Object.keys(conversations).forEach(function (id) {
+      if (conversations[id].visitor_id === vid) forgetConversation(conversations[id].id);
+    });
+    var thread = (threads[vid] = new G.Thread());
+    thread.loaded = true;
+    // What this agent is still sending to them stays: it starts their history afresh.
+    outbox.items.forEach(function (item) {
+      if (item.visitor_id !== vid) return;
+      thread.merge(
+        { client_id: item.client_id, sender: "agent", kind: "text", content: item.content, local: item.created, agent: me },
+        item.state === "failed" ? "failed" : "sending"
+      );
+    });
+    if (v) {
+      v.last_message = null;
+      v.unread = 0;
+    }
+    if (state.selected === vid) {
+      view.show(thread);
+      renderChatHeader();
+    }
+    loadClosed(false);
+    refresh();
+  }
+
+  // --- transfer --------------------------------------------------------------------------------
+
+  var transferring = null; // {conversation, chosen agent id}
+
+  function openTransfer() {
+    var c = currentConversation();
+    if (!isLive(c)) return;
+    var v = visitors[c.visitor_id];
+    transferring = { conversation: c, to: null };
+    dom.transferSub.textContent = t("Hand {name} to a colleague who is online. Your note goes to them alone.", { name: v ? v.name : t("the visitor") });
+    dom.transferNote.value = "";
+    dom.transferError.hidden = true;
+    renderTransferAgents();
+    dom.transfer.showModal();
+  }
+
+  function renderTransferAgents() {
+    if (!transferring) return;
+    var c = conversations[transferring.conversation.id] || transferring.conversation;
+    var counts = loads();
+    var list = Object.keys(roster)
+      .map(function (id) {
+        return roster[id];
+      })
+      .filter(function (a) {
+        return !c.assignee || a.id !== c.assignee.id;
+      });
+    list.sort(function (a, b) {
+      return (STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) || (counts[a.id] || 0) - (counts[b.id] || 0) || String(a.name).localeCompare(String(b.name));
+    });
+    if (transferring.to && !list.some(function (a) { return a.id === transferring.to && a.status !== "offline"; })) transferring.to = null;
+    var nodes = list.map(function (a) {
+      var off = a.status === "offline";
+      var load = counts[a.id] || 0;
+      var full = a.limit > 0 && load >= a.limit;
+      var input = el("input", {
+        attrs: { type: "radio", name: "transfer-to", value: a.id, disabled: off, checked: transferring.to === a.id },
+        on: {
+          change: function () {
+            transferring.to = a.id;
+            dom.transferSubmit.disabled = false;
+            dom.transferError.hidden = true;
+          },
+        },
+      });
+      return el("label", { className: "agent-option" + (off ? " is-disabled" : "") + (full ? " is-full" : ""), dataset: { agentId: a.id, status: a.status } }, [
+        input,
+        el("span", { className: "avatar-wrap" }, [
+          el("img", { className: "avatar avatar--sm", attrs: { src: agentAvatar(a), alt: "", width: 28, height: 28 } }),
+          el("span", { className: "status-dot status-dot--ring", dataset: { status: a.status } }),
+        ]),
+        el("span", { className: "agent-option__main" }, [
+          el("span", { className: "agent-option__name", text: a.id === me.id ? t("{name} (you)", { name: a.name }) : a.name }),
+          el("span", { className: "agent-option__sub", text: statusLabel(a.status) + (off ? "" : " · " + loadText(load, a.limit)) }),
+        ]),
+        full && !off ? el("span", { className: "chip chip--full", text: t("Full") }) : null,
+      ]);
+    });
+    if (!nodes.length) nodes.push(el("p", { className: "muted agent-pick__empty", text: t("No colleague to transfer to.") }));
+    dom.transferAgents.replaceChildren.apply(dom.transferAgents, nodes);
+    dom.transferSubmit.disabled = !transferring.to || state.busy;
+  }
+
+  dom.transferForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!transferring || !transferring.to) return;
+    var c = conversations[transferring.conversation.id] || transferring.conversation;
+    var target = roster[transferring.to];
+    var note = dom.transferNote.value.trim();
+    dom.transferSubmit.disabled = true;
+    dom.transferError.hidden = true;
+    conversationAction("transfer", c, { to_agent_id: transferring.to, note: note }, target).then(function (result) {
+      if (result.ok) {
+        transferring = null;
+        dom.transfer.close();
+        showToast(t("Transferred to {name}.", { name: target ? target.name : t("a colleague") }));
+        return;
+      }
+      dom.transferError.textContent = result.text;
+      dom.transferError.hidden = false;
+      renderTransferAgents();
+    });
+  });
+  dom.transferCancel.addEventListener("click", function () {
+    dom.transfer.close();
+  });
+  dom.transfer.addEventListener("close", function () {
+    transferring = null;
+  });
+
+  // --- dialogs and toasts ------------------------------------------------------------------------
+
+  /** opts: title, text, confirm (the button's label), danger. Resolves true when confirmed. */
+  function confirmDialog(opts) {
+    return new Promise(function (resolve) {
+      dom.confirmTitle.textContent = opts.title;
+      dom.confirmText.textContent = opts.text || "";
+      dom.confirmOk.textContent = opts.confirm || t("OK");
+      dom.confirmOk.className = "btn " + (opts.danger ? "btn--danger" : "btn--primary");
+      dom.confirm.returnValue = "";
+      dom.confirm.addEventListener(
+        "close",
+        function () {
+          resolve(dom.confirm.returnValue === "ok");
+        },
+        { once: true }
+      );
+      dom.confirm.showModal();
+      dom.confirmOk.focus();
+    });
+  }
+
+  var toastTimer = null;
+  function showToast(text, kind) {
+    dom.toast.textContent = text;
+    dom.toast.className = "toast" + (kind === "error" ? " toast--error" : "");
+    dom.toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () {
+      dom.toast.hidden = true;
+    }, kind === "error" ? 8000 : 5000);
+  }
+  dom.toast.addEventListener("click", function () {
+    dom.toast.hidden = true;
+  });
+
+  // --- the agent's status and the team -------------------------------------------------------------
+
+  var STATUS_TEXTS = { online: "Online", away: "Away", offline: "Offline" };
+  function statusLabel(status) {
+    return t(STATUS_TEXTS[status] || status);
+  }
+  function loadText(load, limit) {
+    return limit > 0 ? t("{load} of {limit} open", { load: load, limit: limit }) : t("{load} open", { load: load });
+  }
+
+  function renderTeam() {
+    var mine = roster[me.id];
+    var chosen = mine ? mine.chosen : me.status || "";
+    dom.meToggle.dataset.status = chosen;
+    dom.myDot.dataset.status = chosen;
+    dom.myStatusText.textContent = chosen ? statusLabel(chosen) : "";
+    Array.prototype.forEach.call(dom.statusChoices, function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.status === chosen));
+      button.disabled = state.settingStatus;
+    });
+    var counts = loads();
+    var agents = Object.keys(roster).map(function (id) {
+      return roster[id];
+    });
+    agents.sort(function (a, b) {
+      return (STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) || (counts[a.id] || 0) - (counts[b.id] || 0) || String(a.name).localeCompare(String(b.name));
+    });
+    dom.teamList.replaceChildren.apply(
+      dom.teamList,
+      agents.map(function (a) {
+        return el("li", { className: "team__item", dataset: { agentId: a.id, status: a.status } }, [
+          el("span", { className: "avatar-wrap" }, [
+            el("img", { className: "avatar avatar--sm", attrs: { src: agentAvatar(a), alt: "", width: 28, height: 28 } }),
+            el("span", { className: "status-dot status-dot--ring", dataset: { status: a.status }, attrs: { title: statusLabel(a.status) } }),
+          ]),
+          el("span", { className: "team__main" }, [
+            el("span", { className: "team__name", text: a.id === me.id ? t("{name} (you)", { name: a.name }) : a.name }),
+            el("span", { className: "team__status", text: statusLabel(a.status) }),
+          ]),
+          el("span", { className: "team__load", text: loadText(counts[a.id] || 0, a.limit), attrs: { title: t("Open conversations and the limit routing keeps to") } }),
+        ]);
+      })
+    );
+    var here = agents.filter(function (a) {
+      return a.status !== "offline";
+    }).length;
+    dom.teamOnline.textContent = agents.length ? t("{n} of {total} here", { n: here, total: agents.length }) : "";
+  }
+
+  function setMyStatus(status) {
+    if (state.settingStatus) return;
+    state.settingStatus = true;
+    renderTeam();
+    act("status.set", { status: status }, "/api/v1/agent/status", { status: status }).then(function (result) {
+      state.settingStatus = false;
+      if (result.ok && result.data.agent) {
+        roster[result.data.agent.id] = result.data.agent;
+        me.status = result.data.agent.chosen;
+      } else if (!result.ok) {
+        showToast(refusalText(result), "error");
+      }
+      renderTeam();
+    });
+  }
+
+  function setPanel(open) {
+    dom.mePanel.hidden = !open;
+    dom.meToggle.setAttribute("aria-expanded", String(open));
+  }
+  dom.meToggle.addEventListener("click", function (e) {
+    e.stopPropagation();
+    setPanel(dom.mePanel.hidden);
+  });
+  document.addEventListener("click", function (e) {
+    if (!dom.mePanel.hidden && !dom.mePanel.contains(e.target) && !dom.meToggle.contains(e.target)) setPanel(false);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !dom.mePanel.hidden) {
+      setPanel(false);
+      dom.meToggle.focus();
+    }
+  });
+  Array.prototype.forEach.call(dom.statusChoices, function (button) {
+    button.addEventListener("click", function () {
+      setMyStatus(button.dataset.status);
+    });
+  });
+
+  // --- the Closed tab, page by page -----------------------------------------------------------------
+
+  /** The first page of closed conversations and the counts (more: the next page). */
+  function loadClosed(more) {
+    if (state.closedLoading) return;
+    state.closedLoading = true;
+    var asked = Date.now();
+    scheduleList();
+    var url = "/api/v1/agent/conversations?tab=closed&limit=" + CLOSED_PAGE + (more && state.closedCursor ? "&before=" + state.closedCursor : "");
+    G.api("GET", url).then(function (res) {
+      state.closedLoading = false;
+      if (res.ok && res.data) {
+        (res.data.conversations || []).forEach(function (c) {
+          if (clearedAt[c.visitor_id] >= asked) return;
+          upsertConversation(c);
+          if (!state.closedCursor || c.id < state.closedCursor) state.closedCursor = c.id;
+        });
+        if (more || state.closedPages <= 1) state.closedMore = !!res.data.more;
+        if (more || !state.closedPages) state.closedPages++;
+        if (res.data.counts) state.closedCount = res.data.counts.closed;
+      } else if (res.status === 401) {
+        window.location.href = "/login?next=/console";
+        return;
+      }
+      refresh();
+    });
+  }
+  dom.listMore.addEventListener("click", function () {
+    loadClosed(true);
+  });
+
+  dom.actTake.addEventListener("click", takeCurrent);
+  dom.actTransfer.addEventListener("click", openTransfer);
+  dom.actClose.addEventListener("click", closeCurrent);
+  dom.actReopen.addEventListener("click", reopenCurrent);
+  dom.actClear.addEventListener("click", clearCurrent);
+
   // --- websocket -------------------------------------------------------------------------------
 
   var deferredReads = []; // `read` events that came while a reconnect's sync was under way
@@ -638,6 +1529,28 @@
       if (data.agent) {
         me = Object.assign(me, data.agent);
       }
+      Object.keys(roster).forEach(function (id) {
+        delete roster[id];
+      });
+      (data.agents || []).forEach(function (a) {
+        roster[a.id] = a;
+      });
+      renderTeam();
+      // Every live conversation of the enterprise; one held live that is not among them changed while
+      // this socket was away (closed, cleared): ask what it is now.
+      var listed = {};
+      (data.conversations || []).forEach(function (c) {
+        listed[c.id] = true;
+        upsertConversation(c);
+      });
+      Object.keys(conversations).forEach(function (id) {
+        var c = conversations[id];
+        if (isLive(c) && !listed[c.id]) {
+          if (liveOf[c.visitor_id] === c.id) delete liveOf[c.visitor_id];
+          c.status = "closed"; // until the answer says more
+          fetchConversation(c.id);
+        }
+      });
       var online = {};
       (data.visitors || []).forEach(function (s) {
         online[s.visitor_id] = true;
@@ -666,7 +1579,8 @@
         renderChatHeader();
         markRead(state.selected);
       }
-      scheduleList();
+      loadClosed(false); // its count, and what closed while away
+      refresh();
     },
     history: function (data) {
       var fresh = [];
@@ -677,7 +1591,7 @@
         onNewVisitorMessage(m, false);
       });
       var missed = fresh.filter(function (m) {
-        return !inView(m.visitor_id);
+        return !inView(m.visitor_id) && alerting(conversationOf(m));
       });
       if (missed.length) {
         // Messages that came while the socket was down: one ring and one notification for the lot.
@@ -772,7 +1686,53 @@
       else applyRead(data);
     },
     agents: function () {},
+    "conversation.updated": function (data) {
+      var incoming = data.conversation;
+      if (!incoming) return;
+      var c = upsertConversation(incoming, data.change);
+      var v = visitors[c.visitor_id];
+      var name = v ? v.name : t("Visitor");
+      if (data.change === "opened" && c.status === "waiting" && !inView(c.visitor_id)) {
+        G.playSound(assets.sound_arrival);
+        title.set(totalUnread(), true);
+        desktopNotify(t("{name} is waiting", { name: name }), t("A new conversation is in the queue."), c.visitor_id, "msg-" + c.visitor_id);
+      } else if (data.change === "assigned" && isMine(c)) {
+        G.playSound(assets.sound_arrival);
+        desktopNotify(t("{name} is now yours", { name: name }), previewOf(v && v.last_message, c.visitor_id), c.visitor_id, "msg-" + c.visitor_id);
+      }
+      refresh();
+    },
+    "conversation.transferred": function (data) {
+      var c = upsertConversation(data.conversation);
+      if (!c) return;
+      transferNotes[c.id] = { from: data.from, note: data.note || "" };
+      noteFetched[c.id] = true;
+      var v = visitors[c.visitor_id];
+      G.playSound(assets.sound_arrival);
+      title.set(totalUnread(), true);
+      desktopNotify(
+        t("{from} transferred {name} to you", { from: data.from ? data.from.name : t("an agent"), name: v ? v.name : t("Visitor") }),
+        data.note || previewOf(v && v.last_message, c.visitor_id),
+        c.visitor_id,
+        "msg-" + c.visitor_id
+      );
+      showToast(t("{from} transferred {name} to you", { from: data.from ? data.from.name : t("an agent"), name: v ? v.name : t("Visitor") }));
+      refresh();
+    },
+    "agent.status": function (data) {
+      roster[data.id] = data;
+      if (data.id === me.id) me.status = data.chosen;
+      renderTeam();
+      if (dom.transfer.open) renderTransferAgents();
+    },
+    "visitor.cleared": function (data) {
+      clearVisitor(data.visitor_id);
+    },
+    ok: function (data) {
+      finishAction(data.ref, { ok: true, data: data });
+    },
     error: function (data) {
+      if (data.ref && finishAction(data.ref, { ok: false, code: data.code, message: data.message })) return;
       if (data.ref && outbox.get(data.ref)) outbox.error(data.ref, data.code, data.message);
     },
   };
@@ -797,6 +1757,10 @@
     },
     onDown: function () {
       outbox.setReady(false);
+      // Whether the server did them is told by the next `ready` and its events, not by an answer.
+      Object.keys(pendingActions).forEach(function (ref) {
+        finishAction(ref, { ok: false, code: "disconnected", message: t("The connection dropped before the server answered; the list shows what happened once it is back.") });
+      });
     },
     onUnauthenticated: function () {
       window.location.href = "/login?next=" + encodeURIComponent("/console");
@@ -825,15 +1789,21 @@
   });
   G.EmojiPicker(dom.emoji, dom.input);
 
+  function showTab(name) {
+    state.tab = name;
+    G.store.set(TAB_KEY, name);
+    Array.prototype.forEach.call(dom.tabs, function (other) {
+      var on = other.dataset.tab === name;
+      other.setAttribute("aria-selected", String(on));
+      other.classList.toggle("is-active", on);
+    });
+    if (state.tab === "recent" && !state.recentLoaded) loadRecent();
+    dom.list.scrollTop = 0;
+    scheduleList();
+  }
   Array.prototype.forEach.call(dom.tabs, function (tab) {
     tab.addEventListener("click", function () {
-      state.tab = tab.dataset.tab;
-      Array.prototype.forEach.call(dom.tabs, function (other) {
-        other.setAttribute("aria-selected", String(other === tab));
-        other.classList.toggle("is-active", other === tab);
-      });
-      if (state.tab === "recent" && !state.recentLoaded) loadRecent();
-      scheduleList();
+      showTab(tab.dataset.tab);
     });
   });
 
@@ -869,12 +1839,14 @@
     if (document.visibilityState === "visible" && state.selected) markRead(state.selected);
   });
 
-  // Typing previews expire on their own; refresh the relative bits once in a while.
+  // Typing previews expire on their own; refresh the relative bits once in a while. Waiting times tick.
   setInterval(scheduleList, 30000);
+  setInterval(tickWaits, 1000);
 
   renderNotifyBanner();
   renderMute();
-  renderList();
+  renderTeam();
+  showTab(state.tab);
   socket.connect();
 
   // For tests: a read-only peek at the console's state.
@@ -885,5 +1857,7 @@
     outbox: outbox,
     socket: socket,
     select: select,
+    conversations: conversations,
+    roster: roster,
   };
 })();
