@@ -416,8 +416,7 @@ class AgentConsumer(ChatConsumer):
         await self.accept()
         await self.send_frame(await database_sync_to_async(self.ready_frame)(online, agents_online))
         if came_online:
-            await database_sync_to_async(conversations.agent_presence_changed)(agent=self.agent, online=True)
-            await services.agents_online_announce(enterprise_id=ent)
+            await self.presence_changed(online=True)
 
     def ready_frame(self, online: set[int], agents_online: set[int]) -> dict[str, Any]:
         """What the console starts from: the agent, online visitors, live conversations, colleagues."""
@@ -452,9 +451,13 @@ class AgentConsumer(ChatConsumer):
         return ("enterprise", self.agent.enterprise_id)
 
     async def went_offline(self) -> None:
+        await self.presence_changed(online=False)
+
+    async def presence_changed(self, *, online: bool) -> None:
+        """The agent's first socket opened or last one closed: colleagues, the queue and visitors hear of it."""
         try:
-            await database_sync_to_async(conversations.agent_presence_changed)(agent=self.agent, online=False)
-        except health.INFRASTRUCTURE_ERRORS as exc:  # the colleagues' lists correct themselves on `ready`
+            await database_sync_to_async(conversations.agent_presence_changed)(agent=self.agent, online=online)
+        except health.INFRASTRUCTURE_ERRORS as exc:  # the next `ready` and the periodic queue pass correct it
             health.failed(health.component_of(exc), exc)
         await services.agents_online_announce(enterprise_id=self.agent.enterprise_id)
 
