@@ -317,7 +317,6 @@
     linkify(text, parent);
   }
 
-  /** One-line preview of a message for lists and notifications. */
   /** A timeline line of a conversation (a message of kind "event"), worded in the reader's language. */
   function eventText(code, meta) {
     var name = function (agent) {
@@ -343,6 +342,7 @@
     }
   }
 
+  /** One-line preview of a message for lists and notifications. */
   function previewText(content) {
     var text = content == null ? "" : String(content);
     if (/^product\[/.test(text)) {
