@@ -421,13 +421,13 @@ class AgentConsumer(ChatConsumer):
     def ready_frame(self, online: set[int], agents_online: set[int]) -> dict[str, Any]:
         """What the console starts from: the agent, online visitors, live conversations, colleagues."""
         ent = self.agent.enterprise_id
-        live, _more = selectors.conversations_page(
-            enterprise_id=ent, agent_pk=self.agent.pk, tab="open", online=online, limit=2000
-        )
+        live, more, counts = selectors.conversations_for_ready(enterprise_id=ent, agent_pk=self.agent.pk, online=online)
         return frames.agent_ready_frame(
             agent_payload(self.agent),
             visitors=selectors.visitor_summaries(enterprise_id=ent, visitor_pks=online, online=online, limit=2000),
             conversations=live,
+            conversations_more=more,
+            counts=counts,
             agents=selectors.agents_roster(enterprise_id=ent, online=agents_online),
             last_message_id=selectors.last_message_id(enterprise_id=ent),
         )

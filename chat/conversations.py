@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -33,6 +34,7 @@ from .broadcast import publish_on_commit
 from .errors import ChatError
 from .models import Conversation, Message, Visitor
 from .presence import AGENT, online_now
+from .savepoints import nested_savepoint
 
 Status = Conversation.Status
 _LIVE = (Status.WAITING, Status.OPEN)
@@ -108,17 +110,23 @@ def _loads(agent_pks: list[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def _candidates(enterprise: Enterprise) -> dict[int, _Candidate]:
-    """The agents routing may give conversations to now (online, status online), their rows locked."""
-    online = online_now(enterprise.pk, AGENT)
+def _candidates(enterprise: Enterprise, *, lock: bool = True, online: set[int] | None = None) -> dict[int, _Candidate]:
+    """The agents routing may give conversations to now (online, status online), their rows locked for the
+    caller's transaction; without `lock`, a plain read in one query, to learn whether anyone has room.
+    `online`: the enterprise's online agents, if the caller has just read them."""
+    if online is None:
+        online = online_now(enterprise.pk, AGENT)
     if not online:
         return {}
-    agents = list(
-        User.objects.select_for_update()
-        .filter(enterprise_id=enterprise.pk, pk__in=online, is_active=True, status=AgentStatus.ONLINE)
-        .order_by("pk")
-    )
-    loads = _loads([agent.pk for agent in agents])
+    agents_of = User.objects.filter(
+        enterprise_id=enterprise.pk, pk__in=online, is_active=True, status=AgentStatus.ONLINE
+    ).order_by("pk")
+    if lock:
+        agents = list(agents_of.select_for_update())
+        loads = _loads([agent.pk for agent in agents])
+    else:
+        agents = list(agents_of.annotate(load=Count("conversations", filter=Q(conversations__status=Status.OPEN))))
+        loads = {agent.pk: agent.load for agent in agents}  # type: ignore[attr-defined]
     for agent in agents:
         agent.enterprise = enterprise
     return {agent.pk: _Candidate(agent, loads.get(agent.pk, 0), agent.conversation_limit()) for agent in agents}
@@ -239,8 +247,9 @@ class _Changes:
         if moved is None or conversation.created_at < moved:
             self.queues[conversation.enterprise_id] = conversation.created_at
 
-    def publish(self) -> None:
-        """Insert the timeline lines and publish everything once the transaction commits."""
+    def publish(self, into: list[tuple[str, dict[str, Any]]] | None = None) -> None:
+        """Insert the timeline lines and publish everything once the transaction commits; or add it to
+        `into`, the publishes of a caller that will make them after its own writes."""
         _lines_insert(self.lines)
         positions, behind = self._positions()
         items = self.items
@@ -270,31 +279,44 @@ class _Changes:
         for pk, (visitor_pk, position) in behind.items():
             place = frames.conversation_visitor_payload(Conversation(pk=pk, status=Status.WAITING), position)
             items.append((frames.group_visitor(visitor_pk), frames.conversation_visitor_frame(place)))
-        if items:
+        if into is not None:
+            into.extend(items)
+        elif items:
             publish_on_commit(items)
 
 
 # --- opening ---------------------------------------------------------------------------------------
 
 
-def conversations_open(*, visitors: list[Visitor], agent: User | None = None) -> dict[int, Conversation]:
+def conversations_open(
+    *, visitors: list[Visitor], agent: User | None = None, events: list[tuple[str, dict[str, Any]]] | None = None
+) -> dict[int, Conversation]:
     """A live conversation for each of `visitors` (each has none as far as its caller knows); by visitor pk.
 
     Without `agent` they are routed (a visitor wrote); with one they open assigned to that agent, who
     wrote to the visitor. A visitor whose conversation another process opened a moment earlier gets that
-    one. The visitors' enterprise should be loaded.
+    one. The visitors' enterprise should be loaded. With `events`, what there is to announce is added
+    to it (the caller publishes it with its own, after its commit) instead of published here.
     """
     now = timezone.now()
     result: dict[int, Conversation] = {}
     by_enterprise: dict[int, list[Visitor]] = defaultdict(list)
     for visitor in visitors:
         by_enterprise[visitor.enterprise_id].append(visitor)
-    with transaction.atomic():
+    # Routing locks agent rows only when someone may have room: a plain read says so first. Under load
+    # the team is often full (or away), and a new conversation then just joins the queue, unlocked and
+    # outside a transaction: an INSERT, and a count for its place in the queue.
+    online = {ent: online_now(ent, AGENT) if agent is None else set() for ent in by_enterprise}
+    routable = {
+        ent: any(c.has_room() for c in _candidates(group[0].enterprise, lock=False, online=online[ent]).values())
+        for ent, group in by_enterprise.items()
+    }
+    with transaction.atomic() if any(routable.values()) else nullcontext():
         changes = _Changes()
         assigned_agents: set[int] = set()
-        for visitors_of in by_enterprise.values():
+        for ent, visitors_of in by_enterprise.items():
             enterprise = visitors_of[0].enterprise
-            candidates = {} if agent is not None else _candidates(enterprise)
+            candidates = _candidates(enterprise, online=online[ent]) if routable[ent] else {}
             fresh: list[Conversation] = []
             for visitor in visitors_of:
                 conversation = Conversation(
@@ -325,7 +347,7 @@ def conversations_open(*, visitors: list[Visitor], agent: User | None = None) ->
                     changes.add(conversation, "opened", None)
         if assigned_agents and agent is None:
             User.objects.filter(pk__in=assigned_agents).update(last_assigned_at=now)
-        changes.publish()
+        changes.publish(into=events)
     for visitor in visitors:
         conversation_remember(visitor, result.get(visitor.pk))
     return result
@@ -337,7 +359,7 @@ def _conversations_insert(fresh: list[Conversation]) -> list[tuple[Conversation,
     connection = transaction.get_connection()
     if len(fresh) > 1 and connection.features.can_return_rows_from_bulk_insert:
         try:
-            with transaction.atomic():
+            with nested_savepoint():
                 return [(conversation, True) for conversation in Conversation.objects.bulk_create(fresh)]
         except IntegrityError:
             for conversation in fresh:
@@ -346,7 +368,7 @@ def _conversations_insert(fresh: list[Conversation]) -> list[tuple[Conversation,
     stored = []
     for conversation in fresh:
         try:
-            with transaction.atomic():
+            with nested_savepoint():
                 conversation.save(force_insert=True)
         except IntegrityError:
             existing = (

@@ -316,6 +316,8 @@ def agent_ready_frame(
     *,
     visitors: list[dict[str, Any]],
     conversations: list[dict[str, Any]],
+    conversations_more: bool,
+    counts: dict[str, int],
     agents: list[dict[str, Any]],
     last_message_id: int,
 ) -> dict[str, Any]:
@@ -325,6 +327,8 @@ def agent_ready_frame(
             "agent": agent,
             "visitors": visitors,
             "conversations": conversations,
+            "conversations_more": conversations_more,
+            "counts": counts,
             "agents": agents,
             "last_message_id": last_message_id,
         },

@@ -12,9 +12,8 @@ import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from . import health
@@ -36,6 +35,7 @@ class PresenceBackend(Protocol):
     async def leave(self, entry: Presence) -> bool: ...
     async def beat(self, entries: Iterable[Presence]) -> None: ...
     async def online(self, enterprise_id: int, kind: str) -> set[int]: ...
+    def online_blocking(self, enterprise_id: int, kind: str) -> set[int]: ...
     async def sweep(self) -> list[tuple[int, str, int]]: ...
     async def clear(self) -> None: ...
 
@@ -74,8 +74,12 @@ class MemoryPresence:
             self._owners.setdefault((entry.enterprise_id, entry.kind), {})[entry.pk] = now
 
     async def online(self, enterprise_id: int, kind: str) -> set[int]:
+        return self.online_blocking(enterprise_id, kind)
+
+    def online_blocking(self, enterprise_id: int, kind: str) -> set[int]:
         cutoff = time.time() - _ttl()
-        return {pk for pk, seen in self._owners.get((enterprise_id, kind), {}).items() if seen > cutoff}
+        owners = dict(self._owners.get((enterprise_id, kind), {}))  # one C-level copy: safe from a thread
+        return {pk for pk, seen in owners.items() if seen > cutoff}
 
     async def sweep(self) -> list[tuple[int, str, int]]:
         now = time.time()
@@ -141,6 +145,7 @@ class RedisPresence:
         self._prefix = f"{prefix}:pres"
         # redis.asyncio clients belong to one event loop; tests and async_to_sync may run several.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object] = weakref.WeakKeyDictionary()
+        self._blocking: Any = None  # a thread-safe client for services running in a thread
 
     def _redis(self):  # type: ignore[no-untyped-def]
         import redis.asyncio as aioredis
@@ -220,6 +225,17 @@ class RedisPresence:
         members = await self._redis().zrangebyscore(self._owner_key(enterprise_id, kind), time.time() - _ttl(), "+inf")
         return {int(member) for member in members}
 
+    def online_blocking(self, enterprise_id: int, kind: str) -> set[int]:
+        """online() for synchronous code (routing, in the database thread): a direct round trip, where a hop
+        to the event loop and back cost more than the query."""
+        if self._blocking is None:
+            import redis
+
+            # Short timeouts: the database thread waits on it, and routing treats "unknown" as "nobody".
+            self._blocking = redis.Redis.from_url(self._url, socket_timeout=1, socket_connect_timeout=1)
+        members = self._blocking.zrangebyscore(self._owner_key(enterprise_id, kind), time.time() - _ttl(), "+inf")
+        return {int(member) for member in members}
+
     async def sweep(self) -> list[tuple[int, str, int]]:
         redis = self._redis()
         # One sweeper per interval across all processes, so each expiry is announced once.
@@ -268,4 +284,8 @@ async def online_or_nobody(enterprise_id: int, kind: str) -> set[int]:
 
 def online_now(enterprise_id: int, kind: str) -> set[int]:
     """online_or_nobody for synchronous code: services and views, in a consumer's database thread too."""
-    return async_to_sync(online_or_nobody)(enterprise_id, kind)
+    try:
+        return get_presence().online_blocking(enterprise_id, kind)
+    except health.INFRASTRUCTURE_ERRORS as exc:
+        health.failed(health.REDIS, exc)
+        return set()

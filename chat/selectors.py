@@ -239,6 +239,33 @@ def conversations_page(
     return conversation_rows(rows[:limit], online), len(rows) > limit
 
 
+READY_MINE, READY_QUEUE, READY_OTHERS = 200, 150, 150
+
+
+def conversations_for_ready(
+    *, enterprise_id: int, agent_pk: int, online: set[int]
+) -> tuple[list[dict[str, Any]], bool, dict[str, int]]:
+    """What an agent socket starts from: the agent's open conversations, the oldest of the queue and the
+    most recent of the others', each part bounded (a socket frame is limited to 1 MB, and a queue of
+    thousands would pass it); whether some were left out; and every tab's count. 6 queries."""
+    base = Conversation.objects.filter(enterprise_id=enterprise_id).select_related("visitor", "assignee")
+    parts = [
+        (base.filter(assignee_id=agent_pk, status=Conversation.Status.OPEN).order_by("-pk"), READY_MINE),
+        (base.filter(status=Conversation.Status.WAITING).order_by("created_at", "pk"), READY_QUEUE),
+        (
+            base.filter(status=Conversation.Status.OPEN).exclude(assignee_id=agent_pk).order_by("-pk"),
+            READY_OTHERS,
+        ),
+    ]
+    chosen: list[Conversation] = []
+    more = False
+    for queryset, cap in parts:
+        rows = list(queryset[: cap + 1])
+        more = more or len(rows) > cap
+        chosen += rows[:cap]
+    return conversation_rows(chosen, online), more, conversation_counts(enterprise_id=enterprise_id, agent_pk=agent_pk)
+
+
 def conversations_of_visitor(*, visitor: Visitor, limit: int = 50) -> list[dict[str, Any]]:
     """The visitor's conversations, newest first (the details panel's "earlier conversations")."""
     rows = Conversation.objects.filter(visitor=visitor).select_related("assignee").order_by("-pk")[:limit]

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,6 +41,7 @@ from .models import Conversation, Message, Visitor
 from .presence import AGENT, VISITOR, online_or_nobody
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
 from .safety import avatar_or
+from .savepoints import nested_savepoint
 
 logger = logging.getLogger(__name__)
 
@@ -191,18 +191,12 @@ def visitor_login(
     )
 
 
-def _nested_savepoint() -> Any:
-    """A savepoint inside a caller's transaction, so that a failed INSERT does not break it; outside one
-    nothing: a single INSERT is atomic, and atomic() would cost three more round trips."""
-    return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
-
-
 def _visitor_insert(visitor: Visitor, public_id: str, name: str) -> Visitor | None:
     """INSERT `visitor` under `public_id`, or None where the enterprise already has that id."""
     visitor.visitor_id = public_id
     visitor.name = name or _("Guest %(code)s") % {"code": public_id[-4:].upper()}
     try:
-        with _nested_savepoint():
+        with nested_savepoint():
             visitor.save(force_insert=True)
     except IntegrityError:
         visitor.pk = None
@@ -293,9 +287,10 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
     return message, hit
 
 
-def _conversations_attach(messages: list[Message]) -> None:
+def _conversations_attach(messages: list[Message], events: list[tuple[str, dict[str, Any]]]) -> None:
     """Put each message in its visitor's live conversation, opening one where there is none: routed for a
-    visitor who writes, assigned to the agent who writes. No query while the conversations are known."""
+    visitor who writes, assigned to the agent who writes. No query while the conversations are known.
+    What the openings announce is added to `events`, published with the messages."""
     # Two sockets of one visitor hold two copies of it: every copy learns the conversation opened.
     copies: dict[int, list[Visitor]] = {}
     routed: dict[int, Visitor] = {}
@@ -313,9 +308,9 @@ def _conversations_attach(messages: list[Message]) -> None:
             routed[visitor.pk] = visitor
     opened: dict[int, Conversation] = {}
     if routed:
-        opened.update(conversations_open(visitors=list(routed.values())))
+        opened.update(conversations_open(visitors=list(routed.values()), events=events))
     for agent, wanted in by_agent.values():
-        opened.update(conversations_open(visitors=list(wanted.values()), agent=agent))
+        opened.update(conversations_open(visitors=list(wanted.values()), agent=agent, events=events))
     for visitor_pk, visitors in copies.items():
         for visitor in visitors:
             conversation_remember(visitor, opened[visitor_pk])
@@ -342,7 +337,7 @@ def _message_insert_one(message: Message) -> tuple[Message, bool] | Exception:
     connection is gone) is returned as it is, and its caller hears `server_error` and resends.
     """
     try:
-        with _nested_savepoint():
+        with nested_savepoint():
             message.save(force_insert=True)
     except IntegrityError:
         existing = (
@@ -370,7 +365,7 @@ def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool] | Exc
     the database refuses, must not cost its neighbours, who may be other visitors of other enterprises."""
     if len(messages) > 1 and transaction.get_connection().features.can_return_rows_from_bulk_insert:
         try:
-            with _nested_savepoint():
+            with nested_savepoint():
                 Message.objects.bulk_create(messages)
         except (DatabaseError, ValueError):
             for message in messages:
@@ -416,11 +411,12 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         else:
             unique[key] = index
             to_store.append((index, message))
-    _conversations_attach([message for _index, message in to_store])
+    publish: list[tuple[str, dict[str, Any]]] = []  # conversations opened first, then the messages
+    _conversations_attach([message for _index, message in to_store], publish)
     stored = _messages_insert([message for _index, message in to_store])
-    publish: list[tuple[str, dict[str, Any]]] = []
     redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
+    active: dict[int, Conversation] = {}
     replied: set[int] = set()
     for (index, _message), outcome in zip(to_store, stored, strict=True):
         results[index] = outcome
@@ -441,24 +437,25 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         if previous is None or message.created_at - previous >= _LAST_MESSAGE_PRECISION:
             touched[visitor.pk] = visitor
         conversation = message.conversation
+        last = conversation.last_activity_at
+        if last is None or message.created_at - last >= _LAST_MESSAGE_PRECISION:
+            active[conversation.pk] = conversation  # a conversation opened with this message is not
         if message.sender == Message.Sender.AGENT and conversation.first_reply_at is None:
             replied.add(message.conversation_id)
             conversation.first_reply_at = message.created_at
     for index, first in repeats:
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result
-    if touched or replied:
+    if touched or active or replied:
         now = max(outcome[0].created_at for outcome in stored if isinstance(outcome, tuple) and outcome[1])
     if touched:
         Visitor.objects.filter(pk__in=list(touched)).update(last_message_at=now)
-        live = {
-            outcome[0].conversation_id
-            for outcome in stored
-            if isinstance(outcome, tuple) and outcome[1] and outcome[0].visitor_id in touched
-        }
-        Conversation.objects.filter(pk__in=live).update(last_activity_at=now)
         for visitor in touched.values():
             visitor.last_message_at = now
+    if active:
+        Conversation.objects.filter(pk__in=list(active)).update(last_activity_at=now)
+        for conversation in active.values():
+            conversation.last_activity_at = now
     if replied:
         Conversation.objects.filter(pk__in=replied, first_reply_at__isnull=True).update(first_reply_at=now)
     if publish:

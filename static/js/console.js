@@ -108,6 +108,9 @@
     closedCursor: 0, // the oldest closed conversation a page brought: where the next page starts
     closedPages: 0,
     closedLoading: false,
+    // Live conversations the server has and `ready` left out (it is bounded): per tab, the server's count
+    // less what this console holds, until the tab is opened and fetched.
+    unseen: { mine: 0, queue: 0, open: 0 },
   };
   var visitors = {}; // visitor_id -> summary (+ local fields)
   var threads = {}; // visitor_id -> Thread
@@ -387,9 +390,9 @@
 
   function renderCounts() {
     ["mine", "queue", "open"].forEach(function (tab) {
-      dom.counts[tab].textContent = String(tabConversations(tab).length);
+      dom.counts[tab].textContent = String(tabConversations(tab).length + state.unseen[tab]);
     });
-    dom.counts.queue.classList.toggle("has-items", tabConversations("queue").length > 0);
+    dom.counts.queue.classList.toggle("has-items", tabConversations("queue").length + state.unseen.queue > 0);
     dom.counts.closed.textContent = state.closedCount == null ? "–" : String(state.closedCount);
     var online = Object.keys(visitors).filter(function (vid) {
       return visitors[vid].online;
@@ -1547,10 +1550,16 @@
         var c = conversations[id];
         if (isLive(c) && !listed[c.id]) {
           if (liveOf[c.visitor_id] === c.id) delete liveOf[c.visitor_id];
+          if (data.conversations_more && !(c.assignee && c.assignee.id === me.id)) {
+            // Left out of a bounded `ready` (the agent's own are always in it): back when its tab is opened.
+            forgetConversation(c.id);
+            return;
+          }
           c.status = "closed"; // until the answer says more
           fetchConversation(c.id);
         }
       });
+      countUnseen(data.counts);
       var online = {};
       (data.visitors || []).forEach(function (s) {
         online[s.visitor_id] = true;
@@ -1689,6 +1698,12 @@
     "conversation.updated": function (data) {
       var incoming = data.conversation;
       if (!incoming) return;
+      if (!conversations[incoming.id] && data.change !== "opened") {
+        // One a bounded `ready` left out: it was live (in All open, and in the queue if now taken), and
+        // from now on this console counts it itself.
+        state.unseen.open = Math.max(0, state.unseen.open - 1);
+        if (data.change === "taken" || data.change === "assigned") state.unseen.queue = Math.max(0, state.unseen.queue - 1);
+      }
       var c = upsertConversation(incoming, data.change);
       var v = visitors[c.visitor_id];
       var name = v ? v.name : t("Visitor");
@@ -1789,6 +1804,26 @@
   });
   G.EmojiPicker(dom.emoji, dom.input);
 
+  /** What the server counts beyond what this console holds (a bounded `ready` left some out). */
+  function countUnseen(counts) {
+    ["mine", "queue", "open"].forEach(function (tab) {
+      state.unseen[tab] = counts ? Math.max(0, (counts[tab] || 0) - tabConversations(tab).length) : 0;
+    });
+  }
+
+  /** Fetch a live tab's first page when `ready` left some of its conversations out. */
+  function loadLiveTab(tab) {
+    if (!state.unseen[tab]) return;
+    G.api("GET", "/api/v1/agent/conversations?tab=" + tab + "&limit=200").then(function (res) {
+      if (!res.ok || !res.data) return;
+      (res.data.conversations || []).forEach(function (c) {
+        upsertConversation(c);
+      });
+      countUnseen(res.data.counts);
+      refresh();
+    });
+  }
+
   function showTab(name) {
     state.tab = name;
     G.store.set(TAB_KEY, name);
@@ -1798,6 +1833,7 @@
       other.classList.toggle("is-active", on);
     });
     if (state.tab === "recent" && !state.recentLoaded) loadRecent();
+    if (state.unseen[name]) loadLiveTab(name);
     dom.list.scrollTop = 0;
     scheduleList();
   }

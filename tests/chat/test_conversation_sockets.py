@@ -10,8 +10,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from chat import broadcast, conversations, layers
+from chat import broadcast, conversations, layers, selectors
 from chat.models import Conversation, Message
+from chat.services import message_create
 
 from .test_consumers import jwt_for, login
 from .wsutil import agent_socket, connect_ready, recv, recv_type, send, visitor_socket
@@ -237,3 +238,24 @@ async def test_malformed_action_frames_get_an_error_each_and_the_socket_stays_op
     assert (await recv_type(agent_ws, "pong"))["time"] > 0
     for ws in (visitor_ws, agent_ws):
         await ws.disconnect()
+
+
+async def test_an_agents_ready_is_bounded_and_says_what_it_left_out(enterprise, agent):
+    await database_sync_to_async(lambda: User.objects.filter(pk=agent.pk).update(status="away"))()
+    for i in range(5):
+        result = await login(enterprise)
+        await database_sync_to_async(message_create)(
+            visitor=result.visitor, sender="visitor", content=f"q{i}", client_id=f"q{i}"
+        )
+    with mock.patch.object(selectors, "READY_QUEUE", 2):
+        agent_ws = agent_socket(jwt=jwt_for(agent))
+        ready = await connect_ready(agent_ws)
+    assert ready["conversations_more"] is True
+    assert ready["counts"] == {"mine": 0, "queue": 5, "open": 5, "closed": 0}
+    # The oldest of the queue, with their visitors.
+    assert [c["visitor"]["last_message"]["content"] for c in ready["conversations"]] == ["q0", "q1"]
+    await agent_ws.disconnect()
+    agent_ws = agent_socket(jwt=jwt_for(agent))
+    ready = await connect_ready(agent_ws)
+    assert ready["conversations_more"] is False and len(ready["conversations"]) == 5
+    await agent_ws.disconnect()

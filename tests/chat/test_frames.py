@@ -177,8 +177,18 @@ def test_ready_frames_have_their_documented_keys(enterprise, agent):
         "last_message_id",
         "conversation",
     }
-    agent_ready = frames.agent_ready_frame({"id": 1}, visitors=[], conversations=[], agents=[], last_message_id=0)
-    assert set(agent_ready["data"]) == {"agent", "visitors", "conversations", "agents", "last_message_id"}
+    agent_ready = frames.agent_ready_frame(
+        {"id": 1}, visitors=[], conversations=[], conversations_more=False, counts={}, agents=[], last_message_id=0
+    )
+    assert set(agent_ready["data"]) == {
+        "agent",
+        "visitors",
+        "conversations",
+        "conversations_more",
+        "counts",
+        "agents",
+        "last_message_id",
+    }
 
 
 def test_a_timeline_line_carries_its_meta_and_other_messages_none(enterprise, agent):
