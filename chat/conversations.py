@@ -2,10 +2,10 @@
 visitor's history, and the agents' status. Each one checks the caller's permission, writes in one
 transaction and publishes its events after the commit (chat.broadcast).
 
-Routing gives a new conversation to the agent the visitor asked for (kefu_id) if they are online and under
-their limit, else to the online agent with the fewest open conversations (ties: the one who waited longest
-since their last), else it waits in the enterprise's queue, oldest first, until an agent takes it or a slot
-frees up. An agent row is locked while conversations are given to it, so that two processes cannot both
+A new conversation waits behind those already in the enterprise's queue; with nobody waiting, routing
+gives it to the agent the visitor asked for (kefu_id) if they are online and under their limit, else to
+the online agent with the fewest open conversations (ties: the one who waited longest since their last),
+else it waits, oldest first, until an agent takes it or a slot frees up. An agent row is locked while conversations are given to it, so that two processes cannot both
 fill its last slot.
 """
 
@@ -200,7 +200,9 @@ def _queue(enterprise_id: int) -> Any:
 class _Changes:
     """What one service call changed, published together after its commit."""
 
-    def __init__(self) -> None:
+    def __init__(self, waiting: dict[int, int] | None = None) -> None:
+        # Per enterprise, how many waited before this call's arrivals, where the caller has counted them.
+        self.waiting = waiting or {}
         self.items: list[tuple[str, dict[str, Any]]] = []
         self.lines: list[Message] = []
         self.changed: list[tuple[Conversation, str]] = []
@@ -225,7 +227,9 @@ class _Changes:
                     ),
                     key=lambda c: (c.created_at, c.pk),
                 )
-                ahead = _queue(enterprise_id).exclude(pk__in=[c.pk for c in new]).count()
+                ahead = self.waiting.get(enterprise_id)
+                if ahead is None:
+                    ahead = _queue(enterprise_id).exclude(pk__in=[c.pk for c in new]).count()
                 positions.update((c.pk, ahead + rank) for rank, c in enumerate(new, start=1))
                 continue
             rows = _queue(enterprise_id).order_by("created_at", "pk").values_list("pk", "visitor_id", "created_at")
@@ -303,16 +307,19 @@ def conversations_open(
     by_enterprise: dict[int, list[Visitor]] = defaultdict(list)
     for visitor in visitors:
         by_enterprise[visitor.enterprise_id].append(visitor)
-    # Routing locks agent rows only when someone may have room: a plain read says so first. Under load
-    # the team is often full (or away), and a new conversation then just joins the queue, unlocked and
-    # outside a transaction: an INSERT, and a count for its place in the queue.
-    online = {ent: online_now(ent, AGENT) if agent is None else set() for ent in by_enterprise}
+    # While people wait in the queue, a newcomer waits behind them: the queue is given out oldest first
+    # whenever an agent has room (queue_offer). Only with nobody waiting is the team read, and agent rows
+    # are locked only when a plain read says someone has room. So under load (a full team, a queue) a new
+    # conversation costs a count of the queue and an INSERT, outside a transaction.
+    waiting = {ent: _queue(ent).count() if agent is None else 0 for ent in by_enterprise}
+    online = {ent: online_now(ent, AGENT) if agent is None and not waiting[ent] else set() for ent in by_enterprise}
     routable = {
-        ent: any(c.has_room() for c in _candidates(group[0].enterprise, lock=False, online=online[ent]).values())
+        ent: bool(online[ent])
+        and any(c.has_room() for c in _candidates(group[0].enterprise, lock=False, online=online[ent]).values())
         for ent, group in by_enterprise.items()
     }
     with transaction.atomic() if any(routable.values()) else nullcontext():
-        changes = _Changes()
+        changes = _Changes(waiting)
         assigned_agents: set[int] = set()
         for ent, visitors_of in by_enterprise.items():
             enterprise = visitors_of[0].enterprise

@@ -142,11 +142,29 @@ def test_an_enterprise_limit_applies_unless_the_agent_has_their_own(enterprise, 
     late = login_visitor(enterprise).visitor
     write(late, "b")
     assert conversation_for(late).status == Status.WAITING
-    agent.max_conversations = 0  # no limit for this agent
+    agent.max_conversations = 0  # no limit for this agent (agent_limit_set would offer the queue too)
     agent.save()
+    conversations.queue_offer(enterprise=enterprise)
+    assert conversation_for(late).assignee_id == agent.pk
     third = login_visitor(enterprise).visitor
     write(third, "c")
     assert conversation_for(third).assignee_id == agent.pk
+
+
+def test_a_newcomer_waits_behind_those_already_waiting_and_the_oldest_is_served_first(enterprise, agent, published):
+    first = login_visitor(enterprise).visitor
+    write(first, "first")  # nobody online: it waits
+    go_online(agent)  # no event gave Alice the queue yet (say Redis was away when she came)
+    second = login_visitor(enterprise, agent).visitor  # even asking for Alice
+    write(second, "second")
+    assert conversation_for(second).status == Status.WAITING
+    place = frames_of(published, "conversation", frames.group_visitor(second.pk))[-1]["conversation"]
+    assert place["queue_position"] == 2
+    agent.max_conversations = 1
+    agent.save()
+    conversations.queues_offer_all()
+    assert conversation_for(first).assignee_id == agent.pk
+    assert conversation_for(second).status == Status.WAITING
 
 
 def test_an_agent_coming_online_is_given_the_oldest_waiting_conversations(enterprise, agent, published):
