@@ -5,8 +5,8 @@ transaction and publishes its events after the commit (chat.broadcast).
 A new conversation waits behind those already in the enterprise's queue; with nobody waiting, routing
 gives it to the agent the visitor asked for (kefu_id) if they are online and under their limit, else to
 the online agent with the fewest open conversations (ties: the one who waited longest since their last),
-else it waits, oldest first, until an agent takes it or a slot frees up. An agent row is locked while conversations are given to it, so that two processes cannot both
-fill its last slot.
+else it waits, oldest first, until an agent takes it or a slot frees up. An agent row is locked while
+conversations are given to it, so that two processes cannot both fill its last slot.
 """
 
 from __future__ import annotations
@@ -345,6 +345,8 @@ def conversations_open(
                     conversation.assignee = pick
                     conversation.assigned_at = now
                     assigned_agents.add(pick.pk)
+                if agent is not None:  # opened by the agent's message: its first reply
+                    conversation.first_reply_at = now
                 fresh.append(conversation)
             for conversation, ours in _conversations_insert(fresh):
                 result[conversation.visitor.pk] = conversation
@@ -414,13 +416,14 @@ def queue_offer(*, enterprise: Enterprise) -> list[Conversation]:
             if candidate is None:
                 break
             taken = Conversation.objects.filter(pk=conversation.pk, status=Status.WAITING).update(
-                status=Status.OPEN, assignee=candidate.agent, assigned_at=now
+                status=Status.OPEN, assignee=candidate.agent, assigned_at=now, last_activity_at=now
             )
             if not taken:  # someone took it a moment earlier
                 continue
             candidate.load += 1
             candidate.agent.last_assigned_at = now
             conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, candidate.agent, now
+            conversation.last_activity_at = now
             changes.left_queue(conversation)
             changes.add(
                 conversation, "assigned", _line(conversation, "assigned", agent=frames.agent_brief(candidate.agent))
@@ -458,12 +461,13 @@ def conversation_take(*, agent: User, conversation_id: object) -> Conversation:
             raise _not_waiting(conversation)
         _lock_with_room(agent)
         taken = Conversation.objects.filter(pk=conversation.pk, status=Status.WAITING).update(
-            status=Status.OPEN, assignee=agent, assigned_at=now
+            status=Status.OPEN, assignee=agent, assigned_at=now, last_activity_at=now
         )
         if not taken:
             conversation.refresh_from_db()
             raise _not_waiting(conversation)
         conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, agent, now
+        conversation.last_activity_at = now
         changes = _Changes()
         changes.left_queue(conversation)
         changes.add(conversation, "taken", _line(conversation, "taken", agent=frames.agent_brief(agent)))
@@ -481,10 +485,11 @@ def conversations_claim_by_reply(*, claims: list[tuple[Conversation, User]]) -> 
             if not agent.has_perm(permissions.TAKE):
                 continue
             taken = Conversation.objects.filter(pk=conversation.pk, status=Status.WAITING).update(
-                status=Status.OPEN, assignee=agent, assigned_at=now
+                status=Status.OPEN, assignee=agent, assigned_at=now, last_activity_at=now
             )
             if taken:
                 conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, agent, now
+                conversation.last_activity_at = now
                 changes.left_queue(conversation)
                 changes.add(conversation, "taken", _line(conversation, "taken", agent=frames.agent_brief(agent)))
         changes.publish()
@@ -523,8 +528,9 @@ def conversation_transfer(
         previous = conversation.assignee if conversation.assignee_id else None
         was_waiting = conversation.status == Status.WAITING
         conversation.status, conversation.assignee, conversation.assigned_at = Status.OPEN, target, now
+        conversation.last_activity_at = now
         conversation.transfer_note = note
-        conversation.save(update_fields=["status", "assignee", "assigned_at", "transfer_note"])
+        conversation.save(update_fields=["status", "assignee", "assigned_at", "transfer_note", "last_activity_at"])
         changes = _Changes()
         if was_waiting:
             changes.left_queue(conversation)
@@ -567,11 +573,13 @@ def conversations_close_idle(*, now: datetime | None = None, limit: int = 500) -
     now = now or timezone.now()
     closed = 0
     for enterprise in Enterprise.objects.filter(is_active=True, auto_close_minutes__gt=0):
+        cutoff = now - timedelta(minutes=enterprise.auto_close_minutes)
         idle = (
             Conversation.objects.filter(
+                Q(visitor__last_message_at__lt=cutoff) | Q(visitor__last_message_at__isnull=True),
                 enterprise_id=enterprise.pk,
                 status__in=_LIVE,
-                last_activity_at__lt=now - timedelta(minutes=enterprise.auto_close_minutes),
+                last_activity_at__lt=cutoff,
             )
             .select_related("visitor", "assignee")
             .order_by("pk")[:limit]
@@ -585,15 +593,22 @@ def conversations_close_idle(*, now: datetime | None = None, limit: int = 500) -
 
 def _close(conversation: Conversation, by: str, agent: User | None) -> Conversation:
     now = timezone.now()
+    last = conversation.last_activity()  # while it is live: its visitor's last message counts
     with transaction.atomic():
         closed = Conversation.objects.filter(pk=conversation.pk, status__in=_LIVE).update(
-            status=Status.CLOSED, open_visitor=None, closed_at=now, closed_by=by, closed_by_agent=agent
+            status=Status.CLOSED,
+            open_visitor=None,
+            closed_at=now,
+            closed_by=by,
+            closed_by_agent=agent,
+            last_activity_at=last,
         )
         if not closed:
             conversation.refresh_from_db()
             return conversation
         was = conversation.status
         conversation.status, conversation.closed_at, conversation.closed_by = Status.CLOSED, now, by
+        conversation.last_activity_at = last
         conversation.closed_by_agent = agent
         conversation.open_visitor_id = None
         changes = _Changes()

@@ -156,7 +156,7 @@ def conversation_payload(conversation: Conversation, visitor_public_id: str) -> 
         "created_at": _time(conversation.created_at),
         "assigned_at": _time(conversation.assigned_at),
         "first_reply_at": _time(conversation.first_reply_at),
-        "last_activity_at": _time(conversation.last_activity_at),
+        "last_activity_at": _time(conversation.last_activity()),
         "closed_at": _time(conversation.closed_at),
         "closed_by": conversation.closed_by or None,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -83,6 +85,8 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
     first_reply_at = models.DateTimeField(_("first agent reply"), null=True, blank=True)
+    # Set when it opens, changes hands and closes; while it is live, its visitor's last_message_at is the
+    # later truth (kept by every message): see last_activity().
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     closed_by = models.CharField(_("closed by"), max_length=10, choices=ClosedBy.choices, blank=True, default="")
@@ -108,6 +112,16 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.status}"
+
+    def last_activity(self) -> Any:
+        """When something last happened in it: for a live one, its visitor's last message if later (and
+        loaded with it: no query)."""
+        last = self.last_activity_at
+        if self.status != self.Status.CLOSED and Conversation.visitor.is_cached(self):  # type: ignore[attr-defined]
+            seen = self.visitor.last_message_at
+            if seen is not None and (last is None or seen > last):
+                return seen
+        return last
 
 
 class Message(models.Model):

@@ -416,7 +416,6 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
     stored = _messages_insert([message for _index, message in to_store])
     redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
-    active: dict[int, Conversation] = {}
     replied: set[int] = set()
     for (index, _message), outcome in zip(to_store, stored, strict=True):
         results[index] = outcome
@@ -431,31 +430,25 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             redeliver += targets
             continue
         publish += targets
-        # Denormalised for the console's "recent" order and for closing idle conversations, so a few
-        # seconds' precision will do: a busy conversation costs one UPDATE per LAST_MESSAGE_PRECISION.
+        # Denormalised for the console's "recent" order and, the visitor having one live conversation, as
+        # that conversation's last activity (frames.conversation_payload, closing idle ones): a few seconds'
+        # precision will do, and a busy conversation costs one UPDATE per LAST_MESSAGE_PRECISION.
         previous = visitor.last_message_at
         if previous is None or message.created_at - previous >= _LAST_MESSAGE_PRECISION:
             touched[visitor.pk] = visitor
         conversation = message.conversation
-        last = conversation.last_activity_at
-        if last is None or message.created_at - last >= _LAST_MESSAGE_PRECISION:
-            active[conversation.pk] = conversation  # a conversation opened with this message is not
         if message.sender == Message.Sender.AGENT and conversation.first_reply_at is None:
             replied.add(message.conversation_id)
             conversation.first_reply_at = message.created_at
     for index, first in repeats:
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result
-    if touched or active or replied:
+    if touched or replied:
         now = max(outcome[0].created_at for outcome in stored if isinstance(outcome, tuple) and outcome[1])
     if touched:
         Visitor.objects.filter(pk__in=list(touched)).update(last_message_at=now)
         for visitor in touched.values():
             visitor.last_message_at = now
-    if active:
-        Conversation.objects.filter(pk__in=list(active)).update(last_activity_at=now)
-        for conversation in active.values():
-            conversation.last_activity_at = now
     if replied:
         Conversation.objects.filter(pk__in=replied, first_reply_at__isnull=True).update(first_reply_at=now)
     if publish:

@@ -20,7 +20,7 @@ from accounts.services import agent_create
 from chat import broadcast, conversations, frames
 from chat.access import access_conversation, access_visitor_self
 from chat.errors import ChatError
-from chat.models import Conversation, Message
+from chat.models import Conversation, Message, Visitor
 from chat.presence import AGENT, Presence, get_presence
 from chat.services import message_create
 from tests.conftest import AGENT_PASSWORD, login_visitor
@@ -402,10 +402,14 @@ def test_idle_conversations_close_after_the_enterprises_time_and_not_before(ente
     for visitor in (idle, busy, forever):
         write(visitor)
     long_ago = timezone.now() - timedelta(minutes=31)
-    Conversation.objects.exclude(visitor=busy).update(last_activity_at=long_ago)
+    Conversation.objects.update(last_activity_at=long_ago)
+    # The busy visitor wrote a minute ago: their conversation's last activity is that message.
+    Visitor.objects.exclude(pk=busy.pk).update(last_message_at=long_ago)
+    Visitor.objects.filter(pk=busy.pk).update(last_message_at=timezone.now() - timedelta(minutes=1))
     assert conversations.conversations_close_idle() == 1
     closed = Conversation.objects.get(visitor=idle)
     assert (closed.status, closed.closed_by) == (Status.CLOSED, "system")
+    assert closed.last_activity_at == long_ago
     assert conversation_for(busy).status == Status.WAITING
     assert conversation_for(forever).status == Status.WAITING
     assert lines(closed) == ["closed"]
@@ -513,3 +517,19 @@ def test_the_periodic_pass_gives_out_a_queue_that_no_event_did(enterprise, agent
     assert conversations.queues_offer_all() == 1
     assert conversation_for(waiting).assignee_id == agent.pk
     assert conversations.queues_offer_all() == 0
+
+
+def test_a_live_conversations_last_activity_is_its_visitors_last_message_without_an_update_per_message(
+    enterprise, agent
+):
+    visitor = login_visitor(enterprise).visitor
+    write(visitor, "first")
+    opened_at = conversation_for(visitor).last_activity_at
+    later = timezone.now() + timedelta(minutes=5)
+    Visitor.objects.filter(pk=visitor.pk).update(last_message_at=later)
+    conversation = Conversation.objects.select_related("visitor", "assignee").get(visitor=visitor)
+    assert conversation.last_activity_at == opened_at  # the row itself was not touched
+    payload = frames.conversation_payload(conversation, visitor.visitor_id)
+    assert payload["last_activity_at"] == later.isoformat()
+    closed = conversations.conversation_close(agent=agent, conversation_id=conversation.pk)
+    assert Conversation.objects.get(pk=closed.pk).last_activity_at == later  # kept as it was when it ended
