@@ -250,11 +250,16 @@ def _visitors_resolve(batch: list[NewMessage]) -> None:
             if isinstance(new.visitor_id, str):
                 wanted.setdefault(new.agent.enterprise_id, set()).add(new.visitor_id)
     found: dict[tuple[int | None, str], Visitor] = {}
+    enterprises = {
+        new.agent.enterprise_id: new.agent.enterprise
+        for new in batch
+        if new.agent is not None and new.agent.enterprise_id in wanted and new.agent.enterprise is not None
+    }
     for enterprise_id, visitor_ids in wanted.items():
-        # With what the message path reads of them: their enterprise and open conversation (access.py).
-        for visitor in Visitor.objects.filter(enterprise_id=enterprise_id, visitor_id__in=visitor_ids).select_related(
-            "enterprise", "open_conversation"
-        ):
+        # With their open conversation, which the message path reads; their enterprise is the agent's.
+        rows = Visitor.objects.filter(enterprise_id=enterprise_id, visitor_id__in=visitor_ids)
+        for visitor in rows.select_related("open_conversation"):
+            visitor.enterprise = enterprises[enterprise_id]
             found[(enterprise_id, visitor.visitor_id)] = visitor
     for new in batch:
         if new.visitor is None and new.agent is not None and isinstance(new.visitor_id, str):
