@@ -399,6 +399,8 @@ def queue_offer(*, enterprise: Enterprise) -> list[Conversation]:
     """Give the oldest waiting conversations to the agents with room, as routing would; those given."""
     now = timezone.now()
     given: list[Conversation] = []
+    if not _queue(enterprise.pk).exists():  # the usual case: nothing to lock agents for
+        return given
     with transaction.atomic():
         candidates = _candidates(enterprise)
         room = [candidate for candidate in candidates.values() if candidate.has_room()]
