@@ -88,6 +88,15 @@
     transferError: $("transfer-error"),
     transferSubmit: $("transfer-submit"),
     transferCancel: $("transfer-cancel"),
+    settingsSection: $("settings-section"),
+    settingsOpen: $("settings-open"),
+    settings: $("settings-dialog"),
+    settingsForm: $("settings-form"),
+    settingsLimit: $("settings-limit"),
+    settingsAutoClose: $("settings-autoclose"),
+    settingsError: $("settings-error"),
+    settingsSubmit: $("settings-submit"),
+    settingsCancel: $("settings-cancel"),
   };
 
   var savedTab = G.store.get(TAB_KEY);
@@ -1407,6 +1416,9 @@
     agents.sort(function (a, b) {
       return (STATUS_ORDER[a.status] - STATUS_ORDER[b.status]) || (counts[a.id] || 0) - (counts[b.id] || 0) || String(a.name).localeCompare(String(b.name));
     });
+    var canLimits = can("manage_agents");
+    if (limitEdit && (!canLimits || !roster[limitEdit.id])) limitEdit = null;
+    var focused = limitEdit && limitEdit.form.contains(document.activeElement) ? document.activeElement : null;
     dom.teamList.replaceChildren.apply(
       dom.teamList,
       agents.map(function (a) {
@@ -1420,14 +1432,222 @@
             el("span", { className: "team__status", text: statusLabel(a.status) }),
           ]),
           el("span", { className: "team__load", text: loadText(counts[a.id] || 0, a.limit), attrs: { title: t("Open conversations and the limit routing keeps to") } }),
+          canLimits ? limitButton(a) : null,
+          limitEdit && limitEdit.id === a.id ? limitEdit.form : null,
         ]);
       })
     );
+    if (focused && limitEdit && limitEdit.form.isConnected) focused.focus();
+    dom.settingsSection.hidden = !can("manage_settings");
     var here = agents.filter(function (a) {
       return a.status !== "offline";
     }).length;
     dom.teamOnline.textContent = agents.length ? t("{n} of {total} here", { n: here, total: agents.length }) : "";
   }
+
+  // --- limits and routing settings (permissions manage_agents, manage_settings) ----------------------
+
+  /** The text of an HTTP refusal: the server's message, its field messages joined for `invalid`. */
+  function apiErrorText(res, labels) {
+    var err = res && res.data && res.data.error;
+    if (err && err.message && typeof err.message === "object") {
+      return Object.keys(err.message)
+        .map(function (field) {
+          var msgs = [].concat(err.message[field]).join(" ");
+          return labels && labels[field] ? labels[field] + ": " + msgs : msgs;
+        })
+        .join(" ");
+    }
+    return G.errorText(res);
+  }
+
+  /** A whole number from 0 to max typed in `input`; "" when empty, null when it is not one. */
+  function wholeNumber(input, max) {
+    var raw = input.value.trim();
+    if (!raw) return "";
+    if (!/^\d+$/.test(raw)) return null;
+    var n = parseInt(raw, 10);
+    return n <= max ? n : null;
+  }
+
+  var LIMIT_MAX = 1000;
+  var AUTO_CLOSE_MAX = 60 * 24 * 30;
+  var limitEdit = null; // {id, form, input, error, save}: the colleague whose limit is being edited
+
+  function limitButton(a) {
+    var label = t("Change the limit of {name}", { name: a.name });
+    return el(
+      "button",
+      {
+        className: "icon-btn team__edit",
+        attrs: { type: "button", title: label, "aria-label": label, "aria-expanded": String(!!(limitEdit && limitEdit.id === a.id)) },
+        on: {
+          click: function () {
+            if (limitEdit && limitEdit.id === a.id) limitEdit = null;
+            else startLimitEdit(a);
+            renderTeam();
+            if (limitEdit) limitEdit.input.focus();
+          },
+        },
+      },
+      [el("span", { text: "✎", attrs: { "aria-hidden": "true" } })]
+    );
+  }
+
+  function startLimitEdit(a) {
+    var id = a.id;
+    var input = el("input", {
+      className: "team__limit-input",
+      attrs: { type: "number", min: 0, max: LIMIT_MAX, step: 1, inputmode: "numeric", value: a.limit, placeholder: t("Enterprise default"), "aria-label": t("Limit of {name}", { name: a.name }) },
+    });
+    var error = el("p", { className: "team__limit-error", attrs: { role: "alert", hidden: true } });
+    var save = el("button", { className: "btn btn--primary btn--sm", text: t("Save"), attrs: { type: "submit" } });
+    var cancel = el("button", {
+      className: "btn btn--sm",
+      text: t("Cancel"),
+      attrs: { type: "button" },
+      on: {
+        click: function () {
+          limitEdit = null;
+          renderTeam();
+        },
+      },
+    });
+    var form = el(
+      "form",
+      {
+        className: "team__limit",
+        on: {
+          submit: function (e) {
+            e.preventDefault();
+            saveLimit();
+          },
+          keydown: function (e) {
+            if (e.key === "Escape") {
+              e.stopPropagation();
+              limitEdit = null;
+              renderTeam();
+            }
+          },
+        },
+      },
+      [el("div", { className: "team__limit-row" }, [input, save, cancel]), el("small", { className: "team__limit-hint", text: t("Empty: the enterprise's limit. 0: no limit.") }), error]
+    );
+    limitEdit = { id: id, form: form, input: input, error: error, save: save };
+  }
+
+  function saveLimit() {
+    var edit = limitEdit;
+    if (!edit || edit.save.disabled) return;
+    var value = wholeNumber(edit.input, LIMIT_MAX);
+    if (value === null) {
+      edit.error.textContent = t("Enter a whole number from {min} to {max}.", { min: 0, max: LIMIT_MAX });
+      edit.error.hidden = false;
+      return;
+    }
+    edit.save.disabled = true;
+    edit.error.hidden = true;
+    G.api("PATCH", "/api/v1/agent/agents/" + edit.id, { max_conversations: value === "" ? null : value }).then(function (res) {
+      edit.save.disabled = false;
+      if (res.ok && res.data && res.data.id) {
+        roster[res.data.id] = res.data;
+        if (limitEdit === edit) limitEdit = null;
+        var name = res.data.name;
+        showToast(
+          value === ""
+            ? t("{name}: the enterprise's limit.", { name: name })
+            : res.data.limit > 0
+              ? t("{name}: {limit} at once.", { name: name, limit: res.data.limit })
+              : t("{name}: no limit.", { name: name })
+        );
+        renderTeam();
+        if (dom.transfer.open) renderTransferAgents();
+        return;
+      }
+      if (res.status === 401) {
+        window.location.href = "/login?next=/console";
+        return;
+      }
+      edit.error.textContent = apiErrorText(res);
+      edit.error.hidden = false;
+    });
+  }
+
+  /** The team again from the server: a new default limit changes the limit of everyone without their own. */
+  function reloadRoster() {
+    G.api("GET", "/api/v1/agent/agents").then(function (res) {
+      if (!res.ok || !res.data || !res.data.agents) return;
+      res.data.agents.forEach(function (a) {
+        roster[a.id] = a;
+      });
+      renderTeam();
+      if (dom.transfer.open) renderTransferAgents();
+    });
+  }
+
+  function settingsFailed(text) {
+    dom.settingsError.textContent = text;
+    dom.settingsError.hidden = false;
+  }
+
+  function openSettings() {
+    setPanel(false);
+    dom.settingsError.hidden = true;
+    dom.settingsSubmit.disabled = true;
+    dom.settingsLimit.value = "";
+    dom.settingsAutoClose.value = "";
+    dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = true;
+    dom.settings.showModal();
+    G.api("GET", "/api/v1/agent/settings").then(function (res) {
+      if (!dom.settings.open) return;
+      if (!res.ok || !res.data) {
+        settingsFailed(res.status ? apiErrorText(res) : t("Could not load the routing settings."));
+        return;
+      }
+      dom.settingsLimit.value = res.data.max_conversations_per_agent;
+      dom.settingsAutoClose.value = res.data.auto_close_minutes;
+      dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = false;
+      dom.settingsSubmit.disabled = false;
+      dom.settingsLimit.focus();
+    });
+  }
+
+  dom.settingsOpen.addEventListener("click", openSettings);
+  dom.settingsCancel.addEventListener("click", function () {
+    dom.settings.close();
+  });
+  dom.settingsForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (dom.settingsSubmit.disabled) return;
+    var limit = wholeNumber(dom.settingsLimit, LIMIT_MAX);
+    var minutes = wholeNumber(dom.settingsAutoClose, AUTO_CLOSE_MAX);
+    if (limit === null || limit === "") {
+      settingsFailed(t("Default limit") + ": " + t("Enter a whole number from {min} to {max}.", { min: 0, max: LIMIT_MAX }));
+      dom.settingsLimit.focus();
+      return;
+    }
+    if (minutes === null || minutes === "") {
+      settingsFailed(t("Inactivity time") + ": " + t("Enter a whole number from {min} to {max}.", { min: 0, max: AUTO_CLOSE_MAX }));
+      dom.settingsAutoClose.focus();
+      return;
+    }
+    dom.settingsSubmit.disabled = true;
+    dom.settingsError.hidden = true;
+    G.api("PATCH", "/api/v1/agent/settings", { max_conversations_per_agent: limit, auto_close_minutes: minutes }).then(function (res) {
+      dom.settingsSubmit.disabled = false;
+      if (res.ok) {
+        dom.settings.close();
+        showToast(t("Routing settings saved."));
+        reloadRoster();
+        return;
+      }
+      if (res.status === 401) {
+        window.location.href = "/login?next=/console";
+        return;
+      }
+      settingsFailed(apiErrorText(res, { max_conversations_per_agent: t("Default limit"), auto_close_minutes: t("Inactivity time") }));
+    });
+  });
 
   function setMyStatus(status) {
     if (state.settingStatus) return;
@@ -1454,7 +1674,9 @@
     setPanel(dom.mePanel.hidden);
   });
   document.addEventListener("click", function (e) {
-    if (!dom.mePanel.hidden && !dom.mePanel.contains(e.target) && !dom.meToggle.contains(e.target)) setPanel(false);
+    // The path as dispatched: a click that re-renders the team list has a target no longer in the panel.
+    var path = e.composedPath();
+    if (!dom.mePanel.hidden && path.indexOf(dom.mePanel) < 0 && path.indexOf(dom.meToggle) < 0) setPanel(false);
   });
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && !dom.mePanel.hidden) {
