@@ -805,7 +805,8 @@
 
   /**
    * opts: self ("visitor"|"agent": whose messages go on the right), avatar(rec) -> url, name(rec) -> string,
-   * onRetry(rec), onDiscard(rec), leading() -> [nodes] shown above the first message, and optionally
+   * onRetry(rec), onDiscard(rec), leading() -> [nodes] shown above the first message, underDivider() ->
+   * [nodes] shown under the first day's divider (today's when there is no message yet), and optionally
    * eventText(code, meta) -> string, to word timeline lines for this reader (default: eventText).
    */
   function ThreadView(container, opts) {
@@ -838,9 +839,12 @@
     var oldHeight = c.scrollHeight, oldTop = c.scrollTop;
     var frag = document.createDocumentFragment();
     var self = this;
-    (this.opts.leading ? this.opts.leading() : []).forEach(function (n) {
+    var append = function (n) {
       if (n) frag.appendChild(n);
-    });
+    };
+    (this.opts.leading ? this.opts.leading() : []).forEach(append);
+    // E.g. the welcome: it opens the conversation, so it sits under the first day's divider.
+    var under = (this.opts.underDivider ? this.opts.underDivider() : []).filter(Boolean);
     if (this.thread) {
       var lastDay = null, prev = null, lastOut = null;
       this.thread.records.forEach(function (rec) {
@@ -848,6 +852,7 @@
         var day = dayKey(d);
         if (day !== lastDay) {
           frag.appendChild(self._divider(day, d));
+          if (lastDay === null) under.forEach(append);
           lastDay = day;
           prev = null;
         }
@@ -863,6 +868,11 @@
         prev = rec;
       });
       if (lastOut) lastOut.classList.add("is-last");
+    }
+    if (under.length && !(this.thread && this.thread.records.length)) {
+      var today = new Date();
+      frag.appendChild(this._divider(dayKey(today), today));
+      under.forEach(append);
     }
     (this.opts.trailing ? this.opts.trailing() : []).forEach(function (n) {
       if (n) frag.appendChild(n);

@@ -96,24 +96,26 @@
       loadMoreButton.textContent = state.loadingOlder ? t("Loading…") : t("Load earlier messages");
       return [loadMoreButton];
     }
-    var nodes = [];
     if (thread.loaded && thread.records.length) {
-      nodes.push(el("div", { className: "thread-start", text: t("This is the beginning of your conversation") }));
+      return [el("div", { className: "thread-start", text: t("This is the beginning of your conversation") })];
     }
-    if (state.welcome) {
-      nodes.push(
-        el("div", { className: "msg msg--in msg--agent msg--welcome", attrs: { id: "welcome" } }, [
-          el("img", { className: "msg__avatar", attrs: { src: agentAvatar(state.agent), alt: "", width: 32, height: 32 } }),
-          el("div", { className: "msg__body" }, [
-            el("div", { className: "msg__meta" }, [
-              el("span", { className: "msg__name", text: (state.agent && state.agent.name) || cfg.enterprise_name || "" }),
-            ]),
-            el("div", { className: "bubble", text: plainText(state.welcome) }),
+    return [];
+  }
+
+  /** The welcome, under the first day's divider: it opens the conversation (not while older pages wait). */
+  function underDivider() {
+    if (thread.more || !state.welcome) return [];
+    return [
+      el("div", { className: "msg msg--in msg--agent msg--welcome", attrs: { id: "welcome" } }, [
+        el("img", { className: "msg__avatar", attrs: { src: agentAvatar(state.agent), alt: "", width: 32, height: 32 } }),
+        el("div", { className: "msg__body" }, [
+          el("div", { className: "msg__meta" }, [
+            el("span", { className: "msg__name", text: (state.agent && state.agent.name) || cfg.enterprise_name || "" }),
           ]),
-        ])
-      );
-    }
-    return nodes;
+          el("div", { className: "bubble", text: plainText(state.welcome) }),
+        ]),
+      ]),
+    ];
   }
 
   // Timeline lines as the visitor reads them: about "you", not about "the visitor".
@@ -154,6 +156,7 @@
       view.render();
     },
     leading: leading,
+    underDivider: underDivider,
   });
 
   function live(conversation) {
