@@ -375,6 +375,10 @@ class VisitorConsumer(ChatConsumer):
         self.wrote_in.add(message.conversation_id)
         await self.send_frame(frames.ack_frame(message, duplicate=not created))
 
+    async def on_read(self, data: dict[str, Any]) -> None:
+        up_to = frames.require_int(data, "up_to", minimum=1)
+        await database_sync_to_async(services.messages_mark_read_by_visitor)(visitor=self.visitor, up_to=up_to)
+
     async def on_conversation_close(self, data: dict[str, Any]) -> None:
         visitor = self.visitor
         closed = await database_sync_to_async(conversations.conversation_close_by_visitor)(visitor=visitor)

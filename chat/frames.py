@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 # Client -> server frame types, per side.
-VISITOR_FRAMES = {"ping", "sync", "message.send", "typing", "conversation.close"}
+VISITOR_FRAMES = {"ping", "sync", "message.send", "typing", "read", "conversation.close"}
 AGENT_FRAMES = {
     "ping",
     "sync",
@@ -280,6 +280,11 @@ def typing_from_agent_frame(visitor_public_id: str, agent: User) -> dict[str, An
 
 def read_frame(visitor_public_id: str, up_to: int, by: int) -> dict[str, Any]:
     return frame("read", {"visitor_id": visitor_public_id, "up_to": up_to, "by": by})
+
+
+def visitor_read_frame(visitor_public_id: str, up_to: int) -> dict[str, Any]:
+    """To the agents and the visitor's sockets: the visitor has seen the agents' messages up to `up_to`."""
+    return frame("visitor.read", {"visitor_id": visitor_public_id, "up_to": up_to})
 
 
 def pong_frame(now: float) -> dict[str, Any]:

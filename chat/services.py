@@ -493,6 +493,24 @@ def messages_mark_read(*, agent: User, visitor: Visitor, up_to: int) -> int:
     return changed
 
 
+def messages_mark_read_by_visitor(*, visitor: Visitor, up_to: int) -> int:
+    """The visitor has seen the agents' messages up to `up_to`: mark them read; how many changed.
+
+    Agents' consoles and the visitor's other tabs hear it as `visitor.read`, a frame of its own: older
+    consoles know `read` as "an agent read the visitor's messages".
+    """
+    with transaction.atomic():
+        changed = Message.objects.filter(
+            visitor=visitor, sender=Message.Sender.AGENT, pk__lte=up_to, read_at__isnull=True
+        ).update(read_at=timezone.now())
+        if changed:
+            payload = frames.visitor_read_frame(visitor.visitor_id, up_to)
+            publish_on_commit(
+                [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
+            )
+    return changed
+
+
 # --- presence and typing: hints with nothing to store, published at once ------------------------------
 
 

@@ -251,6 +251,14 @@ class AgentVisitorClearView(AgentView):
         return Response({"cleared": True})
 
 
+class VisitorReadView(VisitorView):
+    def post(self, request: Request) -> Response:
+        body = _validated(ReadSerializer, request.data)
+        return Response(
+            {"marked": services.messages_mark_read_by_visitor(visitor=self.visitor(request), up_to=body["up_to"])}
+        )
+
+
 class VisitorConversationView(VisitorView):
     def get(self, request: Request) -> Response:
         visitor = self.visitor(request)

@@ -943,7 +943,13 @@
     var vid = msg.visitor_id;
     // Ours, or another tab's (whose copy in the shared outbox is then done with).
     if (msg.sender === "agent" && msg.client_id) outbox.resolve(msg.client_id);
-    var result = threadFor(vid).merge(msg);
+    var thread = threadFor(vid);
+    var result = thread.merge(msg);
+    // The visitor has seen it (read_at of an agent message), or a `visitor.read` said so before it came.
+    if (msg.sender === "agent" && msg.id != null) {
+      if (msg.read_at) thread.seenUpTo = Math.max(thread.seenUpTo || 0, msg.id);
+      if (msg.id <= (thread.seenUpTo || 0)) result.rec.state = "read";
+    }
     var v = ensureVisitor(vid);
     if (!v.last_message || msg.id >= v.last_message.id) {
       v.last_message = {
@@ -1917,6 +1923,15 @@
       else applyRead(data);
     },
     agents: function () {},
+    "visitor.read": function (data) {
+      var thread = threads[data.visitor_id];
+      if (!thread) return;
+      thread.seenUpTo = Math.max(thread.seenUpTo || 0, data.up_to || 0);
+      thread.records.forEach(function (rec) {
+        if (rec.sender === "agent" && rec.id != null && rec.id <= thread.seenUpTo) rec.state = "read";
+      });
+      if (state.selected === data.visitor_id) view.render();
+    },
     "conversation.updated": function (data) {
       var incoming = data.conversation;
       if (!incoming) return;

@@ -412,6 +412,23 @@
     });
   }
 
+  // --- read receipts: the agents see what the visitor has seen -----------------------------------
+
+  var readSent = 0;
+  var readTimer = null;
+  /** Tell the agents the visitor has seen their messages, when they can: the page shown (a closed widget
+   * panel leaves the frame without height) and the newest message in view. At most one per 300 ms. */
+  function reportRead() {
+    if (document.visibilityState !== "visible" || !window.innerHeight || !view.nearBottom()) return;
+    if (thread.maxId("agent") <= readSent || readTimer) return;
+    readTimer = setTimeout(function () {
+      readTimer = null;
+      var upTo = thread.maxId("agent");
+      if (upTo > readSent && socket.send("read", { up_to: upTo })) readSent = upTo;
+    }, 300);
+  }
+  window.addEventListener("resize", reportRead);
+
   // --- websocket -------------------------------------------------------------------------------
 
   function requestSync() {
@@ -437,7 +454,10 @@
       if (missed) notify();
       view.render();
       if (data.more) requestSync();
-      else outbox.setReady(true);
+      else {
+        outbox.setReady(true);
+        reportRead();
+      }
     },
     "message.new": function (msg) {
       var result = mergeServer(msg);
@@ -451,6 +471,7 @@
         if (result.isNew) notify();
       }
       view.render();
+      if (msg.sender === "agent") reportRead();
     },
     "message.ack": function (data) {
       outbox.resolve(data.client_id);
@@ -512,12 +533,14 @@
       unseen = 0;
       title.set(0);
     }
+    reportRead();
   });
   dom.list.addEventListener("scroll", function () {
     if (unseen && view.nearBottom() && document.visibilityState === "visible") {
       unseen = 0;
       title.set(0);
     }
+    reportRead();
   });
 
   var socket = new G.Socket({

@@ -222,7 +222,8 @@ async def test_a_session_agent_socket_from_another_site_is_refused(enterprise, a
         ('{"data": {}}', "bad_frame"),
         ('{"type": "message.send", "data": "text"}', "bad_frame"),
         ('{"type": "explode"}', "unknown_type"),
-        ('{"type": "read", "data": {}}', "unknown_type"),
+        ('{"type": "conversation.take", "data": {}}', "unknown_type"),  # an agent's action
+        ('{"type": "read", "data": {}}', "bad_frame"),  # no up_to
         ('{"type": "sync", "data": {"after": -1}}', "bad_frame"),
         ('{"type": "sync", "data": {"after": "1"}}', "bad_frame"),
         ('{"type": "message.send", "data": {"client_id": "x", "content": "   "}}', "empty"),

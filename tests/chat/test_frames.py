@@ -144,6 +144,7 @@ def test_agent_status_and_the_other_server_frames_have_their_documented_shape(en
     assert frames.agents_online_frame(2) == {"type": "agents", "data": {"online": 2}}
     assert frames.visitor_offline_frame("v1") == {"type": "visitor.offline", "data": {"visitor_id": "v1"}}
     assert frames.visitor_online_frame({"visitor_id": "v1"}) == {"type": "visitor.online", "data": {"visitor_id": "v1"}}
+    assert frames.visitor_read_frame("v1", 7) == {"type": "visitor.read", "data": {"visitor_id": "v1", "up_to": 7}}
     assert frames.read_frame("v1", 5, agent.pk) == {
         "type": "read",
         "data": {"visitor_id": "v1", "up_to": 5, "by": agent.pk},
