@@ -62,6 +62,57 @@
     ended: false,
     closing: null, // {ref, timer}: an "End chat" on its way
   };
+  // --- in the floating widget (static/js/gofly-front.js) -----------------------------------------
+  // The host page shows our unread count on its launcher and our agent in its panel bar: it tells us
+  // whether its panel is open ({gofly: 1, type: "open"}), we tell it {gofly: 1, type: "unread" | "agent"}.
+  // Only counts and the agent's public name: sent to the host page's origin when known, else to any.
+  var embed = (function () {
+    var framed = window.parent !== window;
+    var target = "*";
+    try {
+      target = new URL(cfg.landing_page || cfg.refer).origin; // the loader passes the host page as both
+      if (target === "null") target = "*";
+    } catch (e) {
+      target = "*";
+    }
+    var open = true;
+    var count = 0;
+    var lastAgent = "";
+    function post(msg) {
+      if (!framed) return;
+      msg.gofly = 1;
+      try {
+        window.parent.postMessage(msg, target);
+      } catch (e) {
+        /* the host went away */
+      }
+    }
+    if (framed) {
+      window.addEventListener("message", function (e) {
+        var d = e.data;
+        if (e.source !== window.parent || !d || d.gofly !== 1 || d.type !== "open") return;
+        open = !!d.open;
+        if (open && count) {
+          count = 0;
+          post({ type: "unread", count: 0 });
+        }
+      });
+      post({ type: "ready" });
+    }
+    return {
+      agentMessage: function () {
+        if (open) return;
+        count++;
+        post({ type: "unread", count: count });
+      },
+      agent: function (name, avatar) {
+        if (name + "\n" + avatar === lastAgent) return;
+        lastAgent = name + "\n" + avatar;
+        post({ type: "agent", name: name, avatar: avatar });
+      },
+    };
+  })();
+
   var thread = new G.Thread();
   var title = new G.TitleFlasher(document.title);
   var unseen = 0;
@@ -173,6 +224,7 @@
     else if (conversation && conversation.status === "open" && conversation.assignee) agent = conversation.assignee;
     dom.agentAvatar.src = agentAvatar(agent);
     dom.agentName.textContent = (agent && agent.name) || cfg.enterprise_name || t("Customer service");
+    embed.agent(dom.agentName.textContent, dom.agentAvatar.src);
     // Without a named agent the title already is the enterprise's name.
     dom.ent.hidden = !agent || !cfg.enterprise_name;
     var online = state.agentsOnline;
@@ -469,6 +521,7 @@
           renderHeader();
         }
         if (result.isNew) notify();
+        if (result.isNew) embed.agentMessage();
       }
       view.render();
       if (msg.sender === "agent") reportRead();
