@@ -96,10 +96,15 @@
           count = 0;
           post({ type: "unread", count: 0 });
         }
+        if (open) reportRead(); // what came while the panel was closed is seen now
       });
       post({ type: "ready" });
     }
     return {
+      /** Whether the visitor can see the chat: always on our own page; in the widget, while its panel is open. */
+      shown: function () {
+        return open;
+      },
       agentMessage: function () {
         if (open) return;
         count++;
@@ -468,10 +473,10 @@
 
   var readSent = 0;
   var readTimer = null;
-  /** Tell the agents the visitor has seen their messages, when they can: the page shown (a closed widget
-   * panel leaves the frame without height) and the newest message in view. At most one per 300 ms. */
+  /** Tell the agents the visitor has seen their messages, when they can: the page shown (in the widget, its
+   * panel open) and the newest message in view. At most one per 300 ms. */
   function reportRead() {
-    if (document.visibilityState !== "visible" || !window.innerHeight || !view.nearBottom()) return;
+    if (document.visibilityState !== "visible" || !embed.shown() || !window.innerHeight || !view.nearBottom()) return;
     if (thread.maxId("agent") <= readSent || readTimer) return;
     readTimer = setTimeout(function () {
       readTimer = null;

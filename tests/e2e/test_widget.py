@@ -178,6 +178,8 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
         alice.close()
     assert Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT).count() == 2
     expect(launcher).to_have_attribute("aria-label", "GOFLY-PRO LIVE CHAT (2 unread messages)")
+    page.wait_for_timeout(600)  # a read receipt would have gone by now: the closed panel has seen nothing
+    assert not Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT, read_at__isnull=False).exists()
     shot(page, "widget-unread")
 
     # --- the JS API reopens the same conversation; the counter resets -------------------------
@@ -186,6 +188,11 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
     expect(badge).to_be_hidden()
     expect(chat.locator("#messages")).to_contain_text("Shall I reserve one?")
     expect(chat.locator("#messages")).to_contain_text("Is this in stock?")
+    # Shown now: the agents hear that the visitor has read both.
+    deadline = time.monotonic() + 5
+    while Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT, read_at__isnull=True).exists():
+        assert time.monotonic() < deadline, "the opened panel did not report its messages read"
+        page.wait_for_timeout(100)
     page.evaluate("KEFU.toggle()")
     expect(panel).to_be_hidden()
     assert [g for g in new_globals(page) if not g.isdigit()] == ["GOFLY", "KEFU"]
