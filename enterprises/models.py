@@ -48,6 +48,17 @@ class Enterprise(models.Model):
         default=30,
         help_text=_("A conversation with no message for this long is closed (0: never)."),
     )
+    identity_secret = models.CharField(
+        _("identity secret"),
+        max_length=128,
+        blank=True,
+        default="",
+        help_text=_(
+            "When set, visitors must come with an identity (visitor_id, name, avatar) signed with this secret "
+            "(HMAC-SHA256, see the README); a signed identity resumes its visitor on any device. Keep it on your "
+            "server: it is never sent to a browser. Empty: anyone may chat, as a new visitor."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
