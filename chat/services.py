@@ -36,7 +36,7 @@ from .conversations import (
     conversations_open,
 )
 from .errors import ChatError, forbidden_origin, not_found
-from .identity import visitor_token_issue, visitor_token_read
+from .identity import PUBLIC_ID, SignedIdentity, identity_verify, visitor_token_issue, visitor_token_read
 from .models import Conversation, Message, Visitor
 from .presence import AGENT, VISITOR, online_or_nobody
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
@@ -45,7 +45,6 @@ from .savepoints import nested_savepoint
 
 logger = logging.getLogger(__name__)
 
-_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_.:|@-]{1,64}$")
 _MOBILE = re.compile(r"Mobile|iPod|iPhone|Android|Opera Mini|BlackBerry|webOS|UCWEB|Blazer|PSP", re.I)
 _EXTRA_MAX = 4096
 # Deeper than any real page's data; MariaDB refuses JSON deeper than 32 levels, whatever its size.
@@ -113,11 +112,15 @@ def visitor_login(
     extra: Any,
     origin: str | None = None,
     own_origin: str | None = None,
+    timestamp: str | None = None,
+    signature: str | None = None,
 ) -> VisitorLogin:
     """Create or resume a visitor and issue the signed token that proves who they are.
 
     A valid token resumes its visitor. A bare `visitor_id` (the operator's own id) is taken for a new
     visitor only: it never resumes an existing one, since knowing an id must not open a conversation.
+    An enterprise with an identity secret takes only identities signed with it (chat.identity): a signed
+    `visitor_id` resumes that visitor on any device, and without one only a token of its own opens the chat.
     `origin` is the request's Origin header, `own_origin` the origin it came to (enterprises.origins).
     """
     enterprise, blacklisted = enterprise_for_visitor(enterprise_id, ip)
@@ -134,8 +137,27 @@ def visitor_login(
         if agent is None:
             raise not_found(_("Agent"))
     extra_data = _decode_extra(extra)
-    name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
-    avatar = avatar_or(avatar, "") or avatar_or(extra_data.get("visitorAvatar"), "")
+    signed: SignedIdentity | None = None
+    refusal: ChatError | None = None
+    if enterprise.identity_secret:
+        try:
+            signed = identity_verify(
+                secret=enterprise.identity_secret,
+                visitor_id=visitor_id,
+                visitor_name=visitor_name,
+                avatar=avatar,
+                timestamp=timestamp,
+                signature=signature,
+            )
+        except ChatError as exc:
+            refusal = exc
+        # Only what the operator signed names the visitor: the page's unsigned name and avatar (in the
+        # link or in `extra`) could be anyone's.
+        name = signed.visitor_name.strip()[:100] if signed else ""
+        avatar = avatar_or(signed.avatar, "") if signed else ""
+    else:
+        name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
+        avatar = avatar_or(avatar, "") or avatar_or(extra_data.get("visitorAvatar"), "")
     fields = {
         "ip": ip,
         "user_agent": (user_agent or "")[:500],
@@ -150,7 +172,34 @@ def visitor_login(
             visitor = access_visitor_self(enterprise_id=enterprise.pk, visitor_pk=claim.visitor_pk)
         except ChatError:
             visitor = None  # deleted since: a new visitor, as without a token
-    if visitor is not None:
+    if signed is not None:
+        if visitor is None or visitor.visitor_id != signed.visitor_id:
+            visitor = Visitor.objects.filter(enterprise=enterprise, visitor_id=signed.visitor_id).first()
+    elif refusal is not None and (visitor is None or (visitor_id and visitor.visitor_id != visitor_id)):
+        # A token of the visitor the link names still resumes it once the link's signature has expired
+        # (the page logging in again an hour later); any other login needs a valid signature.
+        raise refusal
+    created = False
+    if visitor is None:
+        public_id = visitor_id if visitor_id and PUBLIC_ID.fullmatch(visitor_id) else ""
+        new = Visitor(
+            enterprise=enterprise,
+            agent=agent,
+            extra=extra_data,
+            avatar=avatar
+            or ("/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"),
+            **fields,
+        )
+        visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
+        created = visitor is not None
+        if visitor is None and signed is not None:  # a login of the same identity at the same moment
+            visitor = Visitor.objects.filter(enterprise=enterprise, visitor_id=signed.visitor_id).first()
+        if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
+            visitor = _visitor_insert(new, uuid.uuid4().hex, name)
+            if visitor is None:  # pragma: no cover - 122 random bits
+                raise IntegrityError("a fresh visitor UUID collided")
+            created = True
+    if not created:
         with transaction.atomic():
             for key, value in fields.items():
                 setattr(visitor, key, value)
@@ -165,23 +214,6 @@ def visitor_login(
             visitor.visits = F("visits") + 1
             visitor.save()
             visitor.refresh_from_db(fields=["visits", "updated_at"])
-        created = False
-    else:
-        public_id = visitor_id if visitor_id and _PUBLIC_ID.match(visitor_id) else ""
-        new = Visitor(
-            enterprise=enterprise,
-            agent=agent,
-            extra=extra_data,
-            avatar=avatar
-            or ("/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"),
-            **fields,
-        )
-        visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
-        if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
-            visitor = _visitor_insert(new, uuid.uuid4().hex, name)
-            if visitor is None:  # pragma: no cover - 122 random bits
-                raise IntegrityError("a fresh visitor UUID collided")
-        created = True
     return VisitorLogin(
         visitor=visitor,
         token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk),

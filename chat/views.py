@@ -45,6 +45,8 @@ def chat_index(request: HttpRequest) -> HttpResponse:
         "visitor_id": params.get("visitor_id", ""),
         "visitor_name": params.get("visitor_name", ""),
         "avatar": params.get("avatar", ""),
+        "timestamp": params.get("timestamp", ""),
+        "signature": params.get("signature", ""),
         "lang": translation.get_language(),
         "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"],
     }

@@ -267,6 +267,8 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
 GOFLY: dict[str, Any] = {
     "VISITOR_TOKEN_MAX_AGE": int(os.environ.get("GOFLY_VISITOR_TOKEN_DAYS", "30")) * 86400,
     "MESSAGE_MAX_LENGTH": int(os.environ.get("GOFLY_MESSAGE_MAX_LENGTH", "5000")),
+    # How far a signed visitor identity's timestamp may be from now, either way (clock skew, page age).
+    "IDENTITY_MAX_SKEW": int(os.environ.get("GOFLY_IDENTITY_MAX_SKEW", "600")),
     "FRAME_MAX_BYTES": 64 * 1024,
     "HISTORY_PAGE_MAX": 100,
     "SYNC_BATCH": 200,

@@ -41,6 +41,9 @@ class VisitorLoginSerializer(serializers.Serializer):
     refer = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     landing_page = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     extra = serializers.JSONField(required=False)
+    # A signed identity (chat.identity): checked by the service, so a malformed one answers bad_signature.
+    timestamp = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    signature = serializers.CharField(max_length=128, required=False, allow_blank=True)
 
 
 class PageSerializer(serializers.Serializer):
@@ -98,6 +101,8 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
         extra=data.get("extra"),
         origin=meta.get("HTTP_ORIGIN"),
         own_origin=own_origin,
+        timestamp=data.get("timestamp"),
+        signature=data.get("signature"),
     )
     visitor = login.visitor
     enterprise = login.enterprise

@@ -397,6 +397,8 @@
       visitor_id: cfg.visitor_id || "",
       visitor_name: cfg.visitor_name || "",
       avatar: cfg.avatar || "",
+      timestamp: cfg.timestamp || "",
+      signature: cfg.signature || "",
       refer: cfg.refer || "",
       landing_page: cfg.landing_page || document.referrer || "",
       extra: withoutExtra ? "" : cfg.extra || "",
