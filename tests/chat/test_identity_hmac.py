@@ -32,7 +32,7 @@ def signed_enterprise(enterprise: Enterprise) -> Enterprise:
 
 def signed(
     visitor_id: str = "user-42", visitor_name: str = "Li Lei", avatar: str = "", timestamp: str | None = None
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """Login parameters of an identity signed with SECRET, as the operator's server would sign them."""
     params = {
         "visitor_id": visitor_id,
@@ -131,14 +131,19 @@ def test_an_expired_identity_is_refused_however_well_signed(signed_enterprise, s
 
 def test_identity_verify_accepts_a_signature_within_the_skew_in_either_case():
     now = 1_700_000_000.0
-    params = {"visitor_id": "u1", "visitor_name": "", "avatar": "", "timestamp": "1700000300"}
+    params: dict[str, Any] = {"visitor_id": "u1", "visitor_name": "", "avatar": "", "timestamp": "1700000300"}
     signature = identity_sign(secret=SECRET, **params).upper()
     identity = identity_verify(secret=SECRET, signature=signature, now=now, **params)
     assert identity.visitor_id == "u1"
 
 
 def test_a_line_break_in_a_signed_field_is_refused_since_it_would_make_the_string_ambiguous():
-    params = {"visitor_id": "u1", "visitor_name": "a\nb", "avatar": "", "timestamp": str(int(time.time()))}
+    params: dict[str, Any] = {
+        "visitor_id": "u1",
+        "visitor_name": "a\nb",
+        "avatar": "",
+        "timestamp": str(int(time.time())),
+    }
     with pytest.raises(ChatError) as caught:
         identity_verify(secret=SECRET, signature=identity_sign(secret=SECRET, **params), **params)
     assert caught.value.code == "bad_signature"
