@@ -138,6 +138,8 @@ def message_payload(message: Message, visitor_public_id: str) -> dict[str, Any]:
     }
     if message.kind == Message.Kind.EVENT:
         payload["meta"] = message.meta or {}
+    elif message.meta:  # a left message (services.offline_message_leave): who left it and how to reach them
+        payload["meta"] = message.meta
     return payload
 
 

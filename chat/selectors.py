@@ -92,6 +92,8 @@ def _summary(visitor: Visitor, last: Message | None, unread: int, online: bool) 
             "sender": last.sender,
             "kind": last.kind,
             "created_at": last.created_at.isoformat(),
+            # A left message says so in the console's rows; timeline lines keep theirs to the thread.
+            **({"meta": last.meta} if last.meta and last.kind == Message.Kind.TEXT else {}),
         }
         if last
         else None
@@ -101,7 +103,7 @@ def _summary(visitor: Visitor, last: Message | None, unread: int, online: bool) 
     return item
 
 
-_LAST_FIELDS = ("visitor_id", "content", "sender", "kind", "created_at")
+_LAST_FIELDS = ("visitor_id", "content", "sender", "kind", "created_at", "meta")
 _UNREAD = Q(sender=Message.Sender.VISITOR, read_at__isnull=True)
 
 

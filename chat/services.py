@@ -15,6 +15,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -272,6 +274,7 @@ class NewMessage:
     client_id: Any
     agent: User | None = None
     visitor_id: Any = None
+    meta: dict[str, Any] | None = None
 
 
 def _visitors_resolve(batch: list[NewMessage]) -> None:
@@ -320,6 +323,7 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
         sender=new.sender,
         content=content,
         client_id=client_id,
+        meta=new.meta,
     )
     return message, hit
 
@@ -507,6 +511,59 @@ def message_create(
     if isinstance(result, Exception):
         raise result
     return result
+
+
+_PHONE = re.compile(r"\+?[0-9][0-9 \-]*[0-9]")
+_NAME_MAX = 100
+
+
+def _clean_contact(contact: Any) -> str:
+    """A phone number (digits, `+`, spaces, dashes; 5 to 30 characters) or an e-mail address."""
+    text = contact.strip() if isinstance(contact, str) else ""
+    if "@" in text:
+        try:
+            EmailValidator()(text)
+        except ValidationError:
+            pass
+        else:
+            return text
+    elif 5 <= len(text) <= 30 and _PHONE.fullmatch(text):
+        return text
+    raise ChatError("bad_contact", _("Enter a phone number or an e-mail address."))
+
+
+def offline_message_leave(*, visitor: Visitor, name: Any, contact: Any, content: Any) -> Message:
+    """Store a message left while no agent was online: a visitor message like any other (so it opens a
+    conversation that waits in the queue and is published after commit), marked in `meta` with the name
+    and contact given; the visitor's name (if given) and `extra["contact"]` are updated with it."""
+    if name is None:
+        name = ""
+    if not isinstance(name, str) or len(name.strip()) > _NAME_MAX:
+        raise ChatError("bad_name", _("The name must be at most %(limit)d characters.") % {"limit": _NAME_MAX})
+    name = name.strip()
+    contact = _clean_contact(contact)
+    content = _clean_content(content)
+    with transaction.atomic():
+        fields = ["extra"]
+        if name:
+            visitor.name = name
+            fields.append("name")
+        visitor.extra = {**(visitor.extra if isinstance(visitor.extra, dict) else {}), "contact": contact}
+        visitor.save(update_fields=fields)
+        result = messages_create(
+            [
+                NewMessage(
+                    visitor,
+                    Message.Sender.VISITOR,
+                    content,
+                    f"leave-{uuid.uuid4().hex}",
+                    meta={"left_message": True, "name": name, "contact": contact},
+                )
+            ]
+        )[0]
+        if isinstance(result, Exception):
+            raise result
+    return result[0]
 
 
 def messages_mark_read(*, agent: User, visitor: Visitor, up_to: int) -> int:

@@ -61,6 +61,7 @@ urlpatterns = [
     path("api/v1/agent/settings", api.AgentRoutingSettingsView.as_view(), name="agent-settings"),
     path("api/v1/agent/status", api.AgentStatusView.as_view(), name="agent-status"),
     path("api/v1/visitor/conversation", api.VisitorConversationView.as_view(), name="visitor-conversation"),
+    path("api/v1/visitor/leave-message", api.VisitorLeaveMessageView.as_view(), name="visitor-leave-message"),
     path("api/v1/visitor/read", api.VisitorReadView.as_view(), name="visitor-read"),
     path(
         "api/v1/visitor/conversation/close",

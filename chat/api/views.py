@@ -185,6 +185,25 @@ class VisitorMessagesView(VisitorView):
         return _send(self.visitor(request), Message.Sender.VISITOR, request.data)
 
 
+class LeaveMessageSerializer(serializers.Serializer):
+    # Lengths and formats are the service's, so its error codes (bad_name, bad_contact, empty, too_large) answer.
+    name = serializers.CharField(trim_whitespace=False, allow_blank=True, required=False, default="")
+    contact = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    content = serializers.CharField(trim_whitespace=False, allow_blank=True)
+
+
+class VisitorLeaveMessageView(VisitorView):
+    def post(self, request: Request) -> Response:
+        visitor = self.visitor(request)
+        body = _validated(LeaveMessageSerializer, request.data)
+        message = services.offline_message_leave(
+            visitor=visitor, name=body["name"], contact=body["contact"], content=body["content"]
+        )
+        return Response(
+            {"message": frames.message_payload(message, visitor.visitor_id)}, status=status.HTTP_201_CREATED
+        )
+
+
 class AgentView(APIView):
     permission_classes = [IsAgent]
 

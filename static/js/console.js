@@ -342,6 +342,8 @@
   function previewOf(last, vid) {
     if (!last) return t("No messages yet");
     if (last.kind === "event") return G.eventText(last.content, last.meta || guessedMeta(vid));
+    // Left while nobody was online (services.offline_message_leave): say so, it waits for a call back.
+    if (last.meta && last.meta.left_message) return t("[Left a message] {text}", { text: G.previewText(last.content) });
     return (last.sender === "agent" ? "↩ " : "") + G.previewText(last.content);
   }
   // A summary's last message carries no `meta`; its visitor's newest conversation names who served it.
@@ -776,9 +778,12 @@
       infoRow(t("First visit"), G.formatDateTime(v.created_at)),
       infoRow(t("Last visit"), G.formatDateTime(v.updated_at)),
       infoRow(t("Visits"), v.visits != null ? v.visits : ""),
-    ].forEach(function (pair) {
-      basics.append(pair[0], pair[1]);
-    });
+    ]
+      // The phone or e-mail the visitor left with a message (services.offline_message_leave).
+      .concat(v.extra && typeof v.extra.contact === "string" ? [infoRow(t("Contact"), v.extra.contact)] : [])
+      .forEach(function (pair) {
+        basics.append(pair[0], pair[1]);
+      });
 
     var source = el("dl", { className: "info-list info-list--stacked" });
     [

@@ -43,6 +43,13 @@
     endError: $("end-error"),
     endErrorText: $("end-error-text"),
     ended: $("ended-notice"),
+    leave: $("leave-form"),
+    leaveName: $("leave-name"),
+    leaveContact: $("leave-contact"),
+    leaveContent: $("leave-content"),
+    leaveError: $("leave-error"),
+    leaveSubmit: $("leave-submit"),
+    leaveDone: $("leave-done"),
   };
 
   var state = {
@@ -61,6 +68,8 @@
     // The last conversation ended and no new one has started: say so, and that writing starts one.
     ended: false,
     closing: null, // {ref, timer}: an "End chat" on its way
+    leaving: false, // a left message on its way
+    left: false, // a message was left: thank the visitor until an agent comes online
   };
   // --- in the floating widget (static/js/gofly-front.js) -----------------------------------------
   // The host page shows our unread count on its launcher and our agent in its panel bar: it tells us
@@ -246,6 +255,11 @@
     dom.endChat.disabled = !!state.closing;
     dom.ended.hidden = state.dead || !state.ended;
     var showNotice = online === 0;
+    // Nobody online and nothing live: a form above the composer to leave a message with a way to be
+    // reached (the composer still works: what is written there waits in the queue too).
+    dom.leave.hidden = !(showNotice && !state.dead && !live(conversation) && !state.left);
+    if (online) state.left = false;
+    dom.leaveDone.hidden = !state.left;
     dom.notice.hidden = !showNotice;
     if (showNotice) {
       dom.noticeText.textContent =
@@ -723,6 +737,53 @@
       e.preventDefault();
       (document.activeElement === dom.endOk ? dom.endCancel : dom.endOk).focus();
     }
+  });
+
+  // --- leave a message (nobody online) ---------------------------------------------------------
+
+  function leaveMessage(e, retried) {
+    if (e) e.preventDefault();
+    if (state.leaving && !retried) return;
+    state.leaving = true;
+    dom.leaveError.hidden = true;
+    dom.leaveSubmit.disabled = true;
+    dom.leaveSubmit.dataset.label = dom.leaveSubmit.dataset.label || dom.leaveSubmit.textContent;
+    dom.leaveSubmit.textContent = t("Sending…");
+    var body = { name: dom.leaveName.value, contact: dom.leaveContact.value, content: dom.leaveContent.value };
+    G.api("POST", "/api/v1/visitor/leave-message", body, authHeaders()).then(function (res) {
+      if (res.status === 401 && !retried) {
+        return login().then(function (ok) {
+          if (ok) leaveMessage(null, true);
+          else leaveFailed(res);
+        });
+      }
+      if (!res.ok || !res.data || !res.data.message) return leaveFailed(res);
+      state.leaving = false;
+      state.left = true;
+      dom.leaveSubmit.disabled = false;
+      dom.leaveSubmit.textContent = dom.leaveSubmit.dataset.label;
+      dom.leaveContent.value = "";
+      mergeServer(res.data.message);
+      view.render({ stick: true });
+      renderHeader();
+    });
+  }
+
+  function leaveFailed(res) {
+    state.leaving = false;
+    dom.leaveSubmit.disabled = false;
+    dom.leaveSubmit.textContent = dom.leaveSubmit.dataset.label;
+    var code = res.data && res.data.error && res.data.error.code;
+    dom.leaveError.textContent = G.errorText(res);
+    dom.leaveError.hidden = false;
+    var field = code === "bad_contact" ? dom.leaveContact : code === "bad_name" ? dom.leaveName : dom.leaveContent;
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+  }
+
+  dom.leave.addEventListener("submit", leaveMessage);
+  dom.leave.addEventListener("input", function (e) {
+    if (e.target.removeAttribute) e.target.removeAttribute("aria-invalid");
   });
 
   // --- composer --------------------------------------------------------------------------------
