@@ -35,6 +35,7 @@ from .errors import ChatError
 from .models import Conversation, Message, Visitor
 from .presence import AGENT, online_now
 from .savepoints import nested_savepoint
+from .selectors import open_loads
 
 Status = Conversation.Status
 _LIVE = (Status.WAITING, Status.OPEN)
@@ -100,16 +101,6 @@ class _Candidate:
         return self.limit == 0 or self.load < self.limit
 
 
-def _loads(agent_pks: list[int]) -> dict[int, int]:
-    rows = (
-        Conversation.objects.filter(assignee_id__in=agent_pks, status=Status.OPEN)
-        .values("assignee_id")
-        .annotate(n=Count("pk"))
-        .values_list("assignee_id", "n")
-    )
-    return dict(rows)
-
-
 def _candidates(enterprise: Enterprise, *, lock: bool = True, online: set[int] | None = None) -> dict[int, _Candidate]:
     """The agents routing may give conversations to now (online, status online), their rows locked for the
     caller's transaction; without `lock`, a plain read in one query, to learn whether anyone has room.
@@ -123,7 +114,7 @@ def _candidates(enterprise: Enterprise, *, lock: bool = True, online: set[int] |
     ).order_by("pk")
     if lock:
         agents = list(agents_of.select_for_update())
-        loads = _loads([agent.pk for agent in agents])
+        loads = open_loads([agent.pk for agent in agents])
     else:
         agents = list(agents_of.annotate(load=Count("conversations", filter=Q(conversations__status=Status.OPEN))))
         loads = {agent.pk: agent.load for agent in agents}  # type: ignore[attr-defined]
@@ -151,7 +142,7 @@ def _lock_with_room(agent: User) -> None:
     """
     own = User.objects.select_for_update().filter(pk=agent.pk).values_list("max_conversations", flat=True).get()
     limit = own if own is not None else agent.conversation_limit()
-    if limit and _loads([agent.pk]).get(agent.pk, 0) >= limit:
+    if limit and open_loads([agent.pk]).get(agent.pk, 0) >= limit:
         raise ChatError(
             "over_limit",
             _("%(name)s already has %(limit)d open conversations.") % {"name": agent.display_name, "limit": limit},
@@ -714,7 +705,7 @@ def agent_status_publish(*, agent: User, online: bool | None = None) -> dict[str
     enterprise_id = agent.enterprise_id or 0
     if online is None:
         online = agent.pk in online_now(enterprise_id, AGENT)
-    payload = frames.agent_status_payload(agent, online=online, load=_loads([agent.pk]).get(agent.pk, 0))
+    payload = frames.agent_status_payload(agent, online=online, load=open_loads([agent.pk]).get(agent.pk, 0))
     publish_on_commit([(frames.group_agents(enterprise_id), frames.agent_status_frame(payload))])
     return payload
 

@@ -293,15 +293,21 @@ def messages_of_conversation(
     return _page(Message.objects.filter(conversation=conversation), before, limit)
 
 
-def agents_roster(*, enterprise_id: int, online: set[int]) -> list[dict[str, Any]]:
-    """The enterprise's active agents with their status and load, online ones first; 2 queries."""
-    agents = list(User.objects.filter(enterprise_id=enterprise_id, is_active=True).select_related("enterprise"))
-    loads = dict(
-        Conversation.objects.filter(assignee_id__in=[a.pk for a in agents], status=Conversation.Status.OPEN)
+def open_loads(agent_pks: list[int]) -> dict[int, int]:
+    """How many open conversations each of these agents has (agents with none are left out); one query."""
+    rows = (
+        Conversation.objects.filter(assignee_id__in=agent_pks, status=Conversation.Status.OPEN)
         .values("assignee_id")
         .annotate(n=Count("pk"))
         .values_list("assignee_id", "n")
     )
+    return dict(rows)
+
+
+def agents_roster(*, enterprise_id: int, online: set[int]) -> list[dict[str, Any]]:
+    """The enterprise's active agents with their status and load, online ones first; 2 queries."""
+    agents = list(User.objects.filter(enterprise_id=enterprise_id, is_active=True).select_related("enterprise"))
+    loads = open_loads([a.pk for a in agents])
     roster = [frames.agent_status_payload(a, online=a.pk in online, load=loads.get(a.pk, 0)) for a in agents]
     order = {"online": 0, "away": 1, "offline": 2}
     return sorted(roster, key=lambda item: (order.get(item["status"], 3), item["load"], item["name"]))

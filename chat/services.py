@@ -570,16 +570,7 @@ def messages_mark_read(*, agent: User, visitor: Visitor, up_to: int) -> int:
     """Mark the visitor's messages up to `up_to` read on behalf of the agent's team; how many changed."""
     if agent.enterprise_id != visitor.enterprise_id:
         raise not_found(_("Visitor"))
-    with transaction.atomic():
-        changed = Message.objects.filter(
-            visitor=visitor, sender=Message.Sender.VISITOR, pk__lte=up_to, read_at__isnull=True
-        ).update(read_at=timezone.now())
-        if changed:
-            payload = frames.read_frame(visitor.visitor_id, up_to, agent.pk)
-            publish_on_commit(
-                [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
-            )
-    return changed
+    return _mark_read(visitor, Message.Sender.VISITOR, up_to, frames.read_frame(visitor.visitor_id, up_to, agent.pk))
 
 
 def messages_mark_read_by_visitor(*, visitor: Visitor, up_to: int) -> int:
@@ -588,12 +579,17 @@ def messages_mark_read_by_visitor(*, visitor: Visitor, up_to: int) -> int:
     Agents' consoles and the visitor's other tabs hear it as `visitor.read`, a frame of its own: older
     consoles know `read` as "an agent read the visitor's messages".
     """
+    return _mark_read(visitor, Message.Sender.AGENT, up_to, frames.visitor_read_frame(visitor.visitor_id, up_to))
+
+
+def _mark_read(visitor: Visitor, sender: str, up_to: int, payload: dict[str, Any]) -> int:
+    """Mark `sender`'s unread messages of the visitor up to `up_to` read; when any changed, tell the
+    enterprise's agents and the visitor's sockets with `payload`, after the commit. How many changed."""
     with transaction.atomic():
-        changed = Message.objects.filter(
-            visitor=visitor, sender=Message.Sender.AGENT, pk__lte=up_to, read_at__isnull=True
-        ).update(read_at=timezone.now())
+        changed = Message.objects.filter(visitor=visitor, sender=sender, pk__lte=up_to, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
         if changed:
-            payload = frames.visitor_read_frame(visitor.visitor_id, up_to)
             publish_on_commit(
                 [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
             )
