@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure
-from chat import health, heartbeat, lifecycle
+from chat import broadcast, health, heartbeat, lifecycle
 from chat.presence import get_presence
 from chat.ratelimit import rate_limits_clear
 from chat.services import VisitorLogin, visitor_login
@@ -98,3 +99,15 @@ def server_database(db: Any) -> None:
     if connection.vendor == "sqlite":
         pytest.skip("the multi-node setup runs on MariaDB")
     LIVE_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def published() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every (group, frame) published from here on, in order (with transactions that commit for real)."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def record(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+        sent.extend((group, event["frame"]) for group, event in items)
+
+    with mock.patch.object(broadcast, "group_send_many", record):
+        yield sent

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import AgentStatus, User
 from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create
-from chat import broadcast, conversations, frames
+from chat import conversations, frames
 from chat.access import access_conversation, access_visitor_self
 from chat.errors import ChatError
 from chat.models import Conversation, Message, Visitor
@@ -29,18 +29,6 @@ from tests.conftest import AGENT_PASSWORD, login_visitor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = Conversation.Status
-
-
-@pytest.fixture
-def published() -> Any:
-    """Every (group, frame) published from here on, in order."""
-    sent: list[tuple[str, dict[str, Any]]] = []
-
-    async def record(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
-        sent.extend((group, event["frame"]) for group, event in items)
-
-    with mock.patch.object(broadcast, "group_send_many", record):
-        yield sent
 
 
 def go_online(*agents: User) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-from unittest import mock
-
 import pytest
 from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from chat import broadcast, conversations, frames, selectors
+from chat import conversations, frames, selectors
 from chat.errors import ChatError
 from chat.models import Conversation, Message, Visitor
 from chat.presence import AGENT, Presence, get_presence
@@ -19,17 +16,6 @@ from tests.conftest import login_visitor
 
 # Transactions commit for real: the message is published on commit.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def published() -> Any:
-    sent: list[tuple[str, dict[str, Any]]] = []
-
-    async def record(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
-        sent.extend((group, event["frame"]) for group, event in items)
-
-    with mock.patch.object(broadcast, "group_send_many", record):
-        yield sent
 
 
 def visitor_client(token: str) -> APIClient:
