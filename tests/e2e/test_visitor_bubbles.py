@@ -40,6 +40,8 @@ def test_a_product_card_in_the_visitors_own_bubble_is_readable_and_the_welcome_f
     send(page, "product[" + json.dumps(CARD) + "]")
     card = page.locator(".msg--out .product-card")
     expect(card).to_have_attribute("href", CARD["url"])
+    # Stored first: the bubble is rebuilt when its state changes, and a node being replaced has no style.
+    expect(page.locator(".msg--out").last).to_have_attribute("data-state", re.compile("sent|read"))
     title = page.locator(".msg--out .product-card__title")
     expect(title).to_have_text("Blue kettle")
     colours = title.evaluate("t => [getComputedStyle(t).color, getComputedStyle(t.closest('.bubble')).backgroundColor]")
