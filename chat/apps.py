@@ -6,6 +6,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.signals import request_finished
 from django.db import connections
+from django.db.models.signals import post_delete
 
 
 def close_request_thread_connections(**kwargs: Any) -> None:
@@ -29,3 +30,7 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         request_finished.connect(close_request_thread_connections, dispatch_uid="gofly-close-request-db")
+        from .models import Attachment
+        from .uploads import attachment_files_delete
+
+        post_delete.connect(attachment_files_delete, sender=Attachment, dispatch_uid="gofly-attachment-files")

@@ -368,7 +368,13 @@ class VisitorConsumer(ChatConsumer):
     async def on_message_send(self, data: dict[str, Any]) -> None:
         visitor = await self.fresh_visitor()
         message, created = await batching.message_create(
-            services.NewMessage(visitor, Message.Sender.VISITOR, data.get("content"), data.get("client_id"))
+            services.NewMessage(
+                visitor,
+                Message.Sender.VISITOR,
+                data.get("content"),
+                data.get("client_id"),
+                attachment=data.get("attachment"),
+            )
         )
         if len(self.wrote_in) > 100:
             self.wrote_in.clear()
@@ -520,7 +526,13 @@ class AgentConsumer(ChatConsumer):
         visitor = self.cached_visitor(visitor_id)
         message, created = await batching.message_create(
             services.NewMessage(
-                visitor, Message.Sender.AGENT, data.get("content"), data.get("client_id"), self.agent, visitor_id
+                visitor,
+                Message.Sender.AGENT,
+                data.get("content"),
+                data.get("client_id"),
+                self.agent,
+                visitor_id,
+                attachment=data.get("attachment"),
             )
         )
         self.cache_visitor(message.visitor)

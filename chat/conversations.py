@@ -32,7 +32,7 @@ from . import frames
 from .access import access_colleague, access_conversation, access_visitor
 from .broadcast import publish_on_commit
 from .errors import ChatError
-from .models import Conversation, Message, Visitor
+from .models import Attachment, Conversation, Message, Visitor
 from .presence import AGENT, online_now
 from .savepoints import nested_savepoint
 from .selectors import open_loads
@@ -673,12 +673,13 @@ def conversation_reopen(*, agent: User, conversation_id: object) -> Conversation
 
 
 def visitor_history_clear(*, agent: User, visitor_id: object) -> Visitor:
-    """Delete every message and conversation of the visitor, in every view on every process."""
+    """Delete every message, upload and conversation of the visitor, in every view on every process."""
     permissions.require(agent, permissions.CLEAR_HISTORY)
     with transaction.atomic():
         visitor = access_visitor(agent=agent, visitor_id=visitor_id)
         live = conversation_of(visitor)
         Message.objects.filter(visitor=visitor).delete()
+        Attachment.objects.filter(visitor=visitor).delete()  # their files go after the commit
         Conversation.objects.filter(visitor=visitor).delete()
         Visitor.objects.filter(pk=visitor.pk).update(last_message_at=None)
         visitor.last_message_at = None

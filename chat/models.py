@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -135,6 +136,10 @@ class Message(models.Model):
         # A line of the conversation's timeline (assigned, transferred, closed): `content` is its code,
         # `meta` its details; clients word it in their own language.
         EVENT = "event", _("event")
+        # An uploaded image or file (chat.uploads): `meta.attachment` describes it, `content` is the
+        # original's markup for it (img[...] or attachment[{...}]) for clients that know only text.
+        IMAGE = "image", _("image")
+        FILE = "file", _("file")
 
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="messages")
@@ -165,3 +170,48 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.sender}: {self.content[:40]}"
+
+
+def _attachment_path(attachment: Attachment, filename: str) -> str:
+    """Where storage keeps it: by enterprise and month, named by its key (never by the uploader's name)."""
+    return f"uploads/{attachment.enterprise_id}/{timezone.now():%Y/%m}/{filename}"
+
+
+class Attachment(models.Model):
+    """An image or file uploaded into one visitor's thread (chat.uploads), sent as a message afterwards.
+
+    Served at /media/<key>/... (chat.views.media): the key is its capability, 128 random bits.
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", _("image")
+        FILE = "file", _("file")
+
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="attachments")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who uploaded it: "v" (the visitor) or "a<agent pk>"; with upload_id, what makes a retry idempotent.
+    uploader = models.CharField(max_length=24)
+    upload_id = models.CharField(_("upload id"), max_length=64)
+    key = models.CharField(max_length=32, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    file = models.FileField(_("file"), upload_to=_attachment_path, max_length=255)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=_attachment_path, max_length=255, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        constraints = [
+            models.UniqueConstraint(fields=["visitor", "uploader", "upload_id"], name="uniq_attachment_upload_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"

@@ -39,11 +39,12 @@ from .conversations import (
 )
 from .errors import ChatError, forbidden_origin, not_found
 from .identity import PUBLIC_ID, SignedIdentity, identity_verify, visitor_token_issue, visitor_token_read
-from .models import Conversation, Message, Visitor
+from .models import Attachment, Conversation, Message, Visitor
 from .presence import AGENT, VISITOR, online_or_nobody
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
 from .safety import avatar_or
 from .savepoints import nested_savepoint
+from .uploads import attachment_message_parts, attachments_for_messages
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +276,19 @@ class NewMessage:
     agent: User | None = None
     visitor_id: Any = None
     meta: dict[str, Any] | None = None
+    # The key of an upload to send (chat.uploads) instead of text; the batch looks them up in one query.
+    attachment: Any = None
+    attachment_row: Attachment | None = None
+
+
+def _attachments_resolve(batch: list[NewMessage]) -> None:
+    """Fill in the upload each message names: one query for the batch, none for a batch of text."""
+    keys = [new.attachment for new in batch if new.attachment is not None]
+    if keys:
+        found = attachments_for_messages(keys)
+        for new in batch:
+            if new.attachment is not None:
+                new.attachment_row = found.get(new.attachment) if isinstance(new.attachment, str) else None
 
 
 def _visitors_resolve(batch: list[NewMessage]) -> None:
@@ -307,7 +321,12 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
     if visitor is None:
         raise not_found(_("Visitor"))
     client_id = _clean_client_id(new.client_id)
-    content = _clean_content(new.content)
+    kind: str = Message.Kind.TEXT
+    meta = new.meta
+    if new.attachment is not None:
+        kind, content, meta = attachment_message_parts(new.attachment_row, visitor=visitor, sender=new.sender)
+    else:
+        content = _clean_content(new.content)
     if new.sender == Message.Sender.AGENT:
         agent = new.agent
         if agent is None or agent.enterprise_id != visitor.enterprise_id:
@@ -321,9 +340,10 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
         visitor=visitor,
         agent=agent,
         sender=new.sender,
+        kind=kind,
         content=content,
         client_id=client_id,
-        meta=new.meta,
+        meta=meta,
     )
     return message, hit
 
@@ -428,6 +448,7 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
     per message.
     """
     _visitors_resolve(batch)
+    _attachments_resolve(batch)
     results: list[tuple[Message, bool] | Exception | None] = []  # None: filled in below
     checked: list[tuple[int, Message, tuple[str, int, int]]] = []
     for index, new in enumerate(batch):
@@ -500,14 +521,21 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
 
 
 def message_create(
-    *, visitor: Visitor, sender: str, content: Any, client_id: Any, agent: User | None = None
+    *,
+    visitor: Visitor,
+    sender: str,
+    content: Any,
+    client_id: Any,
+    agent: User | None = None,
+    attachment: Any = None,
 ) -> tuple[Message, bool]:
     """Store a message once per (visitor, sender, client_id) and publish it; (message, created).
 
     A resend of a stored client_id returns the stored message and announces nothing new (it is offered
     again only to sockets that never got it: see messages_create).
     """
-    result = messages_create([NewMessage(visitor, sender, content, client_id, agent)])[0]
+    new = NewMessage(visitor, sender, content, client_id, agent, attachment=attachment)
+    result = messages_create([new])[0]
     if isinstance(result, Exception):
         raise result
     return result

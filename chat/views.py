@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import IO
+
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from accounts.models import User
 from accounts.selectors import agent_payload
+from chat.models import Attachment
+from chat.uploads import attachment_for_key
 from enterprises.origins import frame_ancestors
 from enterprises.selectors import enterprise_get_active
 
@@ -81,3 +88,53 @@ def console(request: HttpRequest) -> HttpResponse:
         )
     config = {"agent": agent_payload(user), "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"]}  # type: ignore[arg-type]
     return render(request, "chat/console.html", {"config": config})
+
+
+# What an upload is allowed to be when a browser opens it: nothing that runs (no script, no plugin, no
+# form, a unique origin), even if it were markup the checks missed.
+_MEDIA_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+_MEDIA_CHUNK = 64 * 1024
+
+
+async def _read_chunks(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    read = sync_to_async(handle.read, thread_sensitive=False)
+    try:
+        while chunk := await read(_MEDIA_CHUNK):
+            yield chunk
+    finally:
+        await sync_to_async(handle.close, thread_sensitive=False)()
+
+
+async def media(request: HttpRequest, key: str, thumb: bool = False) -> HttpResponse | StreamingHttpResponse:
+    """`/media/<key>` and `/media/<key>/thumb`: an upload (chat.uploads), by its key alone, as anyone who
+    saw its message may. Images (re-encoded by us) are shown inline; every other file is a download, and
+    nothing is ever sniffed, rendered as a page or allowed to run."""
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    attachment = await sync_to_async(attachment_for_key, thread_sensitive=False)(key)
+    if attachment is None or (thumb and not attachment.thumbnail):
+        raise Http404("no such upload")
+    field = attachment.thumbnail if thumb else attachment.file
+    try:
+        handle = await sync_to_async(field.storage.open, thread_sensitive=False)(field.name, "rb")
+        size = (
+            attachment.size
+            if not thumb
+            else await sync_to_async(field.storage.size, thread_sensitive=False)(field.name)
+        )
+    except OSError:
+        raise Http404("upload missing from storage") from None
+    image = attachment.kind == Attachment.Kind.IMAGE
+    if request.method == "HEAD":
+        await sync_to_async(handle.close, thread_sensitive=False)()
+        response: HttpResponse | StreamingHttpResponse = HttpResponse()
+    else:
+        response = StreamingHttpResponse(_read_chunks(handle))
+    response["Content-Type"] = "image/webp" if thumb else attachment.content_type
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = content_disposition_header(not image, attachment.name) or "attachment"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = _MEDIA_POLICY
+    # A key's bytes never change: cache them for good, in the browser only.
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response

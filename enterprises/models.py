@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +20,12 @@ def validate_origin_lines(value: str) -> None:
         raise ValidationError(
             _("Not an origin (scheme://host[:port], no path): %(lines)s"), params={"lines": ", ".join(bad[:5])}
         )
+
+
+def validate_upload_mb(value: int) -> None:
+    limit = settings.GOFLY["UPLOAD_MAX_MB"]
+    if value > limit:
+        raise ValidationError(_("At most %(limit)d MB on this server (GOFLY_UPLOAD_MAX_MB)."), params={"limit": limit})
 
 
 class Enterprise(models.Model):
@@ -47,6 +55,18 @@ class Enterprise(models.Model):
         _("close after inactivity (minutes)"),
         default=30,
         help_text=_("A conversation with no message for this long is closed (0: never)."),
+    )
+    upload_image_max_mb = models.PositiveSmallIntegerField(
+        _("largest image (MB)"),
+        default=10,
+        validators=[MinValueValidator(1), validate_upload_mb],
+        help_text=_("Images larger than this are refused. At most the server's GOFLY_UPLOAD_MAX_MB."),
+    )
+    upload_file_max_mb = models.PositiveSmallIntegerField(
+        _("largest file (MB)"),
+        default=20,
+        validators=[MinValueValidator(1), validate_upload_mb],
+        help_text=_("Files larger than this are refused. At most the server's GOFLY_UPLOAD_MAX_MB."),
     )
     identity_secret = models.CharField(
         _("identity secret"),

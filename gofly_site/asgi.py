@@ -34,9 +34,11 @@ if os.environ.get("GOFLY_SERVE_STATIC", "1") == "1":
 
     http_app = StaticFilesHandler(django_asgi)  # type: ignore[assignment]
 
+from chat.bodylimit import BodyLimit  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
-        "http": http_app,
+        "http": BodyLimit(http_app),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

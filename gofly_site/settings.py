@@ -224,6 +224,18 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Uploads go to the default storage: MEDIA_ROOT on this machine, or any Django storage backend, for
+# instance an S3-compatible bucket shared by several machines (README, "Several machines"):
+# GOFLY_MEDIA_STORAGE=storages.backends.s3.S3Storage and its options as JSON in GOFLY_MEDIA_STORAGE_OPTIONS.
+STORAGES = {
+    "default": {
+        "BACKEND": os.environ.get("GOFLY_MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": json.loads(os.environ.get("GOFLY_MEDIA_STORAGE_OPTIONS", "{}")),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -279,6 +291,11 @@ GOFLY: dict[str, Any] = {
     "RATE_VISITOR_MESSAGES": env_rate("GOFLY_RATE_VISITOR", "20/10"),
     "RATE_AGENT_MESSAGES": env_rate("GOFLY_RATE_AGENT", "60/10"),
     "RATE_LOGIN_PER_IP": (int(os.environ.get("GOFLY_LOGIN_RATE", "600")), 60),
+    # Uploads (chat.uploads): the server's ceiling (each enterprise sets its own limits below it), the
+    # largest image decoded (pixels, every frame counted), and how often one uploader may upload.
+    "UPLOAD_MAX_MB": int(os.environ.get("GOFLY_UPLOAD_MAX_MB", "20")),
+    "UPLOAD_MAX_PIXELS": int(os.environ.get("GOFLY_UPLOAD_MAX_PIXELS", str(60_000_000))),
+    "RATE_UPLOADS": env_rate("GOFLY_RATE_UPLOADS", "20/60"),
 }
 
 LOGGING = {

@@ -35,6 +35,13 @@ urlpatterns = [
     ),
     path("api/v1/agent/visitors/<str:visitor_id>/read", api.AgentVisitorReadView.as_view(), name="agent-visitor-read"),
     path(
+        "api/v1/agent/visitors/<str:visitor_id>/uploads",
+        api.AgentVisitorUploadView.as_view(),
+        name="agent-visitor-uploads",
+    ),
+    path("media/<str:key>", chat_views.media, name="media"),
+    path("media/<str:key>/thumb", chat_views.media, {"thumb": True}, name="media-thumb"),
+    path(
         "api/v1/agent/visitors/<str:visitor_id>/clear", api.AgentVisitorClearView.as_view(), name="agent-visitor-clear"
     ),
     path("api/v1/agent/conversations", api.AgentConversationsView.as_view(), name="agent-conversations"),
@@ -63,6 +70,7 @@ urlpatterns = [
     path("api/v1/visitor/conversation", api.VisitorConversationView.as_view(), name="visitor-conversation"),
     path("api/v1/visitor/leave-message", api.VisitorLeaveMessageView.as_view(), name="visitor-leave-message"),
     path("api/v1/visitor/read", api.VisitorReadView.as_view(), name="visitor-read"),
+    path("api/v1/visitor/uploads", api.VisitorUploadView.as_view(), name="visitor-uploads"),
     path(
         "api/v1/visitor/conversation/close",
         api.VisitorConversationCloseView.as_view(),

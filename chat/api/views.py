@@ -12,13 +12,14 @@ from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import conversations, frames, health, jsonin, selectors, services
+from chat import conversations, frames, health, jsonin, selectors, services, uploads
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
 from chat.identity import client_ip
@@ -54,7 +55,9 @@ class PageSerializer(serializers.Serializer):
 class SendSerializer(serializers.Serializer):
     client_id = serializers.CharField(max_length=64)
     # The length limit is the service's, so HTTP and websocket answer it alike (413 too_large).
-    content = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    content = serializers.CharField(trim_whitespace=False, allow_blank=True, required=False, default="")
+    # The key of an upload (POST .../uploads) to send instead of text.
+    attachment = serializers.CharField(max_length=64, required=False)
 
 
 class ReadSerializer(serializers.Serializer):
@@ -77,7 +80,12 @@ def _page(visitor: Visitor, params: Any) -> Response:
 def _send(visitor: Visitor, sender: str, data: Any, agent: Any = None) -> Response:
     body = _validated(SendSerializer, data)
     message, created = services.message_create(
-        visitor=visitor, sender=sender, content=body["content"], client_id=body["client_id"], agent=agent
+        visitor=visitor,
+        sender=sender,
+        content=body["content"],
+        client_id=body["client_id"],
+        agent=agent,
+        attachment=body.get("attachment"),
     )
     return Response(
         {"message": frames.message_payload(message, visitor.visitor_id), "duplicate": not created},
@@ -204,6 +212,26 @@ class VisitorLeaveMessageView(VisitorView):
         )
 
 
+def _upload(request: Request, visitor: Visitor, agent: User | None) -> Response:
+    files = request.FILES.getlist("file")
+    if len(files) != 1:
+        raise ChatError("no_file", _("Send exactly one file, as multipart form data in the field `file`."))
+    attachment, created = uploads.upload_store(
+        visitor=visitor, agent=agent, upload_id=request.data.get("upload_id"), upload=files[0]
+    )
+    return Response(
+        {"attachment": uploads.attachment_payload(attachment), "duplicate": not created},
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+class VisitorUploadView(VisitorView):
+    parser_classes = [MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        return _upload(request, self.visitor(request), None)
+
+
 class AgentView(APIView):
     permission_classes = [IsAgent]
 
@@ -258,6 +286,13 @@ class AgentVisitorMessagesView(AgentView):
 
     def post(self, request: Request, visitor_id: str) -> Response:
         return _send(self.visitor(request, visitor_id), Message.Sender.AGENT, request.data, agent=self.agent(request))
+
+
+class AgentVisitorUploadView(AgentView):
+    parser_classes = [MultiPartParser]
+
+    def post(self, request: Request, visitor_id: str) -> Response:
+        return _upload(request, self.visitor(request, visitor_id), self.agent(request))
 
 
 class AgentVisitorReadView(AgentView):
