@@ -245,6 +245,11 @@ def _sized(upload: Any) -> int:
     return size
 
 
+def upload_limits(enterprise: Any) -> dict[str, int]:
+    """What the chat pages check before sending a file the server would refuse for its size."""
+    return {"image_max_mb": enterprise.upload_image_max_mb, "file_max_mb": enterprise.upload_file_max_mb}
+
+
 def attachment_payload(attachment: Attachment) -> dict[str, Any]:
     """What a client needs to show it; stored in its message's meta, so history needs no join."""
     base = f"{settings.MEDIA_URL}{attachment.key}"

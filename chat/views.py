@@ -18,7 +18,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from accounts.models import User
 from accounts.selectors import agent_payload
 from chat.models import Attachment
-from chat.uploads import attachment_for_key
+from chat.uploads import attachment_for_key, upload_limits
 from enterprises.origins import frame_ancestors
 from enterprises.selectors import enterprise_get_active
 
@@ -86,7 +86,11 @@ def console(request: HttpRequest) -> HttpResponse:
             {"message": _("This account is not an agent of any enterprise. Superadmins work in /admin.")},
             status=403,
         )
-    config = {"agent": agent_payload(user), "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"]}  # type: ignore[arg-type]
+    config = {
+        "agent": agent_payload(user),  # type: ignore[arg-type]
+        "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"],
+        "uploads": upload_limits(user.enterprise),  # type: ignore[union-attr]
+    }
     return render(request, "chat/console.html", {"config": config})
 
 

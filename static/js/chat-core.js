@@ -345,6 +345,17 @@
   /** One-line preview of a message for lists and notifications. */
   function previewText(content) {
     var text = content == null ? "" : String(content);
+    if (/^img\[[^\]]*\]$/.test(text)) return "[" + t("Image") + "]";
+    if (/^attachment\[/.test(text)) {
+      var f = /"name"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(text);
+      var name = "";
+      try {
+        name = f ? JSON.parse('"' + f[1] + '"') : "";
+      } catch (e) {
+        name = "";
+      }
+      return "[" + t("File") + "] " + name;
+    }
     if (/^product\[/.test(text)) {
       var m = /"title"\s*:\s*"([^"]*)"/.exec(text);
       return "[" + t("Product") + "] " + (m ? m[1] : "");
@@ -598,11 +609,33 @@
     });
   };
 
+  /** Its message as a thread record: what a page shows for an item not yet stored (text or upload). */
+  Outbox.prototype.record = function (item, sender) {
+    return {
+      client_id: item.client_id,
+      sender: sender,
+      kind: item.kind || "text",
+      content: item.content,
+      meta: item.meta || null,
+      local: item.created,
+      progress: item.progress,
+    };
+  };
+
+  /** The message.send frame's data for an item: its text, or the upload it names. */
+  Outbox.prototype.frameData = function (item, extra) {
+    var data = { client_id: item.client_id };
+    if (item.attachment) data.attachment = item.attachment;
+    else data.content = item.content;
+    return Object.assign(data, extra || {});
+  };
+
   Outbox.prototype.get = function (clientId) {
     for (var i = 0; i < this.items.length; i++) if (this.items[i].client_id === clientId) return this.items[i];
     return null;
   };
 
+  /** extra.state "uploading": the item waits for its upload (Uploader) before it is sent. */
   Outbox.prototype.add = function (content, extra) {
     var item = Object.assign({}, extra || {}, {
       client_id: uuid(),
@@ -611,7 +644,7 @@
       tries: 0,
       lastTry: 0,
       firstTry: 0,
-      state: "pending",
+      state: extra && extra.state === "uploading" ? "uploading" : "pending",
       error: "",
     });
     this.items.push(item);
@@ -749,7 +782,7 @@
       rec = { key: msg.id != null ? "m" + msg.id : "c" + msg.client_id, local: 0 };
       this.records.push(rec);
     }
-    ["id", "client_id", "sender", "kind", "content", "created_at", "agent", "conversation_id", "meta"].forEach(function (k) {
+    ["id", "client_id", "sender", "kind", "content", "created_at", "agent", "conversation_id", "meta", "progress"].forEach(function (k) {
       if (msg[k] !== undefined && msg[k] !== null) rec[k] = msg[k];
     });
     if (msg.local) rec.local = msg.local;
@@ -895,7 +928,8 @@
 
   ThreadView.prototype._node = function (rec) {
     var cached = this.nodes[rec.key];
-    var sig = [rec.id, rec.state, rec.content, rec.created_at, rec.error].join("|");
+    var att = rec.meta && rec.meta.attachment;
+    var sig = [rec.id, rec.state, rec.content, rec.created_at, rec.error, rec.fatal, att && att.url].join("|");
     if (cached && cached._sig === sig) return cached;
     var node = this._build(rec);
     node._sig = sig;
@@ -919,11 +953,14 @@
     }
     var out = rec.sender === opts.self;
     var bubble = el("div", { className: "bubble" });
-    renderContent(rec.content, bubble);
+    var attachment = (rec.kind === "image" || rec.kind === "file") && rec.meta && rec.meta.attachment;
+    if (attachment) renderAttachment(attachment, bubble, rec);
+    else renderContent(rec.content, bubble);
     var status = null;
     if (out) {
       var state = rec.state || "sent";
       var label = {
+        uploading: t("Uploading…"),
         sending: t("Sending…"),
         sent: t("Sent"),
         read: t("Read"),
@@ -933,7 +970,7 @@
       var children = [el("span", { className: "msg__tick", attrs: { "aria-hidden": "true" } }), el("span", { text: label })];
       if (state === "failed") {
         children.push(
-          el("button", {
+          rec.fatal ? null : el("button", {
             className: "link-btn msg__retry",
             text: t("Retry"),
             attrs: { type: "button", title: rec.error || "" },
@@ -947,7 +984,7 @@
           })
         );
       }
-      status = el("div", { className: "msg__status msg__status--" + state }, children);
+      status = el("div", { className: "msg__status msg__status--" + state }, children.filter(Boolean));
     }
     var name = opts.name ? opts.name(rec) : "";
     var avatar = opts.avatar ? opts.avatar(rec) : "";
@@ -974,6 +1011,400 @@
         ]),
       ]
     );
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Attachments: images (thumbnail, click to view) and files (a card to download); uploads with
+  // progress and retries, whose message then goes through the outbox like any other
+  // ---------------------------------------------------------------------------------------------
+
+  function humanSize(bytes) {
+    var n = Number(bytes) || 0;
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(n < 10240 ? 1 : 0) + " KB";
+    return (n / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  function extensionOf(name) {
+    var m = /\.([A-Za-z0-9]{1,8})$/.exec(String(name || ""));
+    return m ? m[1].toLowerCase() : "";
+  }
+
+  var FILE_GROUPS = {
+    pdf: "pdf", doc: "doc", docx: "doc", odt: "doc", rtf: "doc", txt: "txt", md: "txt", log: "txt",
+    xls: "sheet", xlsx: "sheet", csv: "sheet", ods: "sheet", ppt: "slides", pptx: "slides", odp: "slides",
+    zip: "archive", rar: "archive", "7z": "archive", gz: "archive", tar: "archive", bz2: "archive", xz: "archive",
+    mp3: "audio", wav: "audio", ogg: "audio", m4a: "audio", flac: "audio", aac: "audio", amr: "audio",
+    mp4: "video", mov: "video", webm: "video", mkv: "video", avi: "video",
+  };
+
+  /** The box an image is shown in: its shape, at most 240 x 240 CSS pixels (no jump when it loads). */
+  function imageBox(a) {
+    var w = Number(a.width) || 0, h = Number(a.height) || 0;
+    if (!w || !h) return null;
+    var scale = Math.min(1, 240 / w, 240 / h);
+    return { width: Math.max(24, Math.round(w * scale)), height: Math.max(24, Math.round(h * scale)) };
+  }
+
+  function renderAttachment(a, parent, rec) {
+    var url = a.local ? a.url : safeURL(a.url, true);
+    var name = String(a.name || "");
+    var progress = rec && rec.state === "uploading"
+      ? el("span", { className: "att-progress", attrs: { role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" } }, [
+          el("span", { className: "att-progress__bar", attrs: { style: "width:" + Math.round((rec.progress || 0) * 100) + "%" } }),
+        ])
+      : null;
+    if (a.kind === "image" && url) {
+      parent.classList.add("bubble--media");
+      var box = imageBox(a);
+      var img = el("img", {
+        className: "att-image__img",
+        attrs: { src: a.local ? url : safeURL(a.thumb_url, true) || url, alt: name, loading: "lazy", decoding: "async" },
+      });
+      if (box) {
+        img.setAttribute("width", box.width);
+        img.setAttribute("height", box.height);
+      }
+      var open = el("button", {
+        className: "att-image",
+        attrs: { type: "button", title: name, "aria-label": t("View image {name}", { name: name }) },
+        on: {
+          click: function () {
+            if (!a.local) viewer.open(a);
+          },
+        },
+      }, [img, progress]);
+      parent.appendChild(open);
+      return;
+    }
+    parent.classList.add("bubble--card");
+    var ext = extensionOf(name);
+    var body = [
+      el("span", { className: "att-file__icon att-file__icon--" + (FILE_GROUPS[ext] || "other"), attrs: { "aria-hidden": "true" } }, [
+        el("span", { text: ext ? ext.slice(0, 4).toUpperCase() : "FILE" }),
+      ]),
+      el("span", { className: "att-file__body" }, [
+        el("span", { className: "att-file__name", text: name }),
+        el("span", { className: "att-file__size", text: humanSize(a.size) + (a.local ? "" : " · " + t("Download")) }),
+        progress,
+      ]),
+    ];
+    parent.appendChild(
+      url && !a.local
+        ? el("a", { className: "att-file", attrs: { href: url, download: name, rel: "noopener", title: t("Download {name}", { name: name }) } }, body)
+        : el("div", { className: "att-file" }, body)
+    );
+  }
+
+  /** One full-screen viewer for images, opened by a thumbnail: Esc, the backdrop or × close it. */
+  var viewer = {
+    node: null,
+    back: null,
+    open: function (a) {
+      var self = this;
+      if (!this.node) {
+        this.img = el("img", { className: "viewer__img", attrs: { alt: "" } });
+        this.name = el("span", { className: "viewer__name" });
+        this.download = el("a", { className: "viewer__btn", text: t("Download"), attrs: { rel: "noopener" } });
+        this.closeBtn = el("button", {
+          className: "viewer__btn viewer__close",
+          text: "\u00d7",
+          attrs: { type: "button", "aria-label": t("Close"), title: t("Close") },
+          on: { click: function () { self.close(); } },
+        });
+        this.node = el("div", {
+          className: "viewer",
+          attrs: { role: "dialog", "aria-modal": "true", "aria-label": t("Image"), hidden: true, tabindex: "-1" },
+          on: {
+            click: function (e) {
+              if (e.target === self.node || e.target === self.stage) self.close();
+            },
+            keydown: function (e) {
+              if (e.key === "Escape") {
+                e.stopPropagation();
+                self.close();
+              } else if (e.key === "Tab") {
+                e.preventDefault(); // focus stays in the dialog
+                (document.activeElement === self.closeBtn ? self.download : self.closeBtn).focus();
+              }
+            },
+          },
+        }, [
+          el("div", { className: "viewer__bar" }, [this.name, this.download, this.closeBtn]),
+          (this.stage = el("div", { className: "viewer__stage" }, [this.img])),
+        ]);
+        document.body.appendChild(this.node);
+      }
+      var url = safeURL(a.url, true);
+      this.back = document.activeElement;
+      this.img.src = url;
+      this.img.alt = a.name || "";
+      this.name.textContent = a.name || "";
+      this.download.href = url;
+      this.download.setAttribute("download", a.name || "");
+      this.node.hidden = false;
+      this.closeBtn.focus();
+    },
+    close: function () {
+      if (!this.node || this.node.hidden) return;
+      this.node.hidden = true;
+      this.img.removeAttribute("src");
+      if (this.back && this.back.focus) this.back.focus();
+    },
+    isOpen: function () {
+      return !!this.node && !this.node.hidden;
+    },
+  };
+
+  var UPLOAD_TRIES = 4;
+  var UPLOAD_STALE = 60000; // another tab's upload not heard of for this long was interrupted
+  var IMAGE_TYPES = /^image\/(png|jpeg|gif|webp|bmp)$/;
+
+  /**
+   * Uploads files and hands their messages to the outbox. opts: outbox, sender ("visitor"|"agent"),
+   * url(item) -> the upload endpoint, headers() -> request headers, limits() -> {image_max_mb, file_max_mb},
+   * onChange(item) (the page re-renders the item's record), onProgress(item).
+   *
+   * The upload_id is the message's client_id: an upload retried after a dropped connection is stored
+   * once (the server answers the stored one), and the outbox then sends its message once, as any other.
+   * The bytes live only in this page: an upload cut off by a reload cannot resume and says so.
+   */
+  function Uploader(opts) {
+    this.opts = opts;
+    this.blobs = {};
+    this.xhrs = {};
+    var self = this;
+    this.timer = setInterval(function () {
+      self.tick();
+    }, 5000);
+    this.tick();
+  }
+
+  Uploader.prototype.tick = function () {
+    var self = this;
+    var now = Date.now();
+    this.opts.outbox.items.forEach(function (item) {
+      if (item.state === "uploading" && !self.blobs[item.client_id] && now - (item.touched || item.created) > UPLOAD_STALE) {
+        self._fail(item, t("The upload was interrupted; choose the file again."), true);
+      }
+    });
+  };
+
+  Uploader.prototype.add = function (file, extra) {
+    var limits = (this.opts.limits && this.opts.limits()) || {};
+    var image = IMAGE_TYPES.test(file.type || "");
+    var name = String(file.name || (image ? "image." + file.type.split("/")[1] : "file")).slice(0, 200);
+    var local = { local: true, kind: image ? "image" : "file", name: name, size: file.size, url: "" };
+    if (image) {
+      try {
+        local.url = URL.createObjectURL(file);
+      } catch (e) {
+        local.url = "";
+      }
+    }
+    var item = this.opts.outbox.add("", Object.assign({}, extra || {}, {
+      state: "uploading",
+      kind: local.kind,
+      meta: { attachment: local },
+      progress: 0,
+      touched: Date.now(),
+      uploadTries: 0,
+    }));
+    // The server decides by content and checks again; this saves sending what it would refuse.
+    var limitMb = image ? limits.image_max_mb : limits.file_max_mb;
+    if (file.size === 0) {
+      this._fail(item, t("The file is empty."), true);
+    } else if (limitMb && file.size > limitMb * 1048576) {
+      this._fail(item, t("The file is larger than {limit} MB.", { limit: limitMb }), true);
+    } else {
+      this.blobs[item.client_id] = file;
+      this._upload(item);
+    }
+    return item;
+  };
+
+  /** Retry (the page's Retry button): the upload again if it never finished, else the message. */
+  Uploader.prototype.retry = function (clientId) {
+    var outbox = this.opts.outbox;
+    var item = outbox.get(clientId);
+    if (!item) return;
+    if (item.attachment || !item.meta || !item.meta.attachment || !item.meta.attachment.local) {
+      outbox.retry(clientId);
+      return;
+    }
+    if (!this.blobs[clientId]) return;
+    item.state = "uploading";
+    item.error = "";
+    item.fatal = false;
+    item.uploadTries = 0;
+    outbox.save();
+    this.opts.onChange(item);
+    this._upload(item);
+  };
+
+  Uploader.prototype.discard = function (clientId) {
+    var xhr = this.xhrs[clientId];
+    if (xhr) xhr.abort();
+    delete this.xhrs[clientId];
+    delete this.blobs[clientId];
+  };
+
+  Uploader.prototype._fail = function (item, message, fatal) {
+    delete this.xhrs[item.client_id];
+    if (fatal) delete this.blobs[item.client_id];
+    item.fatal = !!fatal;
+    this.opts.outbox.fail(item, message);
+    this.opts.onChange(item);
+  };
+
+  Uploader.prototype._upload = function (item) {
+    var self = this;
+    var outbox = this.opts.outbox;
+    var file = this.blobs[item.client_id];
+    if (!file || this.xhrs[item.client_id]) return;
+    var form = new FormData();
+    form.append("upload_id", item.client_id);
+    form.append("file", file, item.meta.attachment.name);
+    var xhr = new XMLHttpRequest();
+    this.xhrs[item.client_id] = xhr;
+    xhr.open("POST", this.opts.url(item));
+    var headers = this.opts.headers ? this.opts.headers() : {};
+    Object.keys(headers).forEach(function (k) {
+      xhr.setRequestHeader(k, headers[k]);
+    });
+    var lastSaved = 0;
+    xhr.upload.onprogress = function (e) {
+      if (!e.lengthComputable) return;
+      item.progress = Math.min(0.99, e.loaded / e.total);
+      item.touched = Date.now();
+      if (item.touched - lastSaved > 5000) {
+        lastSaved = item.touched;
+        outbox.save();
+      }
+      if (self.opts.onProgress) self.opts.onProgress(item);
+    };
+    function again() {
+      delete self.xhrs[item.client_id];
+      if (!outbox.get(item.client_id)) return; // discarded meanwhile
+      item.uploadTries = (item.uploadTries || 0) + 1;
+      if (item.uploadTries >= UPLOAD_TRIES) {
+        self._fail(item, t("The upload failed."), false);
+        return;
+      }
+      item.touched = Date.now();
+      outbox.save();
+      setTimeout(function () {
+        self._upload(item);
+      }, backoffDelay(item.uploadTries, 1000, 15000));
+    }
+    xhr.onerror = xhr.ontimeout = again;
+    xhr.onload = function () {
+      delete self.xhrs[item.client_id];
+      if (!outbox.get(item.client_id)) return;
+      var body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch (e) {
+        body = null;
+      }
+      if ((xhr.status === 200 || xhr.status === 201) && body && body.attachment) {
+        delete self.blobs[item.client_id];
+        var local = item.meta.attachment;
+        if (local.url && local.url.indexOf("blob:") === 0) {
+          setTimeout(function () {
+            URL.revokeObjectURL(local.url);
+          }, 10000);
+        }
+        item.attachment = body.attachment.key;
+        item.content = "";
+        item.meta = { attachment: body.attachment };
+        item.progress = 1;
+        item.state = "pending";
+        outbox.save();
+        self.opts.onChange(item);
+        outbox._transmit(item);
+        return;
+      }
+      if (xhr.status === 0 || xhr.status >= 500 || xhr.status === 429 || xhr.status === 408) {
+        again();
+        return;
+      }
+      var message = body && body.error && typeof body.error.message === "string" ? body.error.message : t("The upload failed.");
+      self._fail(item, message, xhr.status !== 401);
+    };
+    xhr.send(form);
+  };
+
+  /**
+   * Files chosen, pasted or dropped: opts.root (the drop zone), opts.textarea (paste), opts.imageInput and
+   * opts.fileInput (hidden <input type=file>) opened by opts.imageButton and opts.fileButton, opts.onFiles(files).
+   */
+  function FileInputs(opts) {
+    function take(list) {
+      var files = Array.prototype.slice.call(list || []).filter(function (f) {
+        return f && typeof f.size === "number";
+      });
+      if (files.length) opts.onFiles(files.slice(0, 10));
+    }
+    [[opts.imageButton, opts.imageInput], [opts.fileButton, opts.fileInput]].forEach(function (pair) {
+      if (pair[0] && pair[1]) {
+        pair[0].addEventListener("click", function () {
+          pair[1].click();
+        });
+      }
+    });
+    [opts.imageInput, opts.fileInput].forEach(function (input) {
+      if (!input) return;
+      input.addEventListener("change", function () {
+        take(input.files);
+        input.value = "";
+      });
+    });
+    if (opts.textarea) {
+      opts.textarea.addEventListener("paste", function (e) {
+        var files = e.clipboardData && e.clipboardData.files;
+        if (files && files.length) {
+          e.preventDefault();
+          take(files);
+        }
+      });
+    }
+    var root = opts.root;
+    if (!root) return;
+    var depth = 0;
+    function hasFiles(e) {
+      return e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types || [], "Files") !== -1;
+    }
+    root.addEventListener("dragenter", function (e) {
+      if (!hasFiles(e)) return;
+      depth++;
+      root.classList.add("is-dropping");
+    });
+    root.addEventListener("dragleave", function () {
+      depth = Math.max(0, depth - 1);
+      if (!depth) root.classList.remove("is-dropping");
+    });
+    root.addEventListener("dragover", function (e) {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    });
+    root.addEventListener("drop", function (e) {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      root.classList.remove("is-dropping");
+      take(e.dataTransfer.files);
+    });
+  }
+
+  /** Updates an uploading message's bar in place (no re-render per progress event). */
+  ThreadView.prototype.progress = function (rec) {
+    var node = this.nodes[rec.key];
+    var bar = node && node.querySelector(".att-progress__bar");
+    if (bar) bar.style.width = Math.round((rec.progress || 0) * 100) + "%";
+    var meter = node && node.querySelector(".att-progress");
+    if (meter) meter.setAttribute("aria-valuenow", String(Math.round((rec.progress || 0) * 100)));
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -1199,6 +1630,10 @@
     Thread: Thread,
     ThreadView: ThreadView,
     EmojiPicker: EmojiPicker,
+    Uploader: Uploader,
+    FileInputs: FileInputs,
+    viewer: viewer,
+    humanSize: humanSize,
     Composer: Composer,
     playSound: playSound,
     TitleFlasher: TitleFlasher,

@@ -28,6 +28,11 @@
   };
   var dom = {
     workspace: $("workspace"),
+    chatPanel: $("chat-panel"),
+    imageButton: $("composer-image"),
+    imageInput: $("composer-image-input"),
+    fileButton: $("composer-file"),
+    fileInput: $("composer-file-input"),
     conn: $("conn-status"),
     connText: $("conn-status-text"),
     mute: $("mute-toggle"),
@@ -627,9 +632,10 @@
       return v ? v.name : "";
     },
     onRetry: function (rec) {
-      outbox.retry(rec.client_id);
+      uploader.retry(rec.client_id);
     },
     onDiscard: function (rec) {
+      uploader.discard(rec.client_id);
       outbox.discard(rec.client_id);
       threadFor(state.selected).remove(rec);
       view.render();
@@ -1071,7 +1077,7 @@
   var outbox = new G.Outbox({
     key: OUTBOX_KEY,
     transmit: function (item) {
-      return socket.send("message.send", { client_id: item.client_id, content: item.content, visitor_id: item.visitor_id });
+      return socket.send("message.send", outbox.frameData(item, { visitor_id: item.visitor_id }));
     },
     onChange: function (item, itemState) {
       var rec = threadFor(item.visitor_id).findClient("agent", item.client_id);
@@ -1081,25 +1087,60 @@
       if (state.selected === item.visitor_id) view.render();
     },
   });
+  /** An outbox item's record in its visitor's thread, in the state the item is in. */
+  function showItem(item, thread) {
+    var shown = item.state === "failed" ? "failed" : item.state === "uploading" ? "uploading" : "sending";
+    var rec = (thread || threadFor(item.visitor_id)).merge(Object.assign(outbox.record(item, "agent"), { agent: me }), shown).rec;
+    rec.error = item.error;
+    rec.fatal = !!item.fatal;
+    return rec;
+  }
   outbox.items.forEach(function (item) {
-    if (!item.visitor_id) return;
-    threadFor(item.visitor_id).merge(
-      { client_id: item.client_id, sender: "agent", kind: "text", content: item.content, local: item.created, agent: me },
-      item.state === "failed" ? "failed" : "sending"
-    );
+    if (item.visitor_id) showItem(item);
+  });
+
+  var uploader = new G.Uploader({
+    outbox: outbox,
+    uploader: uploader,
+    sendFiles: sendFiles,
+    url: function (item) {
+      return "/api/v1/agent/visitors/" + encodeURIComponent(item.visitor_id) + "/uploads";
+    },
+    headers: function () {
+      return { "X-CSRFToken": G.cookie("csrftoken") || "" };
+    },
+    limits: function () {
+      return cfg.uploads;
+    },
+    onChange: function (item) {
+      if (!outbox.get(item.client_id) || !item.visitor_id) return;
+      showItem(item);
+      if (state.selected === item.visitor_id) view.render();
+    },
+    onProgress: function (item) {
+      var rec = threadFor(item.visitor_id).findClient("agent", item.client_id);
+      if (!rec) return;
+      rec.progress = item.progress;
+      if (state.selected === item.visitor_id) view.progress(rec);
+    },
   });
 
   function send(text) {
     var vid = state.selected;
     if (!vid) return false;
-    var item = outbox.add(text, { visitor_id: vid });
-    threadFor(vid).merge(
-      { client_id: item.client_id, sender: "agent", kind: "text", content: text, local: item.created, agent: me },
-      "sending"
-    );
+    showItem(outbox.add(text, { visitor_id: vid }));
     drafts[vid] = "";
     view.render({ stick: true });
     return true;
+  }
+
+  function sendFiles(files) {
+    var vid = state.selected;
+    if (!vid) return;
+    files.forEach(function (file) {
+      showItem(uploader.add(file, { visitor_id: vid }));
+    });
+    view.render({ stick: true });
   }
 
   // --- conversation actions --------------------------------------------------------------------
@@ -1256,11 +1297,7 @@
     thread.loaded = true;
     // What this agent is still sending to them stays: it starts their history afresh.
     outbox.items.forEach(function (item) {
-      if (item.visitor_id !== vid) return;
-      thread.merge(
-        { client_id: item.client_id, sender: "agent", kind: "text", content: item.content, local: item.created, agent: me },
-        item.state === "failed" ? "failed" : "sending"
-      );
+      if (item.visitor_id === vid) showItem(item, thread);
     });
     if (v) {
       v.last_message = null;
@@ -2045,6 +2082,15 @@
     },
   });
   G.EmojiPicker(dom.emoji, dom.input);
+  G.FileInputs({
+    root: dom.chatPanel,
+    textarea: dom.input,
+    imageButton: dom.imageButton,
+    imageInput: dom.imageInput,
+    fileButton: dom.fileButton,
+    fileInput: dom.fileInput,
+    onFiles: sendFiles,
+  });
 
   /** What the server counts beyond what this console holds (a bounded `ready` left some out). */
   function countUnseen(counts) {

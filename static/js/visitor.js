@@ -50,6 +50,10 @@
     leaveError: $("leave-error"),
     leaveSubmit: $("leave-submit"),
     leaveDone: $("leave-done"),
+    imageButton: $("composer-image"),
+    imageInput: $("composer-image-input"),
+    fileButton: $("composer-file"),
+    fileInput: $("composer-file-input"),
   };
 
   var state = {
@@ -213,9 +217,10 @@
       return rec.sender === "agent" ? (rec.agent && rec.agent.name) || t("Agent") : "";
     },
     onRetry: function (rec) {
-      outbox.retry(rec.client_id);
+      uploader.retry(rec.client_id);
     },
     onDiscard: function (rec) {
+      uploader.discard(rec.client_id);
       outbox.discard(rec.client_id);
       thread.remove(rec);
       view.render();
@@ -365,7 +370,7 @@
   var outbox = new G.Outbox({
     key: OUTBOX_KEY,
     transmit: function (item) {
-      return socket.send("message.send", { client_id: item.client_id, content: item.content });
+      return socket.send("message.send", outbox.frameData(item));
     },
     onChange: function (item, itemState) {
       var rec = thread.findClient("visitor", item.client_id);
@@ -376,25 +381,64 @@
     },
   });
 
+  /** An outbox item's record in the thread, in the state the item is in. */
+  function showItem(item) {
+    var shown = item.state === "failed" ? "failed" : item.state === "uploading" ? "uploading" : "sending";
+    var rec = thread.merge(outbox.record(item, "visitor"), shown).rec;
+    rec.error = item.error;
+    rec.fatal = !!item.fatal;
+    return rec;
+  }
+
   // Messages typed before a reload (or while offline) are shown at once and sent when we can.
-  outbox.items.forEach(function (item) {
-    thread.merge(
-      { client_id: item.client_id, sender: "visitor", kind: "text", content: item.content, local: item.created },
-      item.state === "failed" ? "failed" : "sending"
-    );
+  outbox.items.forEach(showItem);
+
+  var uploader = new G.Uploader({
+    outbox: outbox,
+    url: function () {
+      return "/api/v1/visitor/uploads";
+    },
+    headers: authHeaders,
+    limits: function () {
+      return state.uploads;
+    },
+    onChange: function (item) {
+      if (!outbox.get(item.client_id)) return;
+      showItem(item);
+      view.render();
+    },
+    onProgress: function (item) {
+      var rec = thread.findClient("visitor", item.client_id);
+      if (!rec) return;
+      rec.progress = item.progress;
+      view.progress(rec);
+    },
   });
 
-  function send(text) {
+  /** Before anything is sent: a chat that had ended opens a new conversation with it. */
+  function sendable() {
     if (state.dead) return false;
     if (state.ended) {
       // This message opens a new conversation (the server's `conversation` event will say whose).
       state.ended = false;
       renderHeader();
     }
-    var item = outbox.add(text);
-    thread.merge({ client_id: item.client_id, sender: "visitor", kind: "text", content: text, local: item.created }, "sending");
+    return true;
+  }
+
+  function send(text) {
+    if (!sendable()) return false;
+    showItem(outbox.add(text));
     view.render({ stick: true });
     return true;
+  }
+
+  function sendFiles(files) {
+    if (!sendable()) return;
+    files.forEach(function (file) {
+      showItem(uploader.add(file));
+    });
+    view.render({ stick: true });
   }
 
   // --- HTTP ------------------------------------------------------------------------------------
@@ -429,6 +473,7 @@
         state.agentsOnline = res.data.agents_online;
         state.welcome = (res.data.enterprise && res.data.enterprise.welcome) || "";
         state.offlineText = (res.data.enterprise && res.data.enterprise.offline_text) || "";
+        state.uploads = res.data.uploads || null;
         state.wsPath = res.data.ws_path || "/ws/visitor";
         if (previous && previous !== state.visitor.visitor_id) resetThread();
         renderHeader();
@@ -803,6 +848,15 @@
     },
   });
   G.EmojiPicker(dom.emoji, dom.input);
+  G.FileInputs({
+    root: dom.app,
+    textarea: dom.input,
+    imageButton: dom.imageButton,
+    imageInput: dom.imageInput,
+    fileButton: dom.fileButton,
+    fileInput: dom.fileInput,
+    onFiles: sendFiles,
+  });
 
   // --- boot ------------------------------------------------------------------------------------
 
@@ -819,6 +873,8 @@
   // For tests and the embedding widget: a read-only peek at the page's state.
   window.GoFlyVisitor = {
     send: send,
+    sendFiles: sendFiles,
+    uploader: uploader,
     endChat: endChat,
     state: state,
     outbox: outbox,
