@@ -294,7 +294,7 @@ GOFLY: dict[str, Any] = {
     # Uploads (chat.uploads): the server's ceiling (each enterprise sets its own limits below it), the
     # largest image decoded (pixels, every frame counted), and how often one uploader may upload.
     "UPLOAD_MAX_MB": int(os.environ.get("GOFLY_UPLOAD_MAX_MB", "20")),
-    "UPLOAD_MAX_PIXELS": int(os.environ.get("GOFLY_UPLOAD_MAX_PIXELS", str(60_000_000))),
+    "UPLOAD_MAX_PIXELS": int(os.environ.get("GOFLY_UPLOAD_MAX_PIXELS", str(40_000_000))),
     "RATE_UPLOADS": env_rate("GOFLY_RATE_UPLOADS", "20/60"),
 }
 
