@@ -1157,7 +1157,9 @@
   };
 
   var UPLOAD_TRIES = 4;
-  var UPLOAD_STALE = 60000; // another tab's upload not heard of for this long was interrupted
+  // An upload saves its progress every few seconds: one not heard of for this long (a reload, a closed
+  // tab) was interrupted, and its bytes are gone with the page that held them.
+  var UPLOAD_STALE = 15000;
   var IMAGE_TYPES = /^image\/(png|jpeg|gif|webp|bmp)$/;
 
   /**
@@ -1185,6 +1187,7 @@
     var now = Date.now();
     this.opts.outbox.items.forEach(function (item) {
       if (item.state === "uploading" && !self.blobs[item.client_id] && now - (item.touched || item.created) > UPLOAD_STALE) {
+        if (item.meta && item.meta.attachment) item.meta.attachment.url = ""; // its page's blob: URL died with it
         self._fail(item, t("The upload was interrupted; choose the file again."), true);
       }
     });
@@ -1277,7 +1280,7 @@
       if (!e.lengthComputable) return;
       item.progress = Math.min(0.99, e.loaded / e.total);
       item.touched = Date.now();
-      if (item.touched - lastSaved > 5000) {
+      if (item.touched - lastSaved > 4000) {
         lastSaved = item.touched;
         outbox.save();
       }

@@ -536,3 +536,22 @@ def test_deleting_a_visitor_removes_their_uploads(visitor_login):
     _stored(visitor_client(visitor_login.token), "/api/v1/visitor/uploads", "a.png", png())
     visitor_login.visitor.delete()
     assert stored_files() == []
+
+
+def test_a_file_name_that_is_not_utf8_gets_a_clear_error(visitor_login):
+    """Browsers send names in UTF-8; Django's parser drops a part whose name is not, so it is answered as
+    a missing file, clearly, never a 500 or a silent success."""
+    boundary = "b0undary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="upload_id"\r\n\r\nraw-1\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="'
+        ).encode()
+        + b"caf\xe9\xff.txt"
+        + f'"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{boundary}--\r\n'.encode()
+    )
+    response = visitor_client(visitor_login.token).generic(
+        "POST", "/api/v1/visitor/uploads", body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "no_file")
+    assert Attachment.objects.count() == 0
