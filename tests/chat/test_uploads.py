@@ -555,3 +555,18 @@ def test_a_file_name_that_is_not_utf8_gets_a_clear_error(visitor_login):
     )
     assert (response.status_code, response.json()["error"]["code"]) == (400, "no_file")
     assert Attachment.objects.count() == 0
+
+
+def test_the_database_gone_during_an_upload_answers_503_and_keeps_no_file(visitor_login, monkeypatch):
+    from django.db import OperationalError
+
+    def gone(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError(2006, "MySQL server has gone away")
+
+    monkeypatch.setattr(Attachment, "save", gone)
+    response = upload(visitor_client(visitor_login.token), "/api/v1/visitor/uploads", "a.png", png(900, 900))
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "unavailable")
+    assert stored_files() == []
+    monkeypatch.undo()  # back: the client's retry (same upload_id) is stored once
+    again = upload(visitor_client(visitor_login.token), "/api/v1/visitor/uploads", "a.png", png(900, 900))
+    assert again.status_code == 201 and Attachment.objects.count() == 1
