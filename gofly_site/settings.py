@@ -279,6 +279,10 @@ GOFLY: dict[str, Any] = {
     "RATE_VISITOR_MESSAGES": env_rate("GOFLY_RATE_VISITOR", "20/10"),
     "RATE_AGENT_MESSAGES": env_rate("GOFLY_RATE_AGENT", "60/10"),
     "RATE_LOGIN_PER_IP": (int(os.environ.get("GOFLY_LOGIN_RATE", "600")), 60),
+    # The widget's launcher state (GET /api/v1/widget): one per host page view.
+    "RATE_WIDGET_PER_IP": env_rate("GOFLY_RATE_WIDGET", "600/60"),
+    # Pages of the visitor's trail (the widget's `page` frame).
+    "RATE_VISITOR_PAGES": env_rate("GOFLY_RATE_PAGES", "30/60"),
 }
 
 LOGGING = {
