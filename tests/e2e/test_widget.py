@@ -122,7 +122,8 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
 
     # --- the launcher, in its own style whatever the host's; no iframe before the first open -------
     launcher = page.locator("gofly-widget .gfw-b")
-    expect(launcher).to_have_text("GOFLY-PRO LIVE CHAT")
+    expect(launcher.locator(".gfw-lt")).to_have_text("GOFLY-PRO LIVE CHAT")
+    expect(launcher.locator(".gfw-s")).to_have_text("Offline, leave a message")  # GET /api/v1/widget said so
     assert styles(launcher) == ["rgb(37, 99, 235)", "14px", "rgb(255, 255, 255)"]
     assert styles(page.locator("#own")) == [
         "rgb(255, 0, 0)",
@@ -177,7 +178,10 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
     finally:
         alice.close()
     assert Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT).count() == 2
-    expect(launcher).to_have_attribute("aria-label", "GOFLY-PRO LIVE CHAT (2 unread messages)")
+    expect(launcher).to_have_attribute("aria-label", "GOFLY-PRO LIVE CHAT, Offline, leave a message (2 unread messages)")
+    # The newest one is previewed above the launcher, and the host's title flashes.
+    expect(page.locator("gofly-widget .gfw-v")).to_contain_text("Shall I reserve one?")
+    page.wait_for_function("document.title === '(2) New message'")
     page.wait_for_timeout(600)  # a read receipt would have gone by now: the closed panel has seen nothing
     assert not Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT, read_at__isnull=False).exists()
     shot(page, "widget-unread")
@@ -186,6 +190,10 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
     page.evaluate("GOFLY.open()")
     expect(panel).to_be_visible()
     expect(badge).to_be_hidden()
+    expect(page.locator("gofly-widget .gfw-v")).to_be_hidden()
+    assert page.title() == "Shop"  # restored exactly
+    page.wait_for_timeout(1100)
+    assert page.title() == "Shop"
     expect(chat.locator("#messages")).to_contain_text("Shall I reserve one?")
     expect(chat.locator("#messages")).to_contain_text("Is this in stock?")
     # Shown now: the agents hear that the visitor has read both.
@@ -210,7 +218,7 @@ def test_the_snippet_in_head_works_and_on_a_phone_the_chat_opens_full_screen_wit
     page = context.new_page()
     page.goto(url)
     launcher = page.locator("gofly-widget .gfw-b")
-    expect(launcher).to_have_text("GOFLY-PRO 在线客服")
+    expect(launcher.locator(".gfw-lt")).to_have_text("GOFLY-PRO 在线客服")
     launcher.click()
     panel = page.locator("gofly-widget .gfw-p")
     expect(panel).to_be_visible()
