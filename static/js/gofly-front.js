@@ -347,14 +347,13 @@
   function frame() {
     if (!ui.frame) {
       ui.frame = el("iframe", "", { src: chatUrl(), title: label(), allow: "autoplay; clipboard-write" });
-      ui.frame.onload = tell;
       ui.panel.appendChild(ui.frame);
     }
     return ui.frame;
   }
 
   function post(msg) {
-    if (ui && ui.frame && ui.frame.contentWindow) {
+    if (frameReady && ui.frame.contentWindow) {
       msg.gofly = 1;
       try {
         ui.frame.contentWindow.postMessage(msg, origin); // only to our chat page, never to another origin
