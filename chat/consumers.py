@@ -24,6 +24,7 @@ from .errors import ChatError
 from .frames import FrameError
 from .layers import layer_epoch
 from .models import Message, Visitor
+from .pages import visitor_page_record
 from .presence import AGENT, VISITOR, Presence, get_presence
 
 logger = logging.getLogger(__name__)
@@ -397,6 +398,12 @@ class VisitorConsumer(ChatConsumer):
             raise FrameError("bad_frame", '"content" must be a string.')
         if self.typing_allowed():
             await services.visitor_typing(visitor=self.visitor, draft=draft)
+
+    async def on_page(self, data: dict[str, Any]) -> None:
+        """The widget's host page changed (chat.pages): stored, then announced to the agents; no answer."""
+        await database_sync_to_async(visitor_page_record)(
+            visitor=self.visitor, url=data.get("url"), title=data.get("title")
+        )
 
 
 class AgentConsumer(ChatConsumer):

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from . import jsonin
-from .models import Conversation, Message, Visitor
+from .models import Conversation, Message, Visitor, VisitorPage
 from .safety import avatar_or
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 # Client -> server frame types, per side.
-VISITOR_FRAMES = {"ping", "sync", "message.send", "typing", "read", "conversation.close"}
+VISITOR_FRAMES = {"ping", "sync", "message.send", "typing", "read", "conversation.close", "page"}
 AGENT_FRAMES = {
     "ping",
     "sync",
@@ -345,6 +345,16 @@ def agent_ready_frame(
 def ok_frame(ref: str | None, result: dict[str, Any]) -> dict[str, Any]:
     """The answer to an action frame (status.set, conversation.*): what it did, under the frame's `ref`."""
     return frame("ok", {"ref": ref, **result})
+
+
+def visitor_page_payload(page: VisitorPage) -> dict[str, Any]:
+    """A page of the visitor's trail (chat.pages), as agents see it."""
+    return {"id": page.pk, "url": page.url, "title": page.title, "created_at": page.created_at.isoformat()}
+
+
+def visitor_page_frame(visitor_public_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """To the enterprise's agents: the visitor opened a page of the operator's site (the widget said so)."""
+    return frame("visitor.page", {"visitor_id": visitor_public_id, "page": payload})
 
 
 def agent_revoked_event() -> dict[str, Any]:

@@ -215,3 +215,22 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
+
+
+class VisitorPage(models.Model):
+    """A page of the operator's site the visitor opened while the widget ran (the page trail); the newest
+    50 per visitor are kept (chat.pages)."""
+
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="pages")
+    url = models.CharField(_("URL"), max_length=1000)
+    title = models.CharField(_("title"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("visited page")
+        verbose_name_plural = _("visited pages")
+        indexes = [models.Index(fields=["visitor", "-id"], name="visitorpage_visitor_recent")]
+
+    def __str__(self) -> str:
+        return self.url[:80]

@@ -296,6 +296,10 @@ GOFLY: dict[str, Any] = {
     "UPLOAD_MAX_MB": int(os.environ.get("GOFLY_UPLOAD_MAX_MB", "20")),
     "UPLOAD_MAX_PIXELS": int(os.environ.get("GOFLY_UPLOAD_MAX_PIXELS", str(40_000_000))),
     "RATE_UPLOADS": env_rate("GOFLY_RATE_UPLOADS", "20/60"),
+    # The widget's launcher state (GET /api/v1/widget): one per host page view.
+    "RATE_WIDGET_PER_IP": env_rate("GOFLY_RATE_WIDGET", "600/60"),
+    # Pages of the visitor's trail (the widget's `page` frame).
+    "RATE_VISITOR_PAGES": env_rate("GOFLY_RATE_PAGES", "30/60"),
 }
 
 LOGGING = {

@@ -10,6 +10,7 @@ from accounts import views as accounts_views
 from chat import probes
 from chat import views as chat_views
 from chat.api import views as api
+from chat.api import widget as widget_api
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/console", permanent=False)),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("api/v1/auth/token", accounts_views.TokenObtainView.as_view(), name="jwt-obtain"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="jwt-refresh"),
     path("api/v1/visitor/login", api.visitor_login, name="visitor-login"),
+    path("api/v1/widget", widget_api.widget_state, name="widget-state"),
     path("api/v1/visitor/messages", api.VisitorMessagesView.as_view(), name="visitor-messages"),
     path("api/v1/agent/me", api.AgentMeView.as_view(), name="agent-me"),
     path("api/v1/agent/visitors", api.AgentVisitorsView.as_view(), name="agent-visitors"),

@@ -24,6 +24,7 @@ from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
 from chat.identity import client_ip
 from chat.models import Conversation, Message, Visitor
+from chat.pages import visitor_pages
 from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
 from chat.safety import avatar_or
 from enterprises import origins
@@ -278,6 +279,7 @@ class AgentVisitorView(AgentView):
         )
         item = summary[0]
         item["conversations"] = selectors.conversations_of_visitor(visitor=visitor)
+        item["pages"] = visitor_pages(visitor=visitor)
         return Response(item)
 
 

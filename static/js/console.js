@@ -817,11 +817,35 @@
       ]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Visitor") }), basics]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Source") }), source]),
+      pagesSection(v),
       el("section", { className: "info-section" }, [
         el("h3", { text: t("Extra") }),
         extraKeys.length ? extra : el("p", { className: "muted", text: t("No extra information.") }),
       ])
     );
+  }
+
+  /** The pages of the operator's site the visitor opened (the widget's page trail), newest first. */
+  function pagesSection(v) {
+    var pages = v.pages || [];
+    var list = el(
+      "ol",
+      { className: "page-trail" },
+      pages.map(function (p) {
+        var url = G.safeURL(p.url);
+        var name = p.title || p.url;
+        return el("li", { className: "page-trail__item" }, [
+          url
+            ? el("a", { text: name, attrs: { href: url, title: p.url, target: "_blank", rel: "noopener noreferrer" } })
+            : el("span", { text: name }),
+          el("time", { className: "page-trail__time", text: G.formatShort(p.created_at), attrs: { datetime: p.created_at, title: G.formatDateTime(p.created_at) } }),
+        ]);
+      })
+    );
+    return el("section", { className: "info-section", attrs: { id: "info-pages" } }, [
+      el("h3", { text: t("Pages visited") }),
+      pages.length ? list : el("p", { className: "muted", text: t("No pages yet.") }),
+    ]);
   }
 
   function select(vid, conversationId) {
@@ -865,6 +889,7 @@
             if (k in res.data) v[k] = res.data[k];
           }
         );
+        if (res.data.pages) v.pages = res.data.pages;
         // Their earlier conversations too: a visitor without a live one can be reopened from the header.
         (res.data.conversations || []).forEach(function (c) {
           upsertConversation(c);
@@ -1931,6 +1956,19 @@
         renderInfo();
       }
       scheduleList();
+    },
+    "visitor.page": function (data) {
+      // The visitor opened a page of the operator's site (the widget's page trail): newest first.
+      var v = visitors[data.visitor_id];
+      if (!v || !data.page) return;
+      v.pages = [data.page]
+        .concat(
+          (v.pages || []).filter(function (p) {
+            return p.id !== data.page.id;
+          })
+        )
+        .slice(0, 50);
+      if (state.selected === v.visitor_id) renderInfo();
     },
     "visitor.offline": function (data) {
       var v = visitors[data.visitor_id];

@@ -76,9 +76,10 @@
     left: false, // a message was left: thank the visitor until an agent comes online
   };
   // --- in the floating widget (static/js/gofly-front.js) -----------------------------------------
-  // The host page shows our unread count on its launcher and our agent in its panel bar: it tells us
-  // whether its panel is open ({gofly: 1, type: "open"}), we tell it {gofly: 1, type: "unread" | "agent"}.
-  // Only counts and the agent's public name: sent to the host page's origin when known, else to any.
+  // The host page shows our unread count on its launcher, our agent in its panel bar and a preview of
+  // agents' messages: it tells us whether its panel is open ({gofly: 1, type: "open"}) and which page the
+  // visitor is on ("page"); we tell it "ready", "unread", "agent", "message", "chatted" (docs/protocol.md
+  // 5.14). Sent to the host page's origin when known, else to any; taken only from it and our parent.
   var embed = (function () {
     var framed = window.parent !== window;
     var target = "*";
@@ -91,6 +92,7 @@
     var open = true;
     var count = 0;
     var lastAgent = "";
+    var chattedSent = false;
     function post(msg) {
       if (!framed) return;
       msg.gofly = 1;
@@ -103,7 +105,9 @@
     if (framed) {
       window.addEventListener("message", function (e) {
         var d = e.data;
-        if (e.source !== window.parent || !d || d.gofly !== 1 || d.type !== "open") return;
+        if (e.source !== window.parent || (target !== "*" && e.origin !== target) || !d || d.gofly !== 1) return;
+        if (d.type === "page") return hostPage(d.url, d.title);
+        if (d.type !== "open") return;
         open = !!d.open;
         if (open && count) {
           count = 0;
@@ -118,15 +122,33 @@
       shown: function () {
         return open;
       },
-      agentMessage: function () {
+      agentMessage: function (msg) {
+        // Its preview, as lists word it (attachments and cards as a short label): the host shows it
+        // while its panel is closed, and flashes its title while its tab is hidden.
+        var who = msg.agent || {};
+        var avatar = G.safeURL(who.avatar, true);
+        post({
+          type: "message",
+          id: msg.id,
+          text: G.previewText(msg.content).slice(0, 300),
+          name: who.name || "",
+          avatar: avatar ? new URL(avatar, window.location.href).href : "",
+        });
         if (open) return;
         count++;
         post({ type: "unread", count: count });
       },
-      agent: function (name, avatar) {
-        if (name + "\n" + avatar === lastAgent) return;
-        lastAgent = name + "\n" + avatar;
-        post({ type: "agent", name: name, avatar: avatar });
+      agent: function (name, avatar, online) {
+        var key = name + "\n" + avatar + "\n" + online;
+        if (key === lastAgent) return;
+        lastAgent = key;
+        post({ type: "agent", name: name, avatar: avatar, online: online });
+      },
+      /** The visitor has a thread: the host loads the chat at once on their next pages. */
+      chatted: function () {
+        if (chattedSent) return;
+        chattedSent = true;
+        post({ type: "chatted" });
       },
     };
   })();
@@ -243,7 +265,7 @@
     else if (conversation && conversation.status === "open" && conversation.assignee) agent = conversation.assignee;
     dom.agentAvatar.src = agentAvatar(agent);
     dom.agentName.textContent = (agent && agent.name) || cfg.enterprise_name || t("Customer service");
-    embed.agent(dom.agentName.textContent, dom.agentAvatar.src);
+    embed.agent(dom.agentName.textContent, dom.agentAvatar.src, state.agentsOnline == null ? null : state.agentsOnline > 0);
     // Without a named agent the title already is the enterprise's name.
     dom.ent.hidden = !agent || !cfg.enterprise_name;
     var online = state.agentsOnline;
@@ -355,6 +377,7 @@
     // Ours, or another tab's (whose copy in the shared outbox is then done with).
     if (msg.sender === "visitor" && msg.client_id) outbox.resolve(msg.client_id);
     var result = thread.merge(msg);
+    if (msg.id != null) embed.chatted();
     if (msg.sender === "visitor" && msg.read_at) thread.readUpTo = Math.max(thread.readUpTo, msg.id);
     if (msg.sender === "visitor" && msg.id <= thread.readUpTo) result.rec.state = "read";
     return result;
@@ -560,6 +583,7 @@
       if (data.welcome != null) state.welcome = data.welcome;
       if (data.offline_text != null) state.offlineText = data.offline_text;
       setConversation(data.conversation || null, { fromReady: true });
+      sendPage();
       // Fetch whatever we missed before sending anything, so the outbox never resends what is stored.
       outbox.setReady(false);
       requestSync();
@@ -567,9 +591,9 @@
     history: function (data) {
       var missed = 0;
       (data.messages || []).forEach(function (m) {
-        if (mergeServer(m).isNew && m.sender === "agent") missed++;
+        if (mergeServer(m).isNew && m.sender === "agent") missed = m.id;
       });
-      if (missed) notify();
+      if (missed) notify(missed);
       view.render();
       if (data.more) requestSync();
       else {
@@ -586,8 +610,8 @@
           state.agent = Object.assign({}, state.agent || {}, { name: msg.agent.name, avatar: msg.agent.avatar });
           renderHeader();
         }
-        if (result.isNew) notify();
-        if (result.isNew) embed.agentMessage();
+        if (result.isNew) notify(msg.id);
+        if (result.isNew) embed.agentMessage(msg);
       }
       view.render();
       if (msg.sender === "agent") reportRead();
@@ -640,11 +664,13 @@
     },
   };
 
-  function notify() {
-    if (document.visibilityState === "hidden" || !view.nearBottom()) {
+  /** An agent's message (the newest of a batch: `id`) the visitor may not see: the tab's title, and a sound
+   * that only one of the visitor's tabs plays (soundOnce). */
+  function notify(id) {
+    if (document.visibilityState === "hidden" || !embed.shown() || !view.nearBottom()) {
       unseen++;
       title.set(unseen, true);
-      G.playSound(assets.sound_message);
+      soundOnce(id);
     }
   }
   document.addEventListener("visibilitychange", function () {
@@ -869,6 +895,59 @@
       socket.connect();
     });
   });
+
+  // --- the widget's host page: its page trail, and one sound per browser --------------------------
+
+  var pendingPage = null;
+  /** The page of the operator's site the visitor is on (the widget's `page` frame): sent now, or the
+   * latest one once the socket is back. */
+  function hostPage(url, title) {
+    if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return;
+    pendingPage = { url: url.slice(0, 1000), title: typeof title === "string" ? title.slice(0, 200) : "" };
+    sendPage();
+  }
+  function sendPage() {
+    if (pendingPage && socket.send("page", pendingPage)) pendingPage = null;
+  }
+
+  var SOUND_PREFIX = "gofly.sound." + cfg.ent_id + ".";
+  /** Every tab of the visitor (the chat page, the widget's iframes on the operator's pages) hears the same
+   * message: the first to claim its id in our origin's storage rings, the others stay quiet. Web Locks make
+   * the claim atomic where the browser has them; elsewhere the claim is read back after a moment and only
+   * its last writer rings. (Browsers that partition third-party storage share it per top-level site.) */
+  function soundOnce(id) {
+    var key = SOUND_PREFIX + (id || G.uuid());
+    var me = G.uuid() + " " + Date.now();
+    var claim = function () {
+      if (G.store.get(key)) return false;
+      G.store.set(key, me);
+      return true;
+    };
+    var ring = function () {
+      G.playSound(assets.sound_message);
+      soundsPrune();
+    };
+    if (navigator.locks && navigator.locks.request) {
+      navigator.locks
+        .request("gofly.sound", function () {
+          if (claim()) ring();
+        })
+        .catch(function () {
+          /* no lock: quiet rather than twice */
+        });
+    } else if (claim()) {
+      setTimeout(function () {
+        if (G.store.get(key) === me) ring();
+      }, 40 + Math.random() * 60);
+    }
+  }
+  function soundsPrune() {
+    G.store.keys(SOUND_PREFIX).forEach(function (key) {
+      var at = parseInt(String(G.store.get(key) || "").split(" ")[1], 10);
+      if (!(Date.now() - at < 3600000)) G.store.remove(key);
+    });
+  }
+  soundsPrune();
 
   // For tests and the embedding widget: a read-only peek at the page's state.
   window.GoFlyVisitor = {

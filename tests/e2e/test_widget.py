@@ -122,7 +122,8 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
 
     # --- the launcher, in its own style whatever the host's; no iframe before the first open -------
     launcher = page.locator("gofly-widget .gfw-b")
-    expect(launcher).to_have_text("GOFLY-PRO LIVE CHAT")
+    expect(launcher.locator(".gfw-lt")).to_have_text("GOFLY-PRO LIVE CHAT")
+    expect(launcher.locator(".gfw-s")).to_have_text("Offline, leave a message")  # GET /api/v1/widget said so
     assert styles(launcher) == ["rgb(37, 99, 235)", "14px", "rgb(255, 255, 255)"]
     assert styles(page.locator("#own")) == [
         "rgb(255, 0, 0)",
@@ -177,7 +178,12 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
     finally:
         alice.close()
     assert Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT).count() == 2
-    expect(launcher).to_have_attribute("aria-label", "GOFLY-PRO LIVE CHAT (2 unread messages)")
+    expect(launcher).to_have_attribute(
+        "aria-label", "GOFLY-PRO LIVE CHAT, Offline, leave a message (2 unread messages)"
+    )
+    # The newest one is previewed above the launcher, and the host's title flashes.
+    expect(page.locator("gofly-widget .gfw-v")).to_contain_text("Shall I reserve one?")
+    page.wait_for_function("document.title === '(2) New message'")
     page.wait_for_timeout(600)  # a read receipt would have gone by now: the closed panel has seen nothing
     assert not Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT, read_at__isnull=False).exists()
     shot(page, "widget-unread")
@@ -186,6 +192,10 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
     page.evaluate("GOFLY.open()")
     expect(panel).to_be_visible()
     expect(badge).to_be_hidden()
+    expect(page.locator("gofly-widget .gfw-v")).to_be_hidden()
+    assert page.title() == "Shop"  # restored exactly
+    page.wait_for_timeout(1100)
+    assert page.title() == "Shop"
     expect(chat.locator("#messages")).to_contain_text("Shall I reserve one?")
     expect(chat.locator("#messages")).to_contain_text("Is this in stock?")
     # Shown now: the agents hear that the visitor has read both.
@@ -210,7 +220,7 @@ def test_the_snippet_in_head_works_and_on_a_phone_the_chat_opens_full_screen_wit
     page = context.new_page()
     page.goto(url)
     launcher = page.locator("gofly-widget .gfw-b")
-    expect(launcher).to_have_text("GOFLY-PRO 在线客服")
+    expect(launcher.locator(".gfw-lt")).to_have_text("GOFLY-PRO 在线客服")
     launcher.click()
     panel = page.locator("gofly-widget .gfw-p")
     expect(panel).to_be_visible()
@@ -250,4 +260,285 @@ def test_without_a_button_the_page_opens_the_chat_through_the_api_and_auto_open_
     page.goto(host_site("eager.html", body=eager))
     expect(page.locator("gofly-widget .gfw-p")).to_be_visible()
     expect(page.frame_locator("gofly-widget iframe").locator("#agent-name")).to_have_text("Alice")
+    context.close()
+
+
+# Counts every sound a frame plays (the chat page's and the widget iframes'), without playing it.
+SOUND_COUNTER = """
+HTMLMediaElement.prototype.play = function () {
+  window.__plays = (window.__plays || 0) + 1;
+  return Promise.resolve();
+};
+"""
+
+
+def chat_frames(page: Any) -> list[Any]:
+    return [f for f in page.frames if "/chatIndex" in f.url]
+
+
+def pump_until(page: Any, predicate: Callable[[], Any], timeout: float = 10) -> Any:
+    """wait_for, letting Playwright deliver its events (frames attached, console messages) meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        page.wait_for_timeout(100)
+
+
+def chat_frame(page: Any) -> Any:
+    found = pump_until(
+        page,
+        lambda: [f for f in chat_frames(page) if f.evaluate("!!(window.GoFlyVisitor && GoFlyVisitor.state.visitor)")],
+    )
+    assert found, "no chat iframe with a logged-in visitor"
+    return found[0]
+
+
+def plays(page: Any) -> int:
+    return sum(int(f.evaluate("window.__plays || 0")) for f in page.frames)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_launcher_shows_who_is_online_a_welcome_once_per_session_and_previews_agent_messages_while_closed(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
+) -> None:
+    url = host_site("welcome.html", body=snippet(server, enterprise.pk, agent.username))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(url)
+
+    # --- offline, a welcome bubble; a fresh visitor costs no login before they open the chat ----------
+    wrap = page.locator("gofly-widget .gfw-w")
+    expect(wrap).to_have_attribute("data-state", "offline")
+    bubble = page.locator("gofly-widget .gfw-v")
+    expect(bubble).to_contain_text("Welcome to Acme!")
+    expect(bubble.locator(".gfw-vn")).to_have_text("Alice")
+    assert page.locator("gofly-widget iframe").count() == 0
+    assert Visitor.objects.count() == 0
+    shot(page, "widget-welcome")
+    page.locator("gofly-widget .gfw-vx").click()  # dismissed
+    expect(bubble).to_be_hidden()
+    page.reload()
+    expect(wrap).to_have_attribute("data-state", "offline")
+    page.wait_for_timeout(1500)
+    expect(bubble).to_be_hidden()  # once per browser session
+
+    # --- an agent comes online: the next visit's launcher says so, with the agent's name -------------
+    # (Another browser: this one may keep the endpoint's answer for its 10 s of Cache-Control.)
+    agent_context = browser.new_context()
+    console = agent_context.new_page()
+    base.log_in(console, server, agent.username, base.AGENT_PASSWORD)
+    expect(console.locator("#conn-status")).to_have_attribute("data-state", "open")
+    context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(url)
+    wrap = page.locator("gofly-widget .gfw-w")
+    bubble = page.locator("gofly-widget .gfw-v")
+    expect(wrap).to_have_attribute("data-state", "online")
+    expect(page.locator("gofly-widget .gfw-s")).to_have_text("Alice · Online")
+    dot = page.locator("gofly-widget .gfw-d")
+    assert dot.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(34, 197, 94)"
+
+    # --- the visitor chats, closes the panel; the agent's messages are previewed --------------------
+    page.locator("gofly-widget .gfw-b").click()
+    chat = page.frame_locator("gofly-widget iframe")
+    chat.locator("#composer-input").fill("Hello")
+    chat.locator("#composer-input").press("Enter")
+    visitor_id = chat_frame(page).evaluate("GoFlyVisitor.state.visitor.visitor_id")
+    wait_for(lambda: Message.objects.filter(content="Hello").exists())
+    page.locator("gofly-widget .gfw-x").click()
+    alice = AgentAPI(server, agent.username)
+    try:
+        path = f"/api/v1/agent/visitors/{visitor_id}/messages"
+        alice.post(path, {"client_id": "p-1", "content": "We have it in red."})
+        expect(bubble.locator(".gfw-vt")).to_have_text("We have it in red.")
+        expect(page.locator("gofly-widget .gfw-n")).to_have_text("1")
+        page.wait_for_function("document.title === '(1) New message'")
+        card = 'product[{"title":"Red shoe","price":"99","img":"","url":""}]'
+        alice.post(path, {"client_id": "p-2", "content": card})
+        expect(bubble.locator(".gfw-vt")).to_have_text("[Product] Red shoe")  # the chat page words it
+        shot(page, "widget-preview")
+    finally:
+        alice.close()
+    bubble.locator(".gfw-vb").click()  # the bubble opens the chat
+    expect(page.locator("gofly-widget .gfw-p")).to_be_visible()
+    expect(bubble).to_be_hidden()
+    page.wait_for_function("document.title === 'Shop'")
+    context.close()
+    agent_context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pages_a_visitor_opens_reach_the_agents_console_live_also_after_a_single_page_app_navigation(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
+) -> None:
+    url = host_site("item.html", body=snippet(server, enterprise.pk, agent.username))
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    console = context.new_page()
+    base.log_in(console, server, agent.username, base.AGENT_PASSWORD)
+    expect(console.locator("#conn-status")).to_have_attribute("data-state", "open")
+
+    visitor_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = visitor_context.new_page()
+    page.goto(url)
+    page.locator("gofly-widget .gfw-b").click()
+    chat = page.frame_locator("gofly-widget iframe")
+    chat.locator("#composer-input").fill("Which size?")
+    chat.locator("#composer-input").press("Enter")
+    visitor_id = chat_frame(page).evaluate("GoFlyVisitor.state.visitor.visitor_id")
+    base.row(console, visitor_id).locator("button").click()
+    pages = console.locator("#info-pages")
+    expect(pages.locator("a")).to_have_text(["Shop"])
+    first = pages.locator("a").first
+    expect(first).to_have_attribute("href", url)
+    expect(first).to_have_attribute("rel", "noopener noreferrer")
+
+    # --- a single-page app moves on: pushState and a new title, no page load ------------------------
+    page.evaluate("history.pushState({}, '', '/spa/checkout?step=2'); document.title = 'Checkout';")
+    expect(pages.locator("a").first).to_have_text("Checkout")
+    expect(pages.locator("a").first).to_have_attribute("href", url.rsplit("/", 1)[0] + "/spa/checkout?step=2")
+    page.evaluate("location.hash = '#pay'")
+    expect(pages.locator("a")).to_have_count(3)
+    shot(console, "console-pages-visited")
+
+    # --- a visitor who has chatted gets the chat at once on their next page, and its page is told ---
+    other = host_site("other.html", body=snippet(server, enterprise.pk, agent.username))
+    page.goto(other)
+    expect(page.locator("gofly-widget iframe")).to_have_count(1)
+    expect(page.locator("gofly-widget .gfw-p")).to_be_hidden()
+    expect(pages.locator("a").first).to_have_attribute("href", other)
+    assert [
+        p["url"]
+        for p in console.evaluate(
+            f"fetch('/api/v1/agent/visitors/{visitor_id}').then(r => r.json()).then(b => b.pages)"
+        )
+    ][:2] == [other, url.rsplit("/", 1)[0] + "/spa/checkout?step=2#pay"]
+    visitor_context.close()
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_site_the_enterprise_does_not_allow_gets_no_launcher_and_the_operator_a_console_error(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
+) -> None:
+    enterprise.allowed_origins = "https://www.example.org"
+    enterprise.save()
+    url = host_site("foreign.html", body=snippet(server, enterprise.pk, agent.username, AUTO_OPEN=True))
+    host_origin = url.rsplit("/", 1)[0]
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url)
+    pump_until(page, lambda: any("allowed origins" in e for e in errors))
+    message = next(e for e in errors if "allowed origins" in e)
+    assert host_origin in message and f"{server}/admin/" in message
+    page.wait_for_timeout(500)
+    assert page.locator("gofly-widget").count() == 0  # nothing broken to see, no iframe
+    assert page.evaluate("GOFLY.open(), GOFLY.isOpen()") is False
+    assert Visitor.objects.count() == 0
+    # Once listed, the same page works (in another browser: this one may keep the answer for 10 s).
+    enterprise.allowed_origins = f"https://www.example.org\n{host_origin}"
+    enterprise.save()
+    context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("gofly-widget .gfw-p")).to_be_visible()
+    expect(page.frame_locator("gofly-widget iframe").locator("#composer-input")).to_be_visible()
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_message_rings_once_in_a_browser_with_the_chat_in_several_tabs(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(SOUND_COUNTER)
+    first = context.new_page()
+    first.goto(host_site("one.html", body=snippet(server, enterprise.pk, agent.username)))
+    first.locator("gofly-widget .gfw-b").click()
+    chat = first.frame_locator("gofly-widget iframe")
+    chat.locator("#composer-input").fill("Hi")
+    chat.locator("#composer-input").press("Enter")
+    visitor_id = chat_frame(first).evaluate("GoFlyVisitor.state.visitor.visitor_id")
+    wait_for(lambda: Message.objects.filter(content="Hi").exists())
+    first.locator("gofly-widget .gfw-x").click()
+    # Two more tabs: another page of the site (its widget loads the chat hidden) and the chat page itself.
+    second = context.new_page()
+    second.goto(host_site("two.html", body=snippet(server, enterprise.pk, agent.username)))
+    assert chat_frame(second).evaluate("GoFlyVisitor.state.visitor.visitor_id") == visitor_id
+    third = context.new_page()
+    third.goto(f"{server}/chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}")
+    assert base.visitor_id_of(third) == visitor_id
+    for tab in (first, second):
+        chat_frame(tab).wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    third.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    tabs = [first, second, third]
+    assert sum(plays(tab) for tab in tabs) == 0
+
+    alice = AgentAPI(server, agent.username)
+    try:
+        path = f"/api/v1/agent/visitors/{visitor_id}/messages"
+        for n, text in enumerate(["One", "Two"], start=1):
+            alice.post(path, {"client_id": f"s-{n}", "content": text})
+            for tab in (first, second):
+                expect(tab.locator("gofly-widget .gfw-vt")).to_have_text(text)  # every tab shows it
+            expect(third.locator(".msg--in .bubble").last).to_have_text(text)
+            first.wait_for_timeout(400)
+            assert sum(plays(tab) for tab in tabs) == n  # but one of them rings
+            first.wait_for_timeout(600)  # past the per-tab burst guard
+    finally:
+        alice.close()
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_auto_show_loads_the_chat_hidden_and_opens_it_when_an_agent_writes(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(host_site("show.html", body=snippet(server, enterprise.pk, agent.username, AUTO_SHOW=True)))
+    expect(page.locator("gofly-widget iframe")).to_have_count(1)
+    panel = page.locator("gofly-widget .gfw-p")
+    expect(panel).to_be_hidden()
+    visitor_id = chat_frame(page).evaluate("GoFlyVisitor.state.visitor.visitor_id")
+    chat_frame(page).wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    alice = AgentAPI(server, agent.username)
+    try:
+        alice.post(f"/api/v1/agent/visitors/{visitor_id}/messages", {"client_id": "a-1", "content": "Can I help?"})
+    finally:
+        alice.close()
+    expect(panel).to_be_visible()
+    expect(page.frame_locator("gofly-widget iframe").locator("#messages")).to_contain_text("Can I help?")
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_frames_from_another_origin_in_the_widgets_iframe_are_ignored(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
+) -> None:
+    url = host_site("target.html", body=snippet(server, enterprise.pk, agent.username))
+    # A page of another origin that got into our iframe (a link followed in it) and speaks our frames.
+    evil = host_site(
+        "evil.html",
+        body="<script>setInterval(() => { parent.postMessage({gofly: 1, type: 'unread', count: 7}, '*');"
+        " parent.postMessage({gofly: 1, type: 'message', text: 'Phish', name: 'Bank'}, '*'); }, 100);</script>",
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(url)
+    page.locator("gofly-widget .gfw-b").click()
+    chat_frame(page)
+    page.locator("gofly-widget .gfw-x").click()
+    page.evaluate(
+        "src => { document.querySelector('gofly-widget').shadowRoot.querySelector('iframe').src = src; }", evil
+    )
+    pump_until(page, lambda: any(f.url == evil for f in page.frames))
+    page.wait_for_timeout(800)
+    expect(page.locator("gofly-widget .gfw-n")).to_be_hidden()
+    expect(page.locator("gofly-widget .gfw-vt")).not_to_have_text("Phish")
     context.close()

@@ -1,0 +1,125 @@
+"""GET /api/v1/widget: what the floating widget's launcher shows before its chat iframe exists (whether
+the host site may run it, agents online, the agent's name and avatar, the welcome text)."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.html import strip_tags
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from chat import health
+from chat.errors import ChatError, not_found
+from chat.identity import client_ip
+from chat.presence import AGENT, online_or_nobody
+from chat.ratelimit import rate_limit
+from enterprises import origins
+from enterprises.models import Enterprise
+from enterprises.selectors import enterprise_get_active
+
+from .errors import error_body, unavailable_body
+
+# Short: the answer says who is online now. Varies with Origin, which decides `allowed`.
+CACHE_CONTROL = "public, max-age=10"
+_ENT_ID = re.compile(r"^[0-9]{1,18}$")
+_BREAKS = re.compile(r"<br\s*/?>|</(?:p|div|li)>", re.I)
+
+
+def _cors(response: HttpResponse) -> HttpResponse:
+    # Any site may ask (the widget runs on the operator's pages); no cookie is read or sent.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Vary"] = "Origin"
+    return response
+
+
+def _error(code: str, message: Any, status: int) -> HttpResponse:
+    response = _cors(JsonResponse(error_body(code, message), status=status))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def plain_text(value: str) -> str:
+    """The enterprise's (sanitised, possibly rich) text as the launcher's bubble shows it: plain text."""
+    text = html.unescape(strip_tags(_BREAKS.sub("\n", value or "")))
+    return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()
+
+
+def _absolute(request: HttpRequest, url: str) -> str:
+    return url if url.startswith(("http://", "https://")) else request.build_absolute_uri(url)
+
+
+def _lookup(ent_id: str, kefu_id: str, ip: str | None) -> tuple[Enterprise, User | None]:
+    rate_limit(f"widget:{ip}", *settings.GOFLY["RATE_WIDGET_PER_IP"])
+    agent = None
+    if not ent_id:
+        # The newer loader's snippet may name only the agent (usernames are unique), as /chatIndex allows.
+        agent = User.objects.filter(username=kefu_id, enterprise__isnull=False, is_active=True).first()
+        ent_id = str(agent.enterprise_id) if agent else ""
+    enterprise = enterprise_get_active(ent_id) if ent_id else None
+    if enterprise is None:
+        raise not_found(_("Enterprise"))
+    if kefu_id and agent is None:
+        agent = User.objects.filter(enterprise=enterprise, username=kefu_id, is_active=True).first()
+        if agent is None:
+            raise not_found(_("Agent"))
+    return enterprise, agent
+
+
+async def widget_state(request: HttpRequest) -> HttpResponse:
+    """GET /api/v1/widget?ent_id=&kefu_id= (docs/protocol.md 5.14)."""
+    if request.method == "OPTIONS":
+        response = _cors(HttpResponse(status=204))
+        response["Access-Control-Allow-Methods"] = "GET"
+        response["Access-Control-Max-Age"] = "86400"
+        return response
+    if request.method not in ("GET", "HEAD"):
+        return _error("method_not_allowed", _("Use GET."), 405)
+    ent_id = request.GET.get("ent_id", "").strip()
+    kefu_id = request.GET.get("kefu_id", "").strip()
+    problems: dict[str, list[str]] = {}
+    if ent_id and not _ENT_ID.match(ent_id):
+        problems["ent_id"] = [_("Enter the enterprise id: digits only.")]
+    if len(kefu_id) > 150 or "\x00" in kefu_id:
+        problems["kefu_id"] = [_("Enter an agent username of at most 150 characters.")]
+    if not ent_id and not kefu_id:
+        problems["ent_id"] = [_("This field is required.")]
+    if problems:
+        return _error("invalid", problems, 400)
+    meta = request.META
+    ip = client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP"))
+    try:
+        enterprise, agent = await database_sync_to_async(_lookup, thread_sensitive=False)(ent_id, kefu_id, ip)
+    except ChatError as exc:
+        return _error(exc.code, exc.message, exc.status)
+    except health.INFRASTRUCTURE_ERRORS as exc:
+        return _cors(JsonResponse(unavailable_body(exc), status=503))
+    origin = request.headers.get("Origin")
+    if not origins.request_origin_allowed(enterprise, request):
+        # Only what the operator needs to fix it: the origin, normalised as it would have to be listed.
+        body: dict[str, Any] = {"allowed": False, "origin": origins.origin_normalize(origin) or origin}
+    else:
+        online = await online_or_nobody(enterprise.pk, AGENT)
+        body = {
+            "allowed": True,
+            "enterprise": {"id": enterprise.pk, "name": enterprise.name},
+            "online": bool(online),
+            "agents_online": len(online),
+            "agent": {
+                "name": agent.display_name,
+                "avatar": _absolute(request, agent.avatar_url),
+                "online": agent.pk in online,
+            }
+            if agent is not None
+            else None,
+            "welcome": plain_text(enterprise.welcome_text),
+            "offline_text": plain_text(enterprise.offline_text),
+        }
+    response = _cors(JsonResponse(body))
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
