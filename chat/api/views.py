@@ -60,6 +60,11 @@ class SendSerializer(serializers.Serializer):
     # The key of an upload (POST .../uploads) to send instead of text.
     attachment = serializers.CharField(max_length=64, required=False)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "content" not in self.initial_data and "attachment" not in attrs:
+            raise serializers.ValidationError({"content": [_("Send `content`, or `attachment` with an upload's key.")]})
+        return attrs
+
 
 class ReadSerializer(serializers.Serializer):
     # Bounded: the read event carries it through the channel layer, whose msgpack stops at 64 bits.

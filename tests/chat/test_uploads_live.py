@@ -40,7 +40,7 @@ def test_an_upload_cut_off_mid_body_stores_nothing_and_its_retry_is_stored_once(
     Image.effect_noise((700, 700), 80).convert("RGB").save(out, format="PNG")  # about a megabyte
     body, content_type = multipart("cut-1", "noise.png", out.getvalue())
     with gofly_server(env={"MEDIA_ROOT": str(tmp_path / "media")}) as base:
-        host, port = urlsplit(base).hostname, urlsplit(base).port
+        host, port = urlsplit(base).hostname, urlsplit(base).port or 80
         with socket.create_connection((host, port)) as raw:
             head = (
                 f"POST /api/v1/visitor/uploads HTTP/1.1\r\nHost: {host}:{port}\r\n"
