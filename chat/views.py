@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -12,7 +12,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from enterprises.origins import frame_ancestors
+from enterprises.origins import frame_ancestors, landing_redirect
 from enterprises.selectors import enterprise_get_active
 
 
@@ -35,6 +35,9 @@ def chat_index(request: HttpRequest) -> HttpResponse:
     enterprise = enterprise_get_active(ent_id)
     if enterprise is None:
         return render(request, "chat/unavailable.html", {"message": _("This chat link is not valid.")}, status=404)
+    landing = landing_redirect(request, enterprise)
+    if landing:
+        return HttpResponseRedirect(landing)  # 302: the operator may move it again
     config = {
         "ent_id": enterprise.pk,
         "kefu_id": kefu_id,

@@ -26,6 +26,8 @@ from chat.models import Conversation, Message, Visitor
 from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
 from chat.safety import avatar_or
 from enterprises import origins
+from enterprises import services as enterprise_services
+from enterprises.models import Enterprise
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body, unavailable_body
@@ -392,19 +394,35 @@ class AgentStatusView(AgentView):
 class RoutingSettingsSerializer(serializers.Serializer):
     max_conversations_per_agent = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     auto_close_minutes = serializers.IntegerField(min_value=0, max_value=60 * 24 * 30, required=False)
+    landing_domain = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate_landing_domain(self, value: str) -> str:
+        try:
+            return enterprise_services.landing_domain_clean(value)
+        except ChatError as exc:
+            raise serializers.ValidationError(exc.message) from None
 
 
 class AgentRoutingSettingsView(AgentView):
-    """GET (any agent) and PATCH (permission manage_settings) the enterprise's routing settings."""
+    """GET (any agent) and PATCH (permission manage_settings) the enterprise's settings: routing, and the
+    landing domain of its chat page."""
+
+    @staticmethod
+    def answer(enterprise: Enterprise) -> Response:
+        return Response({**conversations.routing_settings(enterprise), "landing_domain": enterprise.landing_domain})
 
     def get(self, request: Request) -> Response:
         agent = self.agent(request)
         assert agent.enterprise is not None  # IsAgent
-        return Response(conversations.routing_settings(agent.enterprise))
+        return self.answer(agent.enterprise)
 
     def patch(self, request: Request) -> Response:
         body = _validated(RoutingSettingsSerializer, request.data)
-        return Response(conversations.routing_settings_update(agent=self.agent(request), **body))
+        agent = self.agent(request)
+        if "landing_domain" in body:
+            enterprise_services.enterprise_landing_domain_set(agent=agent, landing_domain=body.pop("landing_domain"))
+        conversations.routing_settings_update(agent=agent, **body)
+        return self.answer(Enterprise.objects.get(pk=agent.enterprise_id or 0))
 
 
 class AgentLimitSerializer(serializers.Serializer):

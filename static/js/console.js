@@ -94,6 +94,7 @@
     settingsForm: $("settings-form"),
     settingsLimit: $("settings-limit"),
     settingsAutoClose: $("settings-autoclose"),
+    settingsLanding: $("settings-landing"),
     settingsError: $("settings-error"),
     settingsSubmit: $("settings-submit"),
     settingsCancel: $("settings-cancel"),
@@ -1607,7 +1608,8 @@
     dom.settingsSubmit.disabled = true;
     dom.settingsLimit.value = "";
     dom.settingsAutoClose.value = "";
-    dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = true;
+    dom.settingsLanding.value = "";
+    dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = dom.settingsLanding.disabled = true;
     dom.settings.showModal();
     G.api("GET", "/api/v1/agent/settings").then(function (res) {
       if (!dom.settings.open) return;
@@ -1617,7 +1619,8 @@
       }
       dom.settingsLimit.value = res.data.max_conversations_per_agent;
       dom.settingsAutoClose.value = res.data.auto_close_minutes;
-      dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = false;
+      dom.settingsLanding.value = res.data.landing_domain || "";
+      dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = dom.settingsLanding.disabled = false;
       dom.settingsSubmit.disabled = false;
       dom.settingsLimit.focus();
     });
@@ -1644,7 +1647,8 @@
     }
     dom.settingsSubmit.disabled = true;
     dom.settingsError.hidden = true;
-    G.api("PATCH", "/api/v1/agent/settings", { max_conversations_per_agent: limit, auto_close_minutes: minutes }).then(function (res) {
+    var body = { max_conversations_per_agent: limit, auto_close_minutes: minutes, landing_domain: dom.settingsLanding.value.trim() };
+    G.api("PATCH", "/api/v1/agent/settings", body).then(function (res) {
       dom.settingsSubmit.disabled = false;
       if (res.ok) {
         dom.settings.close();
@@ -1656,7 +1660,14 @@
         window.location.href = "/login?next=/console";
         return;
       }
-      settingsFailed(apiErrorText(res, { max_conversations_per_agent: t("Default limit"), auto_close_minutes: t("Inactivity time") }));
+      settingsFailed(
+        apiErrorText(res, {
+          max_conversations_per_agent: t("Default limit"),
+          auto_close_minutes: t("Inactivity time"),
+          landing_domain: t("Landing domain"),
+        })
+      );
+      if (res.data && res.data.error && res.data.error.message && res.data.error.message.landing_domain) dom.settingsLanding.focus();
     });
   });
 
