@@ -120,6 +120,7 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
             "offline_text": enterprise.offline_text,
         },
         "agent": {"name": agent.display_name, "avatar": agent.avatar_url} if agent else None,
+        "product": login.product,
         "ws_path": "/ws/visitor",
     }
 

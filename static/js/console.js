@@ -795,7 +795,19 @@
       source.append(pair[0], pair[1]);
     });
 
+    // The product the visitor looks at (extra.visitorProduct, checked at login): a card, not a row of JSON.
+    var product = v.extra && v.extra.visitorProduct && typeof v.extra.visitorProduct === "object" ? v.extra.visitorProduct : null;
+    var productCard = null;
+    if (product) {
+      productCard = el("div", { className: "info-product" });
+      G.renderContent("product[" + JSON.stringify(product) + "]", productCard);
+    }
     var extraKeys = v.extra && typeof v.extra === "object" ? Object.keys(v.extra) : [];
+    if (productCard) {
+      extraKeys = extraKeys.filter(function (key) {
+        return key !== "visitorProduct";
+      });
+    }
     var extra = el("dl", { className: "info-list info-list--stacked" });
     extraKeys.forEach(function (key) {
       var value = v.extra[key];
@@ -804,7 +816,7 @@
       extra.append(pair[0], pair[1]);
     });
 
-    dom.infoBody.replaceChildren(
+    var sections = [
       el("div", { className: "info-card" }, [
         el("img", { className: "avatar avatar--lg", attrs: { src: visitorAvatar(v), alt: "", width: 56, height: 56 } }),
         el("div", { className: "info-card__name", text: v.name || v.visitor_id }),
@@ -812,11 +824,13 @@
       ]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Visitor") }), basics]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Source") }), source]),
+      productCard ? el("section", { className: "info-section" }, [el("h3", { text: t("Product being viewed") }), productCard]) : null,
       el("section", { className: "info-section" }, [
         el("h3", { text: t("Extra") }),
         extraKeys.length ? extra : el("p", { className: "muted", text: t("No extra information.") }),
-      ])
-    );
+      ]),
+    ];
+    dom.infoBody.replaceChildren.apply(dom.infoBody, sections.filter(Boolean));
   }
 
   function select(vid, conversationId) {

@@ -50,6 +50,10 @@
     leaveError: $("leave-error"),
     leaveSubmit: $("leave-submit"),
     leaveDone: $("leave-done"),
+    pin: $("product-pin"),
+    pinCard: $("product-pin-card"),
+    pinSend: $("product-send"),
+    pinDismiss: $("product-dismiss"),
   };
 
   var state = {
@@ -70,6 +74,7 @@
     closing: null, // {ref, timer}: an "End chat" on its way
     leaving: false, // a left message on its way
     left: false, // a message was left: thank the visitor until an agent comes online
+    product: null, // the product the visitor's page shows ({title, price, img, url}, checked by the server)
   };
   // --- in the floating widget (static/js/gofly-front.js) -----------------------------------------
   // The host page shows our unread count on its launcher and our agent in its panel bar: it tells us
@@ -260,6 +265,7 @@
     dom.leave.hidden = !(showNotice && !state.dead && !live(conversation) && !state.left);
     if (online) state.left = false;
     dom.leaveDone.hidden = !state.left;
+    renderPin();
     dom.notice.hidden = !showNotice;
     if (showNotice) {
       dom.noticeText.textContent =
@@ -430,6 +436,7 @@
         state.welcome = (res.data.enterprise && res.data.enterprise.welcome) || "";
         state.offlineText = (res.data.enterprise && res.data.enterprise.offline_text) || "";
         state.wsPath = res.data.ws_path || "/ws/visitor";
+        state.product = res.data.product || null;
         if (previous && previous !== state.visitor.visitor_id) resetThread();
         renderHeader();
         return true;
@@ -530,6 +537,7 @@
       else {
         outbox.setReady(true);
         reportRead();
+        renderPin(); // a product sent from another tab is done with here too
       }
     },
     "message.new": function (msg) {
@@ -786,6 +794,52 @@
     if (e.target.removeAttribute) e.target.removeAttribute("aria-invalid");
   });
 
+  // --- the product the visitor looks at: pinned above the composer until sent ------------------------
+
+  var PINS_KEY = "gofly.products.done." + cfg.ent_id; // products sent or dismissed, so a reload does not pin them again
+  var pinShown = "";
+
+  function productText(product) {
+    return "product[" + JSON.stringify({ title: product.title, price: product.price, img: product.img, url: product.url }) + "]";
+  }
+  function productDone(text) {
+    var done = G.store.getJSON(PINS_KEY, []);
+    if (Array.isArray(done) && done.indexOf(text) >= 0) return true;
+    // Or already in the thread (sent from another tab or device).
+    return thread.records.some(function (rec) {
+      return rec.sender === "visitor" && rec.content === text;
+    });
+  }
+  function markProductDone(text) {
+    var done = G.store.getJSON(PINS_KEY, []);
+    done = (Array.isArray(done) ? done : []).filter(function (t) {
+      return t !== text;
+    });
+    done.push(text);
+    G.store.setJSON(PINS_KEY, done.slice(-20));
+  }
+
+  function renderPin() {
+    var text = state.product ? productText(state.product) : "";
+    var show = !!text && !state.dead && !productDone(text);
+    dom.pin.hidden = !show;
+    if (!show || pinShown === text) return;
+    pinShown = text;
+    dom.pinCard.replaceChildren();
+    G.renderContent(text, dom.pinCard);
+  }
+
+  dom.pinSend.addEventListener("click", function () {
+    if (!state.product) return;
+    var text = productText(state.product);
+    if (send(text)) markProductDone(text);
+    renderPin();
+  });
+  dom.pinDismiss.addEventListener("click", function () {
+    if (state.product) markProductDone(productText(state.product));
+    renderPin();
+  });
+
   // --- composer --------------------------------------------------------------------------------
 
   new G.Composer(dom.input, dom.send, {
@@ -812,6 +866,7 @@
     if (!ok) return;
     loadPage().then(function () {
       view.render({ stick: true });
+      renderPin();
       socket.connect();
     });
   });
