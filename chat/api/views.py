@@ -21,7 +21,7 @@ from accounts.selectors import agent_payload
 from chat import conversations, frames, health, jsonin, selectors, services
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
-from chat.identity import client_ip
+from chat.identity import client_ip, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
 from chat.safety import avatar_or
@@ -178,6 +178,15 @@ class VisitorView(APIView):
         if not origins.request_origin_allowed(visitor.enterprise, request):
             raise forbidden_origin()
         return visitor
+
+
+class VisitorTokenView(VisitorView):
+    """POST /api/v1/visitor/token: a fresh token for the bearer's visitor, so that a page left open for
+    longer than a token lives never finds itself logged out (docs/protocol.md section 2)."""
+
+    def post(self, request: Request) -> Response:
+        visitor = self.visitor(request)
+        return Response({"token": visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=visitor.enterprise_id)})
 
 
 class VisitorMessagesView(VisitorView):
