@@ -29,6 +29,7 @@ def chat_index(request: HttpRequest) -> HttpResponse:
         agent = User.objects.filter(username=kefu_id, enterprise__isnull=False).only("enterprise_id").first()
         ent_id = str(agent.enterprise_id) if agent else ""
     raw_lang = (params.get("lang") or "").replace("_", "-").lower()
+    raw_lang = _LANG_ALIASES.get(raw_lang, raw_lang)
     lang = translation.get_supported_language_variant(raw_lang) if _known_language(raw_lang) else None
     if lang:
         translation.activate(lang)  # the link's `lang` wins over the browser's Accept-Language
@@ -59,6 +60,10 @@ def chat_index(request: HttpRequest) -> HttpResponse:
     ancestors = frame_ancestors(enterprise)
     response.headers["Content-Security-Policy"] = f"{policy}; {ancestors}" if policy else ancestors
     return response
+
+
+# What the original's links and widget say (GOFLY_LANG "cn"), besides what Django knows (zh-cn, zh-hans, en...).
+_LANG_ALIASES = {"cn": "zh-hans"}
 
 
 def _known_language(code: str | None) -> bool:

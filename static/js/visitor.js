@@ -424,8 +424,12 @@
 
   // --- HTTP ------------------------------------------------------------------------------------
 
+  // The server's messages (errors, the default name) in the page's language, not the browser's.
+  function langHeaders() {
+    return cfg.lang ? { "Accept-Language": cfg.lang } : {};
+  }
   function authHeaders() {
-    return { Authorization: "Visitor " + state.token };
+    return Object.assign({ Authorization: "Visitor " + state.token }, langHeaders());
   }
 
   function storeToken(token) {
@@ -450,7 +454,7 @@
       extra: withoutExtra ? "" : cfg.extra || "",
     };
     // No Referer header: the server would take this page's own URL for the visitor's referrer.
-    return G.api("POST", "/api/v1/visitor/login", body, undefined, { referrerPolicy: "no-referrer" }).then(function (res) {
+    return G.api("POST", "/api/v1/visitor/login", body, langHeaders(), { referrerPolicy: "no-referrer" }).then(function (res) {
       if (res.ok && res.data && res.data.token) {
         var previous = state.visitor && state.visitor.visitor_id;
         state.loginAttempt = 0;
