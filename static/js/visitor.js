@@ -122,6 +122,8 @@
         if (open && count) {
           count = 0;
           post({ type: "unread", count: 0 });
+          // What came while the panel was closed was laid out in a frame of no size: show the newest.
+          view.scrollToBottom();
         }
         if (open) reportRead(); // what came while the panel was closed is seen now
       });
