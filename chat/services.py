@@ -27,7 +27,7 @@ from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 
-from . import frames, health, jsonin
+from . import frames, health, jsonin, products
 from .access import access_visitor_self
 from .broadcast import publish_on_commit
 from .conversations import (
@@ -62,6 +62,7 @@ class VisitorLogin:
     created: bool
     enterprise: Enterprise
     agent: User | None
+    product: dict[str, str] | None = None  # the product this login's page shows (chat.products)
 
 
 def _decode_extra(extra: Any) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def visitor_login(
         agent = User.objects.filter(enterprise=enterprise, username=kefu_id, is_active=True).first()
         if agent is None:
             raise not_found(_("Agent"))
-    extra_data = _decode_extra(extra)
+    extra_data, product = products.extra_with_product(_decode_extra(extra), base=landing_page or referrer or "")
     signed: SignedIdentity | None = None
     refusal: ChatError | None = None
     if enterprise.identity_secret:
@@ -223,6 +224,7 @@ def visitor_login(
         created=created,
         enterprise=enterprise,
         agent=visitor.agent if visitor.agent_id else None,
+        product=product,
     )
 
 

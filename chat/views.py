@@ -8,7 +8,14 @@ from typing import IO
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.http import content_disposition_header
@@ -19,7 +26,7 @@ from accounts.models import User
 from accounts.selectors import agent_payload
 from chat.models import Attachment
 from chat.uploads import attachment_for_key, upload_limits
-from enterprises.origins import frame_ancestors
+from enterprises.origins import frame_ancestors, landing_redirect
 from enterprises.selectors import enterprise_get_active
 
 
@@ -36,12 +43,16 @@ def chat_index(request: HttpRequest) -> HttpResponse:
         agent = User.objects.filter(username=kefu_id, enterprise__isnull=False).only("enterprise_id").first()
         ent_id = str(agent.enterprise_id) if agent else ""
     raw_lang = (params.get("lang") or "").replace("_", "-").lower()
+    raw_lang = _LANG_ALIASES.get(raw_lang, raw_lang)
     lang = translation.get_supported_language_variant(raw_lang) if _known_language(raw_lang) else None
     if lang:
         translation.activate(lang)  # the link's `lang` wins over the browser's Accept-Language
     enterprise = enterprise_get_active(ent_id)
     if enterprise is None:
         return render(request, "chat/unavailable.html", {"message": _("This chat link is not valid.")}, status=404)
+    landing = landing_redirect(request, enterprise)
+    if landing:
+        return HttpResponseRedirect(landing)  # 302: the operator may move it again
     config = {
         "ent_id": enterprise.pk,
         "kefu_id": kefu_id,
@@ -63,6 +74,10 @@ def chat_index(request: HttpRequest) -> HttpResponse:
     ancestors = frame_ancestors(enterprise)
     response.headers["Content-Security-Policy"] = f"{policy}; {ancestors}" if policy else ancestors
     return response
+
+
+# What the original's links and widget say (GOFLY_LANG "cn"), besides what Django knows (zh-cn, zh-hans, en...).
+_LANG_ALIASES = {"cn": "zh-hans"}
 
 
 def _known_language(code: str | None) -> bool:

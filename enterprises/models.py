@@ -28,6 +28,13 @@ def validate_upload_mb(value: int) -> None:
         raise ValidationError(_("At most %(limit)d MB on this server (GOFLY_UPLOAD_MAX_MB)."), params={"limit": limit})
 
 
+def validate_origin(value: str) -> None:
+    from .origins import origin_normalize  # it reads Enterprise
+
+    if value.strip() and not origin_normalize(value):
+        raise ValidationError(_("Not an origin (scheme://host[:port], no path): %(value)s"), params={"value": value})
+
+
 class Enterprise(models.Model):
     name = models.CharField(_("name"), max_length=100)
     welcome_text = models.TextField(
@@ -44,6 +51,18 @@ class Enterprise(models.Model):
         help_text=_(
             "One origin per line (https://shop.example.com) whose pages may run the chat widget and frame the "
             "chat page; empty allows any. GoFly's own pages always may."
+        ),
+    )
+    landing_domain = models.CharField(
+        _("landing domain"),
+        max_length=200,
+        blank=True,
+        default="",
+        validators=[validate_origin],
+        help_text=_(
+            "An origin (https://chat.example.com) where the visitor chat page is served: a chat link opened on "
+            "any other host of this server is redirected there, with the same path and query. It must be one of "
+            "this server's hosts. Empty: no redirect."
         ),
     )
     max_conversations_per_agent = models.PositiveSmallIntegerField(

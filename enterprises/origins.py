@@ -102,3 +102,21 @@ def frame_ancestors(enterprise: Enterprise) -> str:
     anyone when it lists none (the widget runs on any site)."""
     allowed = allowed_origins(enterprise)
     return "frame-ancestors " + (" ".join(["'self'", *allowed]) if allowed else "*")
+
+
+def landing_redirect(request: HttpRequest, enterprise: Enterprise) -> str | None:
+    """Where the chat page of `enterprise` should be fetched instead: the same path and query on its landing
+    domain, when it has one and the request came to another host; None when it is already there.
+
+    Hosts (with their port) are compared, not schemes: behind a TLS proxy that does not say so, the scheme
+    a request seems to come with is not the browser's, and comparing it would redirect for ever."""
+    landing = origin_normalize(enterprise.landing_domain)
+    if landing is None:
+        return None
+    try:
+        here = origin_normalize(f"{request.scheme}://{request.get_host()}")
+    except DisallowedHost:
+        here = None
+    if here is not None and urlsplit(here).netloc == urlsplit(landing).netloc:
+        return None
+    return landing + request.get_full_path()

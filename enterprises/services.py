@@ -1,10 +1,20 @@
-"""Writes about enterprises: creation and the IP blacklist."""
+"""Writes about enterprises: creation, the settings enterprise admins change, and the IP blacklist."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts import permissions
+from chat.errors import ChatError
 
 from .models import Enterprise, IPBlacklist, ip_network_parse
+from .origins import origin_normalize
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 @transaction.atomic
@@ -18,3 +28,27 @@ def ip_blacklist_add(*, enterprise: Enterprise, ip: str, reason: str = "") -> IP
     network = ip_network_parse(ip)[0]
     entry, _ = IPBlacklist.objects.get_or_create(enterprise=enterprise, network=network, defaults={"reason": reason})
     return entry
+
+
+def landing_domain_error() -> str:
+    """Why a landing domain is refused, in the reader's language."""
+    return _("Enter an origin such as https://chat.example.com (no path).")
+
+
+def landing_domain_clean(value: object) -> str:
+    """A landing domain as stored: a normalised origin, or "" for none; ChatError `invalid` otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    normal = origin_normalize(value) if isinstance(value, str) and len(value) <= 200 else None
+    if normal is None:
+        raise ChatError("invalid", landing_domain_error())
+    return normal
+
+
+def enterprise_landing_domain_set(*, agent: User, landing_domain: object) -> str:
+    """An enterprise admin sets (or clears, with "") the origin visitor chat pages are redirected to."""
+    permissions.require(agent, permissions.MANAGE_SETTINGS)
+    value = landing_domain_clean(landing_domain)
+    with transaction.atomic():
+        Enterprise.objects.filter(pk=agent.enterprise_id or 0).update(landing_domain=value)
+    return value

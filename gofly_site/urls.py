@@ -73,6 +73,7 @@ urlpatterns = [
     path("api/v1/visitor/leave-message", api.VisitorLeaveMessageView.as_view(), name="visitor-leave-message"),
     path("api/v1/visitor/read", api.VisitorReadView.as_view(), name="visitor-read"),
     path("api/v1/visitor/uploads", api.VisitorUploadView.as_view(), name="visitor-uploads"),
+    path("api/v1/visitor/token", api.VisitorTokenView.as_view(), name="visitor-token"),
     path(
         "api/v1/visitor/conversation/close",
         api.VisitorConversationCloseView.as_view(),

@@ -22,12 +22,14 @@ from accounts.selectors import agent_payload
 from chat import conversations, frames, health, jsonin, selectors, services, uploads
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
-from chat.identity import client_ip
+from chat.identity import client_ip, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
 from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
 from chat.safety import avatar_or
 from enterprises import origins
+from enterprises import services as enterprise_services
+from enterprises.models import Enterprise
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body, unavailable_body
@@ -133,6 +135,7 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
         },
         "agent": {"name": agent.display_name, "avatar": agent.avatar_url} if agent else None,
         "uploads": uploads.upload_limits(enterprise),
+        "product": login.product,
         "ws_path": "/ws/visitor",
     }
 
@@ -190,6 +193,15 @@ class VisitorView(APIView):
         if not origins.request_origin_allowed(visitor.enterprise, request):
             raise forbidden_origin()
         return visitor
+
+
+class VisitorTokenView(VisitorView):
+    """POST /api/v1/visitor/token: a fresh token for the bearer's visitor, so that a page left open for
+    longer than a token lives never finds itself logged out (docs/protocol.md section 2)."""
+
+    def post(self, request: Request) -> Response:
+        visitor = self.visitor(request)
+        return Response({"token": visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=visitor.enterprise_id)})
 
 
 class VisitorMessagesView(VisitorView):
@@ -435,19 +447,35 @@ class AgentStatusView(AgentView):
 class RoutingSettingsSerializer(serializers.Serializer):
     max_conversations_per_agent = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     auto_close_minutes = serializers.IntegerField(min_value=0, max_value=60 * 24 * 30, required=False)
+    landing_domain = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate_landing_domain(self, value: str) -> str:
+        try:
+            return enterprise_services.landing_domain_clean(value)
+        except ChatError as exc:
+            raise serializers.ValidationError(exc.message) from None
 
 
 class AgentRoutingSettingsView(AgentView):
-    """GET (any agent) and PATCH (permission manage_settings) the enterprise's routing settings."""
+    """GET (any agent) and PATCH (permission manage_settings) the enterprise's settings: routing, and the
+    landing domain of its chat page."""
+
+    @staticmethod
+    def answer(enterprise: Enterprise) -> Response:
+        return Response({**conversations.routing_settings(enterprise), "landing_domain": enterprise.landing_domain})
 
     def get(self, request: Request) -> Response:
         agent = self.agent(request)
         assert agent.enterprise is not None  # IsAgent
-        return Response(conversations.routing_settings(agent.enterprise))
+        return self.answer(agent.enterprise)
 
     def patch(self, request: Request) -> Response:
         body = _validated(RoutingSettingsSerializer, request.data)
-        return Response(conversations.routing_settings_update(agent=self.agent(request), **body))
+        agent = self.agent(request)
+        if "landing_domain" in body:
+            enterprise_services.enterprise_landing_domain_set(agent=agent, landing_domain=body.pop("landing_domain"))
+        conversations.routing_settings_update(agent=agent, **body)
+        return self.answer(Enterprise.objects.get(pk=agent.enterprise_id or 0))
 
 
 class AgentLimitSerializer(serializers.Serializer):

@@ -99,6 +99,7 @@
     settingsForm: $("settings-form"),
     settingsLimit: $("settings-limit"),
     settingsAutoClose: $("settings-autoclose"),
+    settingsLanding: $("settings-landing"),
     settingsError: $("settings-error"),
     settingsSubmit: $("settings-submit"),
     settingsCancel: $("settings-cancel"),
@@ -800,7 +801,19 @@
       source.append(pair[0], pair[1]);
     });
 
+    // The product the visitor looks at (extra.visitorProduct, checked at login): a card, not a row of JSON.
+    var product = v.extra && v.extra.visitorProduct && typeof v.extra.visitorProduct === "object" ? v.extra.visitorProduct : null;
+    var productCard = null;
+    if (product) {
+      productCard = el("div", { className: "info-product" });
+      G.renderContent("product[" + JSON.stringify(product) + "]", productCard);
+    }
     var extraKeys = v.extra && typeof v.extra === "object" ? Object.keys(v.extra) : [];
+    if (productCard) {
+      extraKeys = extraKeys.filter(function (key) {
+        return key !== "visitorProduct";
+      });
+    }
     var extra = el("dl", { className: "info-list info-list--stacked" });
     extraKeys.forEach(function (key) {
       var value = v.extra[key];
@@ -809,7 +822,7 @@
       extra.append(pair[0], pair[1]);
     });
 
-    dom.infoBody.replaceChildren(
+    var sections = [
       el("div", { className: "info-card" }, [
         el("img", { className: "avatar avatar--lg", attrs: { src: visitorAvatar(v), alt: "", width: 56, height: 56 } }),
         el("div", { className: "info-card__name", text: v.name || v.visitor_id }),
@@ -818,11 +831,13 @@
       el("section", { className: "info-section" }, [el("h3", { text: t("Visitor") }), basics]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Source") }), source]),
       pagesSection(v),
+      productCard ? el("section", { className: "info-section" }, [el("h3", { text: t("Product being viewed") }), productCard]) : null,
       el("section", { className: "info-section" }, [
         el("h3", { text: t("Extra") }),
         extraKeys.length ? extra : el("p", { className: "muted", text: t("No extra information.") }),
-      ])
-    );
+      ]),
+    ];
+    dom.infoBody.replaceChildren.apply(dom.infoBody, sections.filter(Boolean));
   }
 
   /** The pages of the operator's site the visitor opened (the widget's page trail), newest first. */
@@ -1669,7 +1684,8 @@
     dom.settingsSubmit.disabled = true;
     dom.settingsLimit.value = "";
     dom.settingsAutoClose.value = "";
-    dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = true;
+    dom.settingsLanding.value = "";
+    dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = dom.settingsLanding.disabled = true;
     dom.settings.showModal();
     G.api("GET", "/api/v1/agent/settings").then(function (res) {
       if (!dom.settings.open) return;
@@ -1679,7 +1695,8 @@
       }
       dom.settingsLimit.value = res.data.max_conversations_per_agent;
       dom.settingsAutoClose.value = res.data.auto_close_minutes;
-      dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = false;
+      dom.settingsLanding.value = res.data.landing_domain || "";
+      dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = dom.settingsLanding.disabled = false;
       dom.settingsSubmit.disabled = false;
       dom.settingsLimit.focus();
     });
@@ -1706,7 +1723,8 @@
     }
     dom.settingsSubmit.disabled = true;
     dom.settingsError.hidden = true;
-    G.api("PATCH", "/api/v1/agent/settings", { max_conversations_per_agent: limit, auto_close_minutes: minutes }).then(function (res) {
+    var body = { max_conversations_per_agent: limit, auto_close_minutes: minutes, landing_domain: dom.settingsLanding.value.trim() };
+    G.api("PATCH", "/api/v1/agent/settings", body).then(function (res) {
       dom.settingsSubmit.disabled = false;
       if (res.ok) {
         dom.settings.close();
@@ -1718,7 +1736,14 @@
         window.location.href = "/login?next=/console";
         return;
       }
-      settingsFailed(apiErrorText(res, { max_conversations_per_agent: t("Default limit"), auto_close_minutes: t("Inactivity time") }));
+      settingsFailed(
+        apiErrorText(res, {
+          max_conversations_per_agent: t("Default limit"),
+          auto_close_minutes: t("Inactivity time"),
+          landing_domain: t("Landing domain"),
+        })
+      );
+      if (res.data && res.data.error && res.data.error.message && res.data.error.message.landing_domain) dom.settingsLanding.focus();
     });
   });
 

@@ -11,6 +11,10 @@
   var assets = page.assets;
 
   var TOKEN_KEY = "gofly.visitor." + cfg.ent_id;
+  var TOKEN_AT_KEY = TOKEN_KEY + ".at"; // when this browser got that token (ms)
+  // A token lives 30 days from its issue (GOFLY_VISITOR_TOKEN_DAYS); an open page swaps it for a fresh one
+  // twice a day, so that a page left open for longer still reconnects as its visitor.
+  var TOKEN_REFRESH_AFTER = 12 * 3600 * 1000;
   var OUTBOX_KEY = "gofly.outbox.visitor." + cfg.ent_id;
   var PAGE_SIZE = 20;
 
@@ -54,10 +58,23 @@
     imageInput: $("composer-image-input"),
     fileButton: $("composer-file"),
     fileInput: $("composer-file-input"),
+    pin: $("product-pin"),
+    pinCard: $("product-pin-card"),
+    pinSend: $("product-send"),
+    pinDismiss: $("product-dismiss"),
+    expired: $("session-expired"),
+    expiredHint: $("session-expired-hint"),
+    restart: $("session-restart"),
+    source: $("session-source"),
   };
 
   var state = {
     token: G.store.get(TOKEN_KEY) || "",
+    tokenAt: Number(G.store.get(TOKEN_AT_KEY)) || 0,
+    // The server refused the visitor's token ("session": expired, or its visitor is gone) or the page's
+    // signed identity ("signature": the link is too old): the page says so instead of becoming a new visitor.
+    expired: null,
+    restartReady: false, // "session" found at login: the new visitor exists already, "Start a new chat" shows it
     visitor: null,
     agent: null,
     agentsOnline: null,
@@ -74,6 +91,7 @@
     closing: null, // {ref, timer}: an "End chat" on its way
     leaving: false, // a left message on its way
     left: false, // a message was left: thank the visitor until an agent comes online
+    product: null, // the product the visitor's page shows ({title, price, img, url}, checked by the server)
   };
   // --- in the floating widget (static/js/gofly-front.js) -----------------------------------------
   // The host page shows our unread count on its launcher, our agent in its panel bar and a preview of
@@ -112,6 +130,8 @@
         if (open && count) {
           count = 0;
           post({ type: "unread", count: 0 });
+          // What came while the panel was closed was laid out in a frame of no size: show the newest.
+          view.scrollToBottom();
         }
         if (open) reportRead(); // what came while the panel was closed is seen now
       });
@@ -257,7 +277,7 @@
 
   function renderHeader() {
     var conversation = state.conversation;
-    var waiting = !!conversation && conversation.status === "waiting";
+    var waiting = !state.expired && !!conversation && conversation.status === "waiting";
     // Who serves the visitor: the assignee of their open conversation; while they wait, nobody yet;
     // otherwise the agent they asked for or who answered them last.
     var agent = state.agent;
@@ -278,15 +298,22 @@
       dom.status.dataset.state = online == null ? "unknown" : online > 0 ? "online" : "offline";
       dom.statusText.textContent = online == null ? "" : online > 0 ? t("Online") : t("Offline");
     }
-    dom.endChat.hidden = state.dead || !live(conversation);
+    var expired = !!state.expired;
+    dom.endChat.hidden = state.dead || expired || !live(conversation);
     dom.endChat.disabled = !!state.closing;
-    dom.ended.hidden = state.dead || !state.ended;
+    dom.ended.hidden = state.dead || expired || !state.ended;
+    dom.expired.hidden = !expired;
+    dom.restart.hidden = state.expired !== "session";
+    dom.source.hidden = state.expired !== "signature" || !dom.source.getAttribute("href");
+    dom.input.disabled = state.dead || expired;
+    if (state.dead || expired) dom.send.disabled = true;
     var showNotice = online === 0;
     // Nobody online and nothing live: a form above the composer to leave a message with a way to be
     // reached (the composer still works: what is written there waits in the queue too).
-    dom.leave.hidden = !(showNotice && !state.dead && !live(conversation) && !state.left);
+    dom.leave.hidden = !(showNotice && !state.dead && !expired && !live(conversation) && !state.left);
     if (online) state.left = false;
     dom.leaveDone.hidden = !state.left;
+    renderPin();
     dom.notice.hidden = !showNotice;
     if (showNotice) {
       dom.noticeText.textContent =
@@ -303,7 +330,7 @@
     }
     // A blip shorter than a second and a half is not worth a banner.
     connTimer = setTimeout(function () {
-      if (socket.status === "open") return;
+      if (socket.status === "open" || state.expired) return;
       dom.conn.hidden = false;
       dom.conn.dataset.state = status;
       dom.connText.textContent =
@@ -440,7 +467,7 @@
 
   /** Before anything is sent: a chat that had ended opens a new conversation with it. */
   function sendable() {
-    if (state.dead) return false;
+    if (state.dead || state.expired) return false;
     if (state.ended) {
       // This message opens a new conversation (the server's `conversation` event will say whose).
       state.ended = false;
@@ -466,8 +493,19 @@
 
   // --- HTTP ------------------------------------------------------------------------------------
 
+  // The server's messages (errors, the default name) in the page's language, not the browser's.
+  function langHeaders() {
+    return cfg.lang ? { "Accept-Language": cfg.lang } : {};
+  }
   function authHeaders() {
-    return { Authorization: "Visitor " + state.token };
+    return Object.assign({ Authorization: "Visitor " + state.token }, langHeaders());
+  }
+
+  function storeToken(token) {
+    state.token = token;
+    state.tokenAt = Date.now();
+    G.store.set(TOKEN_KEY, token);
+    G.store.set(TOKEN_AT_KEY, String(state.tokenAt));
   }
 
   function login(withoutExtra) {
@@ -485,12 +523,17 @@
       extra: withoutExtra ? "" : cfg.extra || "",
     };
     // No Referer header: the server would take this page's own URL for the visitor's referrer.
-    return G.api("POST", "/api/v1/visitor/login", body, undefined, { referrerPolicy: "no-referrer" }).then(function (res) {
+    return G.api("POST", "/api/v1/visitor/login", body, langHeaders(), { referrerPolicy: "no-referrer" }).then(function (res) {
       if (res.ok && res.data && res.data.token) {
         var previous = state.visitor && state.visitor.visitor_id;
         state.loginAttempt = 0;
-        state.token = res.data.token;
-        G.store.set(TOKEN_KEY, state.token);
+        // The token this browser held was not taken (expired, or its visitor is gone): this is someone new.
+        // A signed identity names its visitor itself, whatever token the browser held.
+        if (body.token && res.data.created && !cfg.signature && !previous) {
+          state.expired = "session";
+          state.restartReady = true;
+        }
+        storeToken(res.data.token);
         state.visitor = res.data.visitor;
         state.agent = res.data.agent;
         state.agentsOnline = res.data.agents_online;
@@ -498,12 +541,17 @@
         state.offlineText = (res.data.enterprise && res.data.enterprise.offline_text) || "";
         state.uploads = res.data.uploads || null;
         state.wsPath = res.data.ws_path || "/ws/visitor";
+        state.product = res.data.product || null;
         if (previous && previous !== state.visitor.visitor_id) resetThread();
         renderHeader();
         return true;
       }
       var code = res.data && res.data.error && res.data.error.code;
       if (res.status === 400 && code === "bad_extra" && !withoutExtra) return login(true);
+      if (code === "signature_expired") {
+        signatureExpired();
+        return false;
+      }
       if (res.status === 0 || res.status === 429 || res.status >= 500) {
         var delay = G.backoffDelay(state.loginAttempt++, 1000, 30000);
         renderConnection(navigator.onLine === false ? "offline" : "waiting");
@@ -533,9 +581,8 @@
     var url = "/api/v1/visitor/messages?limit=" + PAGE_SIZE + (before ? "&before=" + before : "");
     return G.api("GET", url, undefined, authHeaders()).then(function (res) {
       if (res.status === 401) {
-        return login().then(function (ok) {
-          return ok ? loadPage(before) : null;
-        });
+        sessionExpired();
+        return null;
       }
       if (!res.ok || !res.data) return null;
       thread.mergePage(res.data.messages, res.data.more, mergeServer);
@@ -570,6 +617,88 @@
   }
   window.addEventListener("resize", reportRead);
 
+  // --- the session expired: say so, and start anew only when the visitor asks -------------------------
+
+  function sessionExpired() {
+    if (state.dead || state.expired) return;
+    state.expired = "session";
+    dom.expiredHint.textContent = t("Your earlier messages stay with the old session; a new chat starts without them.");
+    outbox.setReady(false);
+    hideTyping();
+    closeConfirm(false);
+    renderConnection("stopped");
+    renderHeader();
+  }
+
+  /** The signed link that opened the page is too old to log in again: only the operator's page can sign a
+   * new one, so offer to reload it. */
+  function signatureExpired() {
+    state.expired = "signature";
+    var source = G.safeURL(cfg.landing_page) || G.safeURL(cfg.refer) || G.safeURL(document.referrer);
+    if (source) dom.source.setAttribute("href", source);
+    dom.expiredHint.textContent = t("The link that opened this chat is too old. Reload the page you came from to continue.");
+    closeConfirm(false);
+    renderConnection("stopped");
+    renderHeader();
+  }
+
+  function restart() {
+    if (state.expired !== "session" || state.restarting) return;
+    state.restarting = true;
+    dom.restart.disabled = true;
+    var ready;
+    if (state.restartReady) {
+      ready = Promise.resolve(true);
+    } else {
+      state.token = "";
+      G.store.remove(TOKEN_KEY);
+      G.store.remove(TOKEN_AT_KEY);
+      state.expired = null; // so that this login may say "signature" instead
+      ready = login().then(function (ok) {
+        if (!ok && !state.expired) state.expired = "session";
+        return ok;
+      });
+    }
+    ready.then(function (ok) {
+      state.restarting = false;
+      dom.restart.disabled = false;
+      if (!ok) return renderHeader();
+      state.restartReady = false;
+      state.expired = null;
+      state.conversation = null;
+      state.ended = false;
+      renderHeader();
+      loadPage().then(function () {
+        view.render({ stick: true });
+        renderPin();
+        if (socket.ws) socket._drop(1000); // the old visitor's socket: it reconnects with the new token
+        else socket.connectNow();
+      });
+    });
+  }
+  dom.restart.addEventListener("click", restart);
+
+  function keepTokenFresh(force) {
+    if (!state.token || state.expired || state.dead || state.refreshingToken) return Promise.resolve(false);
+    if (!force && Date.now() - state.tokenAt < TOKEN_REFRESH_AFTER) return Promise.resolve(false);
+    var token = state.token;
+    state.refreshingToken = true;
+    return G.api("POST", "/api/v1/visitor/token", undefined, authHeaders()).then(function (res) {
+      state.refreshingToken = false;
+      if (state.token !== token) return false; // logged in again meanwhile
+      if (res.ok && res.data && res.data.token) {
+        storeToken(res.data.token);
+        return true;
+      }
+      if (res.status === 401 || res.status === 404) sessionExpired();
+      return false; // a network error: the next check tries again
+    });
+  }
+  setInterval(keepTokenFresh, 3600 * 1000);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") keepTokenFresh();
+  });
+
   // --- websocket -------------------------------------------------------------------------------
 
   function requestSync() {
@@ -587,6 +716,7 @@
       // Fetch whatever we missed before sending anything, so the outbox never resends what is stored.
       outbox.setReady(false);
       requestSync();
+      keepTokenFresh();
     },
     history: function (data) {
       var missed = 0;
@@ -599,6 +729,7 @@
       else {
         outbox.setReady(true);
         reportRead();
+        renderPin(); // a product sent from another tab is done with here too
       }
     },
     "message.new": function (msg) {
@@ -700,15 +831,9 @@
       outbox.setReady(false);
     },
     onUnauthenticated: function () {
-      // The token expired or its visitor is gone: log in again (a new identity), then reconnect.
-      state.token = "";
-      login().then(function (ok) {
-        if (!ok) return;
-        loadPage().then(function () {
-          view.render({ stick: true });
-          socket.reconnectLater();
-        });
-      });
+      // The token expired or its visitor is gone: a new login would be someone else, with none of this
+      // thread. Say so; "Start a new chat" does it.
+      sessionExpired();
     },
     onForbidden: function (err) {
       fatal((err && err.message) || t("This chat is not available."));
@@ -751,18 +876,17 @@
     }
   }
 
-  function closeOverHTTP(ref, retried) {
+  function closeOverHTTP(ref) {
     if (!state.closing || state.closing.ref !== ref) return;
     clearTimeout(state.closing.timer);
     G.api("POST", "/api/v1/visitor/conversation/close", undefined, authHeaders()).then(function (res) {
       if (!state.closing || state.closing.ref !== ref) return; // the socket answered meanwhile
       if (res.ok && res.data) {
         closeDone(res.data.conversation || null);
-      } else if (res.status === 401 && !retried) {
-        login().then(function (ok) {
-          if (ok) closeOverHTTP(ref, true);
-          else closeFailed();
-        });
+      } else if (res.status === 401) {
+        clearTimeout(state.closing.timer);
+        state.closing = null;
+        sessionExpired();
       } else {
         closeFailed();
       }
@@ -812,9 +936,9 @@
 
   // --- leave a message (nobody online) ---------------------------------------------------------
 
-  function leaveMessage(e, retried) {
+  function leaveMessage(e) {
     if (e) e.preventDefault();
-    if (state.leaving && !retried) return;
+    if (state.leaving) return;
     state.leaving = true;
     dom.leaveError.hidden = true;
     dom.leaveSubmit.disabled = true;
@@ -822,11 +946,11 @@
     dom.leaveSubmit.textContent = t("Sending…");
     var body = { name: dom.leaveName.value, contact: dom.leaveContact.value, content: dom.leaveContent.value };
     G.api("POST", "/api/v1/visitor/leave-message", body, authHeaders()).then(function (res) {
-      if (res.status === 401 && !retried) {
-        return login().then(function (ok) {
-          if (ok) leaveMessage(null, true);
-          else leaveFailed(res);
-        });
+      if (res.status === 401) {
+        state.leaving = false;
+        dom.leaveSubmit.disabled = false;
+        dom.leaveSubmit.textContent = dom.leaveSubmit.dataset.label;
+        return sessionExpired();
       }
       if (!res.ok || !res.data || !res.data.message) return leaveFailed(res);
       state.leaving = false;
@@ -855,6 +979,52 @@
   dom.leave.addEventListener("submit", leaveMessage);
   dom.leave.addEventListener("input", function (e) {
     if (e.target.removeAttribute) e.target.removeAttribute("aria-invalid");
+  });
+
+  // --- the product the visitor looks at: pinned above the composer until sent ------------------------
+
+  var PINS_KEY = "gofly.products.done." + cfg.ent_id; // products sent or dismissed, so a reload does not pin them again
+  var pinShown = "";
+
+  function productText(product) {
+    return "product[" + JSON.stringify({ title: product.title, price: product.price, img: product.img, url: product.url }) + "]";
+  }
+  function productDone(text) {
+    var done = G.store.getJSON(PINS_KEY, []);
+    if (Array.isArray(done) && done.indexOf(text) >= 0) return true;
+    // Or already in the thread (sent from another tab or device).
+    return thread.records.some(function (rec) {
+      return rec.sender === "visitor" && rec.content === text;
+    });
+  }
+  function markProductDone(text) {
+    var done = G.store.getJSON(PINS_KEY, []);
+    done = (Array.isArray(done) ? done : []).filter(function (t) {
+      return t !== text;
+    });
+    done.push(text);
+    G.store.setJSON(PINS_KEY, done.slice(-20));
+  }
+
+  function renderPin() {
+    var text = state.product ? productText(state.product) : "";
+    var show = !!text && !state.dead && !state.expired && !productDone(text);
+    dom.pin.hidden = !show;
+    if (!show || pinShown === text) return;
+    pinShown = text;
+    dom.pinCard.replaceChildren();
+    G.renderContent(text, dom.pinCard);
+  }
+
+  dom.pinSend.addEventListener("click", function () {
+    if (!state.product) return;
+    var text = productText(state.product);
+    if (send(text)) markProductDone(text);
+    renderPin();
+  });
+  dom.pinDismiss.addEventListener("click", function () {
+    if (state.product) markProductDone(productText(state.product));
+    renderPin();
   });
 
   // --- composer --------------------------------------------------------------------------------
@@ -890,8 +1060,16 @@
   renderHeader();
   login().then(function (ok) {
     if (!ok) return;
+    if (state.expired) {
+      // The stored token was not taken: the visitor learns why the old chat is not here before a new one.
+      dom.expiredHint.textContent = t("Your earlier messages stay with the old session; a new chat starts without them.");
+      thread.loaded = true;
+      renderHeader();
+      return;
+    }
     loadPage().then(function () {
       view.render({ stick: true });
+      renderPin();
       socket.connect();
     });
   });
@@ -958,6 +1136,7 @@
     state: state,
     outbox: outbox,
     socket: socket,
+    refreshToken: keepTokenFresh,
     thread: function () {
       return thread;
     },

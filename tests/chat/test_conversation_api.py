@@ -184,13 +184,17 @@ def test_an_enterprise_admin_sets_the_limits_and_a_raised_limit_takes_from_the_q
     waiting_visitors(enterprise, 3)
     assert Conversation.objects.filter(status="waiting").count() == 2
     alice, boss = agent_client(agent), agent_client(admin)
-    assert alice.get("/api/v1/agent/settings").json() == {"max_conversations_per_agent": 1, "auto_close_minutes": 30}
+    assert alice.get("/api/v1/agent/settings").json() == {
+        "max_conversations_per_agent": 1,
+        "auto_close_minutes": 30,
+        "landing_domain": "",
+    }
     refused = alice.patch("/api/v1/agent/settings", {"max_conversations_per_agent": 5}, format="json")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     changed = boss.patch(
         "/api/v1/agent/settings", {"max_conversations_per_agent": 2, "auto_close_minutes": 0}, format="json"
     )
-    assert changed.json() == {"max_conversations_per_agent": 2, "auto_close_minutes": 0}
+    assert changed.json() == {"max_conversations_per_agent": 2, "auto_close_minutes": 0, "landing_domain": ""}
     assert Conversation.objects.filter(status="waiting").count() == 1  # Alice got one more at once
     assert alice.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": 9}, format="json").status_code == 403
     own = boss.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": 3}, format="json")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enterprises', '0005_enterprise_identity_secret'),
+        ('enterprises', '0006_enterprise_landing_domain'),
     ]
 
     operations = [
