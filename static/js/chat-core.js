@@ -653,8 +653,27 @@
     return item;
   };
 
+  /** An upload still on its way ahead of `item` in its thread: the item waits, so that messages are
+   * stored, and shown to the other side, in the order they were written. A failed upload holds nothing. */
+  Outbox.prototype._behindUpload = function (item) {
+    for (var i = 0; i < this.items.length && this.items[i] !== item; i++) {
+      var other = this.items[i];
+      if (other.state === "uploading" && other.visitor_id === item.visitor_id && other.created <= item.created) return true;
+    }
+    return false;
+  };
+
+  /** Send what waited behind an upload that has finished or failed (Uploader). */
+  Outbox.prototype.flush = function () {
+    var self = this;
+    this.items.forEach(function (item) {
+      if (item.state === "pending" && !item.tries) self._transmit(item);
+    });
+  };
+
   Outbox.prototype._transmit = function (item) {
     if (!this.ready || item.state !== "pending") return;
+    if (this._behindUpload(item)) return;
     if (item.retryAt && item.retryAt > Date.now()) return;
     if (!this.opts.transmit(item)) return;
     item.retryAt = 0;
@@ -723,7 +742,9 @@
   };
 
   Outbox.prototype.discard = function (clientId) {
-    return this.resolve(clientId);
+    var item = this.resolve(clientId);
+    this.flush();
+    return item;
   };
 
   Outbox.prototype.tick = function () {
@@ -1258,6 +1279,7 @@
     item.fatal = !!fatal;
     this.opts.outbox.fail(item, message);
     this.opts.onChange(item);
+    this.opts.outbox.flush(); // what waited behind it goes now
   };
 
   Uploader.prototype._upload = function (item) {
@@ -1325,7 +1347,7 @@
         item.state = "pending";
         outbox.save();
         self.opts.onChange(item);
-        outbox._transmit(item);
+        outbox.flush();
         return;
       }
       if (xhr.status === 0 || xhr.status >= 500 || xhr.status === 429 || xhr.status === 408) {

@@ -187,3 +187,25 @@ def test_a_phone_sends_a_photo_and_sees_the_viewer_full_screen(
     base.shot(phone, "visitor-phone-viewer")
     viewer.locator(".viewer__close").tap()
     expect(viewer).to_be_hidden()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_written_after_an_image_waits_for_it_and_arrives_after_it(
+    browser: Any, server: str, enterprise: Any, agent: Any
+) -> None:
+    visitor = browser.new_context(locale="en-US").new_page()
+    visitor.goto(chat_url(server, enterprise, agent))
+    visitor_id_of(visitor)
+    held: list[Any] = []
+    visitor.route("**/api/v1/visitor/uploads", lambda route: held.append(route))
+    visitor.locator("#composer-image-input").set_input_files(
+        files=[{"name": "slow.png", "mimeType": "image/png", "buffer": png(400, 300, (120, 0, 120))}]
+    )
+    base.send(visitor, "This is the one I mean")
+    expect(visitor.locator('.msg--out[data-state="uploading"]')).to_have_count(1)
+    visitor.wait_for_timeout(1500)  # the text is ready, yet waits behind the upload
+    assert held and not Message.objects.exclude(kind="event").exists()
+    held[0].continue_()
+    expect(visitor.locator('.msg--out[data-state="sent"], .msg--out[data-state="read"]')).to_have_count(2)
+    kinds = list(Message.objects.exclude(kind="event").order_by("id").values_list("kind", "content"))
+    assert [k for k, _ in kinds] == ["image", "text"] and kinds[1][1] == "This is the one I mean"

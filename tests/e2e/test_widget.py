@@ -465,6 +465,10 @@ def test_one_message_rings_once_in_a_browser_with_the_chat_in_several_tabs(
     chat.locator("#composer-input").press("Enter")
     visitor_id = chat_frame(first).evaluate("GoFlyVisitor.state.visitor.visitor_id")
     wait_for(lambda: Message.objects.filter(content="Hi").exists())
+    # The site remembers the visitor has chatted (the iframe says so once its message is stored).
+    assert pump_until(
+        first, lambda: first.evaluate("Object.keys(localStorage).some(k => k.startsWith('gofly.chatted.'))")
+    )
     first.locator("gofly-widget .gfw-x").click()
     # Two more tabs: another page of the site (its widget loads the chat hidden) and the chat page itself.
     second = context.new_page()
@@ -541,4 +545,54 @@ def test_frames_from_another_origin_in_the_widgets_iframe_are_ignored(
     page.wait_for_timeout(800)
     expect(page.locator("gofly-widget .gfw-n")).to_be_hidden()
     expect(page.locator("gofly-widget .gfw-vt")).not_to_have_text("Phish")
+    context.close()
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 160, 90)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_through_the_widget_a_visitor_sends_text_an_image_a_file_and_the_product_and_the_agent_sees_them(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str], device: str
+) -> None:
+    tag = snippet(server, enterprise.pk, agent.username)
+    # On the phone the snippet sits in <head>, as some sites place it.
+    url = host_site(f"{device}.html", **({"head": tag} if device == "phone" else {"body": tag}))
+    context = browser.new_context(locale="en-US", **(PHONE if device == "phone" else {}))
+    page = context.new_page()
+    page.goto(url)
+    page.locator("gofly-widget .gfw-b").click()
+    chat = page.frame_locator("gofly-widget iframe")
+    chat.locator("#composer-input").fill("Is this in stock?")
+    chat.locator("#composer-input").press("Enter")
+    chat.locator("#composer-image-input").set_input_files(
+        files=[{"name": "photo.png", "mimeType": "image/png", "buffer": _png(800, 600)}]
+    )
+    chat.locator("#composer-file-input").set_input_files(
+        files=[{"name": "order.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}]
+    )
+    chat.locator("#product-send").click()
+    expect(chat.locator('.msg--out[data-state="sent"], .msg--out[data-state="read"]')).to_have_count(4)
+    shot(page, f"widget-{device}-attachments")
+
+    console = browser.new_context(locale="en-US").new_page()
+    base.log_in(console, server, agent.username, base.AGENT_PASSWORD)
+    visitor_id = Visitor.objects.get().visitor_id
+    base.row(console, visitor_id).click()
+    incoming = console.locator(".msg--in")
+    expect(incoming).to_have_count(4)
+    expect(incoming.nth(0)).to_contain_text("Is this in stock?")
+    expect(incoming.nth(1).locator(".att-image__img")).to_have_attribute("width", "240")
+    expect(incoming.nth(2).locator("a.att-file")).to_contain_text("order.pdf")
+    expect(incoming.nth(3).locator(".product-card__title")).to_have_text(PRODUCT["title"])
+    kinds = list(Message.objects.filter(sender="visitor").order_by("id").values_list("kind", flat=True))
+    assert kinds == ["text", "image", "file", "text"]
     context.close()
