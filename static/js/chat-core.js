@@ -1423,6 +1423,22 @@
     });
   }
 
+  /** The composer's attach buttons (templates/chat/_attach_buttons.html), a drop zone and paste. */
+  function composerFiles(root, textarea, onFiles) {
+    var byId = function (id) {
+      return document.getElementById(id);
+    };
+    FileInputs({
+      root: root,
+      textarea: textarea,
+      imageButton: byId("composer-image"),
+      imageInput: byId("composer-image-input"),
+      fileButton: byId("composer-file"),
+      fileInput: byId("composer-file-input"),
+      onFiles: onFiles,
+    });
+  }
+
   /** Updates an uploading message's bar in place (no re-render per progress event). */
   ThreadView.prototype.progress = function (rec) {
     var node = this.nodes[rec.key];
@@ -1656,7 +1672,7 @@
     ThreadView: ThreadView,
     EmojiPicker: EmojiPicker,
     Uploader: Uploader,
-    FileInputs: FileInputs,
+    composerFiles: composerFiles,
     viewer: viewer,
     humanSize: humanSize,
     Composer: Composer,

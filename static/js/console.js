@@ -29,10 +29,6 @@
   var dom = {
     workspace: $("workspace"),
     chatPanel: $("chat-panel"),
-    imageButton: $("composer-image"),
-    imageInput: $("composer-image-input"),
-    fileButton: $("composer-file"),
-    fileInput: $("composer-file-input"),
     conn: $("conn-status"),
     connText: $("conn-status-text"),
     mute: $("mute-toggle"),
@@ -2145,15 +2141,7 @@
     },
   });
   G.EmojiPicker(dom.emoji, dom.input);
-  G.FileInputs({
-    root: dom.chatPanel,
-    textarea: dom.input,
-    imageButton: dom.imageButton,
-    imageInput: dom.imageInput,
-    fileButton: dom.fileButton,
-    fileInput: dom.fileInput,
-    onFiles: sendFiles,
-  });
+  G.composerFiles(dom.chatPanel, dom.input, sendFiles);
 
   /** What the server counts beyond what this console holds (a bounded `ready` left some out). */
   function countUnseen(counts) {

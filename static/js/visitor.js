@@ -54,10 +54,6 @@
     leaveError: $("leave-error"),
     leaveSubmit: $("leave-submit"),
     leaveDone: $("leave-done"),
-    imageButton: $("composer-image"),
-    imageInput: $("composer-image-input"),
-    fileButton: $("composer-file"),
-    fileInput: $("composer-file-input"),
     pin: $("product-pin"),
     pinCard: $("product-pin-card"),
     pinSend: $("product-send"),
@@ -1044,15 +1040,7 @@
     },
   });
   G.EmojiPicker(dom.emoji, dom.input);
-  G.FileInputs({
-    root: dom.app,
-    textarea: dom.input,
-    imageButton: dom.imageButton,
-    imageInput: dom.imageInput,
-    fileButton: dom.fileButton,
-    fileInput: dom.fileInput,
-    onFiles: sendFiles,
-  });
+  G.composerFiles(dom.app, dom.input, sendFiles);
 
   // --- boot ------------------------------------------------------------------------------------
 
