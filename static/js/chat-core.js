@@ -1184,8 +1184,8 @@
   var IMAGE_TYPES = /^image\/(png|jpeg|gif|webp|bmp)$/;
 
   /**
-   * Uploads files and hands their messages to the outbox. opts: outbox, sender ("visitor"|"agent"),
-   * url(item) -> the upload endpoint, headers() -> request headers, limits() -> {image_max_mb, file_max_mb},
+   * Uploads files and hands their messages to the outbox. opts: outbox, url(item) -> the upload endpoint,
+   * headers() -> request headers, ready() -> whether uploads may start (logged in), limits() -> {image_max_mb, file_max_mb},
    * onChange(item) (the page re-renders the item's record), onProgress(item).
    *
    * The upload_id is the message's client_id: an upload retried after a dropped connection is stored
@@ -1287,6 +1287,13 @@
     var outbox = this.opts.outbox;
     var file = this.blobs[item.client_id];
     if (!file || this.xhrs[item.client_id]) return;
+    if (this.opts.ready && !this.opts.ready()) {
+      // Picked before the page has logged in: it goes once there is someone to upload as.
+      setTimeout(function () {
+        if (outbox.get(item.client_id)) self._upload(item);
+      }, 500);
+      return;
+    }
     var form = new FormData();
     form.append("upload_id", item.client_id);
     form.append("file", file, item.meta.attachment.name);

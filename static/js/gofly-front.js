@@ -337,7 +337,7 @@
     else if (truthy(opts.AUTO_SHOW) || chatted()) frame(); // hidden: its unread messages count from now
     else if (conf.welcome && !welcomed()) {
       window.setTimeout(function () {
-        if (isOpen || welcomed()) return;
+        if (isOpen || ui.frame || welcomed()) return; // opened meanwhile: the chat has said it, or more
         welcomed(true);
         showBubble((agent && agent.name) || (conf.enterprise && conf.enterprise.name) || label(), agent && agent.avatar, conf.welcome);
       }, 1000);

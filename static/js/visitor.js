@@ -445,6 +445,9 @@
       return "/api/v1/visitor/uploads";
     },
     headers: authHeaders,
+    ready: function () {
+      return !!state.token && !state.expired;
+    },
     limits: function () {
       return state.uploads;
     },

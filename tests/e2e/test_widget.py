@@ -295,6 +295,13 @@ def chat_frame(page: Any) -> Any:
     return found[0]
 
 
+def remembers_chatted(page: Any) -> None:
+    """The site has noted that the visitor chatted (the iframe says so once a message of theirs is stored),
+    so that its next pages load the chat at once."""
+    noted = "Object.keys(localStorage).some(k => k.startsWith('gofly.chatted.'))"
+    assert pump_until(page, lambda: page.evaluate(noted)), "the host site never noted that the visitor chatted"
+
+
 def plays(page: Any) -> int:
     return sum(int(f.evaluate("window.__plays || 0")) for f in page.frames)
 
@@ -404,6 +411,7 @@ def test_the_pages_a_visitor_opens_reach_the_agents_console_live_also_after_a_si
     shot(console, "console-pages-visited")
 
     # --- a visitor who has chatted gets the chat at once on their next page, and its page is told ---
+    remembers_chatted(page)
     other = host_site("other.html", body=snippet(server, enterprise.pk, agent.username))
     page.goto(other)
     expect(page.locator("gofly-widget iframe")).to_have_count(1)
@@ -465,10 +473,7 @@ def test_one_message_rings_once_in_a_browser_with_the_chat_in_several_tabs(
     chat.locator("#composer-input").press("Enter")
     visitor_id = chat_frame(first).evaluate("GoFlyVisitor.state.visitor.visitor_id")
     wait_for(lambda: Message.objects.filter(content="Hi").exists())
-    # The site remembers the visitor has chatted (the iframe says so once its message is stored).
-    assert pump_until(
-        first, lambda: first.evaluate("Object.keys(localStorage).some(k => k.startsWith('gofly.chatted.'))")
-    )
+    remembers_chatted(first)
     first.locator("gofly-widget .gfw-x").click()
     # Two more tabs: another page of the site (its widget loads the chat hidden) and the chat page itself.
     second = context.new_page()
@@ -478,7 +483,7 @@ def test_one_message_rings_once_in_a_browser_with_the_chat_in_several_tabs(
     third.goto(f"{server}/chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}")
     assert base.visitor_id_of(third) == visitor_id
     for tab in (first, second):
-        chat_frame(tab).wait_for_function("GoFlyVisitor.socket.status === 'open'")
+        chat_frame(tab).wait_for_function("GoFlyVisitor.socket.status === 'open'", polling=100)
     third.wait_for_function("GoFlyVisitor.socket.status === 'open'")
     tabs = [first, second, third]
     assert sum(plays(tab) for tab in tabs) == 0
@@ -510,7 +515,7 @@ def test_auto_show_loads_the_chat_hidden_and_opens_it_when_an_agent_writes(
     panel = page.locator("gofly-widget .gfw-p")
     expect(panel).to_be_hidden()
     visitor_id = chat_frame(page).evaluate("GoFlyVisitor.state.visitor.visitor_id")
-    chat_frame(page).wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    chat_frame(page).wait_for_function("GoFlyVisitor.socket.status === 'open'", polling=100)
     alice = AgentAPI(server, agent.username)
     try:
         alice.post(f"/api/v1/agent/visitors/{visitor_id}/messages", {"client_id": "a-1", "content": "Can I help?"})
