@@ -748,6 +748,7 @@
     },
     "message.ack": function (data) {
       outbox.resolve(data.client_id);
+      embed.chatted(); // stored: this visitor has a thread, whether or not its echo comes
       if (thread.findClient("visitor", data.client_id)) {
         thread.merge({ id: data.id, client_id: data.client_id, sender: "visitor", created_at: data.created_at });
         view.render();
