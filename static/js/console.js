@@ -174,31 +174,14 @@
     return v;
   }
 
-  // A compact "Browser · OS" from the user agent, enough to tell a phone from a desktop at a glance.
-  function describeUA(ua) {
-    if (!ua) return "";
-    var browser =
-      (/MicroMessenger\/([\d.]+)/.exec(ua) && "WeChat") ||
-      (/Edg\/([\d]+)/.exec(ua) && "Edge " + /Edg\/([\d]+)/.exec(ua)[1]) ||
-      (/QQBrowser\/([\d]+)/.exec(ua) && "QQ Browser") ||
-      (/UCBrowser\/([\d]+)/.exec(ua) && "UC Browser") ||
-      (/Firefox\/([\d]+)/.exec(ua) && "Firefox " + /Firefox\/([\d]+)/.exec(ua)[1]) ||
-      (/(?:Chrome|CriOS)\/([\d]+)/.exec(ua) && "Chrome " + /(?:Chrome|CriOS)\/([\d]+)/.exec(ua)[1]) ||
-      (/Version\/([\d.]+).*Safari/.exec(ua) && "Safari " + /Version\/([\d]+)/.exec(ua)[1]) ||
-      "";
-    var os =
-      (/Windows NT 10/.test(ua) && "Windows 10/11") ||
-      (/Windows NT ([\d.]+)/.exec(ua) && "Windows") ||
-      (/(iPhone|iPad).*OS ([\d_]+)/.exec(ua) && "iOS " + /OS ([\d_]+)/.exec(ua)[1].replace(/_/g, ".")) ||
-      (/Android ([\d.]+)/.exec(ua) && "Android " + /Android ([\d.]+)/.exec(ua)[1]) ||
-      (/Mac OS X/.test(ua) && "macOS") ||
-      (/Linux/.test(ua) && "Linux") ||
-      "";
-    return [browser, os].filter(Boolean).join(" · ");
+  // "Browser · OS" as the server parsed the user agent at login (chat.visitor_info).
+  function describeDevice(v) {
+    return [v.browser, v.os].filter(Boolean).join(" · ");
   }
 
-  function isMobileUA(ua) {
-    return /Mobile|iPhone|Android|iPod/i.test(ua || "");
+  var DEVICE_KINDS = { desktop: "Desktop", mobile: "Mobile", tablet: "Tablet", bot: "Bot" };
+  function deviceKind(v) {
+    return DEVICE_KINDS[v.device] ? t(DEVICE_KINDS[v.device]) : "";
   }
 
   // --- conversations -----------------------------------------------------------------------------
@@ -595,6 +578,7 @@
           el("span", { className: "vrow__main" }, [
             el("span", { className: "vrow__top" }, [
               el("span", { className: "vrow__name", text: v.name || v.visitor_id }),
+              v.city ? el("span", { className: "vrow__where", text: v.city }) : null,
               tag,
               el("time", { className: "vrow__time", text: G.formatShort(last ? last.created_at : v.updated_at) }),
             ]),
@@ -777,7 +761,10 @@
       infoRow(t("Status"), v.online ? t("Online") : t("Offline")),
       infoRow(t("IP address"), v.ip || ""),
       infoRow(t("Location"), v.city || ""),
-      infoRow(t("Device"), describeUA(v.user_agent) || ""),
+      infoRow(t("ISP"), v.isp || ""),
+      infoRow(t("OS"), v.os || ""),
+      infoRow(t("Browser"), v.browser || ""),
+      infoRow(t("Device"), [deviceKind(v), v.device_model].filter(Boolean).join(" · ")),
       infoRow(t("First visit"), G.formatDateTime(v.created_at)),
       infoRow(t("Last visit"), G.formatDateTime(v.updated_at)),
       infoRow(t("Visits"), v.visits != null ? v.visits : ""),
@@ -790,6 +777,7 @@
 
     var source = el("dl", { className: "info-list info-list--stacked" });
     [
+      infoRow(t("Search words"), v.search_words || ""),
       infoRow(t("Referrer"), v.referrer || "", { link: true }),
       infoRow(t("Landing page"), v.landing_page || "", { link: true }),
       infoRow(t("User agent"), v.user_agent || "", { mono: true }),
@@ -822,11 +810,12 @@
       el("div", { className: "info-card" }, [
         el("img", { className: "avatar avatar--lg", attrs: { src: visitorAvatar(v), alt: "", width: 56, height: 56 } }),
         el("div", { className: "info-card__name", text: v.name || v.visitor_id }),
-        el("div", { className: "info-card__sub", text: isMobileUA(v.user_agent) ? t("Mobile visitor") : t("Desktop visitor") }),
+        el("div", { className: "info-card__sub", text: [v.city, describeDevice(v)].filter(Boolean).join(" · ") }),
       ]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Visitor") }), basics]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Source") }), source]),
       pagesSection(v),
+      conversationsSection(v),
       productCard ? el("section", { className: "info-section" }, [el("h3", { text: t("Product being viewed") }), productCard]) : null,
       el("section", { className: "info-section" }, [
         el("h3", { text: t("Extra") }),
@@ -834,6 +823,43 @@
       ]),
     ];
     dom.infoBody.replaceChildren.apply(dom.infoBody, sections.filter(Boolean));
+  }
+
+  /** The visitor's conversations, newest first (the details endpoint's `conversations`): one opens it. */
+  function conversationsSection(v) {
+    var STATUS = { waiting: t("Waiting"), open: t("Open"), closed: t("Closed") };
+    var mine = Object.keys(conversations)
+      .map(function (id) {
+        return conversations[id];
+      })
+      .filter(function (c) {
+        return c && c.visitor_id === v.visitor_id;
+      })
+      .sort(function (a, b) {
+        return b.id - a.id;
+      });
+    var list = el(
+      "ol",
+      { className: "info-convs" },
+      mine.map(function (c) {
+        return el("li", {}, [
+          el("button", {
+            className: "info-convs__item",
+            attrs: { type: "button" },
+            text: [G.formatDateTime(c.created_at), STATUS[c.status] || c.status, agentName(c.assignee)].filter(Boolean).join(" · "),
+            on: {
+              click: function () {
+                select(v.visitor_id, c.id);
+              },
+            },
+          }),
+        ]);
+      })
+    );
+    return el("section", { className: "info-section", attrs: { id: "info-conversations" } }, [
+      el("h3", { text: t("Conversations") }),
+      mine.length ? list : el("p", { className: "muted", text: t("No conversations yet.") }),
+    ]);
   }
 
   /** The pages of the operator's site the visitor opened (the widget's page trail), newest first. */
@@ -895,7 +921,7 @@
     G.api("GET", "/api/v1/agent/visitors/" + encodeURIComponent(vid)).then(function (res) {
       if (res.ok && res.data && visitors[vid]) {
         var v = visitors[vid];
-        ["name", "avatar", "city", "ip", "referrer", "landing_page", "user_agent", "extra", "visits", "created_at", "updated_at"].forEach(
+        ["name", "avatar", "city", "country", "region", "isp", "os", "browser", "device", "device_model", "search_words", "ip", "referrer", "landing_page", "user_agent", "extra", "visits", "created_at", "updated_at"].forEach(
           function (k) {
             if (k in res.data) v[k] = res.data[k];
           }
@@ -1969,7 +1995,7 @@
       if (arrival && !recentlyHere) {
         G.playSound(assets.sound_arrival);
         if (document.visibilityState === "hidden") title.set(totalUnread(), true);
-        var where = [v.city, describeUA(v.user_agent)].filter(Boolean).join(" · ");
+        var where = [v.city, describeDevice(v)].filter(Boolean).join(" · ");
         desktopNotify(t("New visitor: {name}", { name: v.name }), where || v.landing_page || "", v.visitor_id, "arrival-" + v.visitor_id);
       }
       if (state.selected === v.visitor_id) {
