@@ -116,6 +116,9 @@ def mmdb(tmp_path: Path) -> str:
             "city": names("Beijing", "北京"),
         },
     )
+    # Where ip2region knows better (Chinese IPv4: it has the ISP), and where no lookup may ever go.
+    writer.insert_network(IPSet(["58.250.0.0/16"]), {"country": names("China"), "city": names("Shenzhen")})
+    writer.insert_network(IPSet(["10.0.0.0/8", "fd00::/8"]), {"country": names("Intranet")})
     path = tmp_path / "GeoLite2-City.mmdb"
     writer.to_db_file(str(path))
     return str(path)
@@ -132,6 +135,7 @@ def test_a_configured_geoip_database_locates_ipv6_and_foreign_addresses(settings
     assert locate("58.250.137.36") == Location("中国", "广东", "深圳", "联通")
     assert locate("1.1.1.1") == Location("澳大利亚", "", "", "")
     assert locate("2a01:4f8::1") == visitor_info.NOWHERE
+    assert locate("10.1.2.3") == locate("fd00::1") == visitor_info.NOWHERE
 
 
 def test_a_missing_or_broken_geoip_file_is_logged_and_ip2region_still_answers(settings, tmp_path, caplog):
