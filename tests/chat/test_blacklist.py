@@ -126,6 +126,7 @@ def test_each_duration_of_the_dialog_sets_its_expiry(enterprise, agent, until, h
     if hours is None:
         assert expires_at is None
     else:
+        assert expires_at is not None
         assert abs((expires_at - timezone.now()) - timedelta(hours=hours)) < timedelta(minutes=1)
 
 
