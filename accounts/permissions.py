@@ -39,6 +39,7 @@ TAKE = "chat.take_conversation"
 TRANSFER = "chat.transfer_conversation"
 CLOSE = "chat.close_conversation"  # closing and reopening
 CLEAR_HISTORY = "chat.clear_visitor_history"
+BLOCK = "chat.block_visitors"  # blocking visitors and addresses, and lifting blocks (chat.blacklist)
 MANAGE_AGENTS = "enterprises.manage_agents"
 MANAGE_SETTINGS = "enterprises.manage_settings"
 
@@ -48,6 +49,7 @@ PERMISSIONS: dict[str, str] = {
     "transfer": TRANSFER,
     "close": CLOSE,
     "clear_history": CLEAR_HISTORY,
+    "block": BLOCK,
     "manage_agents": MANAGE_AGENTS,
     "manage_settings": MANAGE_SETTINGS,
 }
@@ -67,7 +69,7 @@ class DefaultRole:
 # In order of precedence: a user in several roles is shown as the first.
 DEFAULT_ROLES: dict[str, DefaultRole] = {
     ROLE_ENTERPRISE_ADMIN: DefaultRole("商户管理员 Enterprise admin", tuple(PERMISSIONS.values())),
-    ROLE_AGENT: DefaultRole("客服 Agent", (TAKE, TRANSFER, CLOSE)),
+    ROLE_AGENT: DefaultRole("客服 Agent", (TAKE, TRANSFER, CLOSE, BLOCK)),
 }
 
 

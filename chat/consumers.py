@@ -17,9 +17,11 @@ from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
 from enterprises import origins
+from enterprises.models import ip_key
 
 from . import batching, broadcast, conversations, frames, health, heartbeat, lifecycle, safety, selectors, services
 from .access import access_visitor, access_visitor_self
+from .blacklist import blocked_error
 from .errors import ChatError
 from .frames import FrameError
 from .layers import layer_epoch
@@ -314,6 +316,17 @@ class VisitorConsumer(ChatConsumer):
         )
         if came_online:
             await services.visitor_came_online(visitor=self.visitor, summary=summary)
+
+    async def visitor_blocked(self, event: dict[str, Any]) -> None:
+        # chat.blacklist: this visitor, or an address range that may hold this socket's address.
+        start, end = event.get("start"), event.get("end") or ""
+        if start is not None:
+            key = ip_key(self.scope["gofly"]["ip"])
+            if key is None or not start <= key <= end:
+                return
+        error = blocked_error()
+        await self.send_frame(frames.error_frame(error.code, error.message))
+        await self.close_for(frames.CLOSE_FORBIDDEN, "")
 
     async def conversation_view(self) -> dict[str, Any] | None:
         """The visitor's open conversation as they see it; its queue position costs a query while it waits."""

@@ -370,6 +370,12 @@ def agent_revoked_event() -> dict[str, Any]:
     return {"type": "agent.revoked"}
 
 
+def visitor_blocked_event(start: str | None = None, end: str | None = None) -> dict[str, Any]:
+    """To group_visitor (a visitor blocked by id: no range) or group_visitors (an address blocked: the
+    ip_key range): each visitor socket it concerns says `blacklisted` and closes with 4403."""
+    return {"type": "visitor.blocked", "start": start, "end": end}
+
+
 def event(frame_: dict[str, Any]) -> dict[str, Any]:
     """A channel-layer event that consumers forward verbatim as `frame_`."""
     return {"type": "forward.frame", "frame": frame_}

@@ -244,3 +244,39 @@ class VisitorPage(models.Model):
 
     def __str__(self) -> str:
         return self.url[:80]
+
+
+class VisitorBlock(models.Model):
+    """A visitor (by id) an enterprise refuses, until `expires_at` (None: for ever); one per visitor.
+
+    Read with the visitor in the same query (`select_related("block")`) wherever a visitor arrives, so
+    the check costs no query of its own; addresses are `enterprises.IPBlacklist`.
+    """
+
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    visitor = models.OneToOneField(Visitor, on_delete=models.CASCADE, related_name="block", verbose_name=_("visitor"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(
+        _("blocked until"), null=True, blank=True, help_text=_("Empty: blocked until removed.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("blocked by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("blocked visitor")
+        verbose_name_plural = _("blocked visitors")
+        indexes = [models.Index(fields=["enterprise", "-created_at"], name="visitorblock_recent")]
+        permissions = [("block_visitors", _("Can block visitors and addresses"))]
+
+    def __str__(self) -> str:
+        return str(self.visitor_id)
+
+    def active(self, now: Any = None) -> bool:
+        return self.expires_at is None or self.expires_at > (now or timezone.now())

@@ -13,8 +13,10 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from enterprises.models import IPBlacklist, ip_key
+from enterprises.selectors import ip_block_live
 
 from . import frames
+from .blacklist import blocked_error, visitor_block_active
 from .errors import ChatError, not_found
 from .models import Conversation, Message, Visitor
 
@@ -144,7 +146,8 @@ def _blacklisted(wanted: set[tuple[int, str | None]]) -> set[tuple[int, str | No
     for ent, key in wanted:
         match |= Q(enterprise_id=ent, start__lte=key, end__gte=key)
     ranges: dict[int, list[tuple[str, str]]] = {}
-    for ent, start, end in IPBlacklist.objects.filter(match).values_list("enterprise_id", "start", "end"):
+    live = IPBlacklist.objects.filter(match).filter(ip_block_live())
+    for ent, start, end in live.values_list("enterprise_id", "start", "end"):
         ranges.setdefault(ent, []).append((start, end))
     return {(ent, key) for ent, key in wanted if key and any(start <= key <= end for start, end in ranges.get(ent, ()))}
 
@@ -160,13 +163,13 @@ class SocketLookup:
 
 def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dict[str, Any]] | ChatError]:
     """For each arriving visitor socket, its visitor and their summary line, or the ChatError that refuses
-    it (deleted visitor, inactive enterprise, blacklisted IP); in at most 4 queries for the whole batch.
+    it (deleted visitor, inactive enterprise, blacklisted IP or visitor); in at most 4 queries for the whole batch.
     """
     visitors = {
         v.pk: v
         for v in Visitor.objects.filter(
             pk__in={lookup.visitor_pk for lookup in lookups}, enterprise__is_active=True
-        ).select_related("enterprise", "open_conversation", "open_conversation__assignee")
+        ).select_related("enterprise", "open_conversation", "open_conversation__assignee", "block")
     }
     blocked = _blacklisted({(lookup.enterprise_id, ip_key(lookup.ip)) for lookup in lookups})
     results: list[Visitor | ChatError] = []
@@ -176,6 +179,8 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
             results.append(not_found(_("Visitor")))
         elif (lookup.enterprise_id, ip_key(lookup.ip)) in blocked:
             results.append(ChatError("blacklisted", _("Your address is not allowed to chat here."), 403))
+        elif visitor_block_active(visitor) is not None:
+            results.append(blocked_error())
         else:
             results.append(visitor)
     found = [result for result in results if isinstance(result, Visitor)]

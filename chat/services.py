@@ -29,6 +29,7 @@ from enterprises.selectors import enterprise_for_visitor
 
 from . import frames, health, jsonin, products, visitor_info
 from .access import access_visitor_self
+from .blacklist import blocked_error, visitor_block_active
 from .broadcast import publish_on_commit
 from .conversations import (
     agent_presence_changed,
@@ -179,7 +180,11 @@ def visitor_login(
             visitor = None  # deleted since: a new visitor, as without a token
     if signed is not None:
         if visitor is None or visitor.visitor_id != signed.visitor_id:
-            visitor = Visitor.objects.filter(enterprise=enterprise, visitor_id=signed.visitor_id).first()
+            visitor = (
+                Visitor.objects.filter(enterprise=enterprise, visitor_id=signed.visitor_id)
+                .select_related("block")
+                .first()
+            )
     elif refusal is not None and (visitor is None or (visitor_id and visitor.visitor_id != visitor_id)):
         # A token of the visitor the link names still resumes it once the link's signature has expired
         # (the page logging in again an hour later); any other login needs a valid signature.
@@ -204,6 +209,8 @@ def visitor_login(
             if visitor is None:  # pragma: no cover - 122 random bits
                 raise IntegrityError("a fresh visitor UUID collided")
             created = True
+    if not created and visitor_block_active(visitor) is not None:
+        raise blocked_error()
     if not created:
         with transaction.atomic():
             for key, value in fields.items():

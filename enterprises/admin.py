@@ -7,7 +7,7 @@ from .models import Enterprise, IPBlacklist
 
 class IPBlacklistInline(admin.TabularInline):
     model = IPBlacklist
-    fields = ("network", "reason")
+    fields = ("network", "reason", "expires_at")
     extra = 0
 
 
@@ -21,7 +21,7 @@ class EnterpriseAdmin(admin.ModelAdmin):
 
 @admin.register(IPBlacklist)
 class IPBlacklistAdmin(admin.ModelAdmin):
-    list_display = ("network", "enterprise", "reason", "created_at")
-    fields = ("enterprise", "network", "reason")
+    list_display = ("network", "enterprise", "reason", "expires_at", "created_by", "created_at")
+    fields = ("enterprise", "network", "reason", "expires_at")
     list_filter = ("enterprise",)
     search_fields = ("network",)

@@ -153,9 +153,8 @@ def validate_ip_network(value: str) -> None:
 
 
 class IPBlacklist(models.Model):
-    """An address or a network (CIDR) whose visitors an enterprise refuses.
-
-    Room for later entries (a visitor id, an expiry) is left beside it, not built into this table.
+    """An address or a network (CIDR) whose visitors an enterprise refuses, until `expires_at` (None: for
+    ever). Blocks of one visitor by id are `chat.VisitorBlock`; chat.blacklist checks and lists both.
     """
 
     enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="ip_blacklist")
@@ -169,6 +168,17 @@ class IPBlacklist(models.Model):
     start = models.CharField(max_length=32, editable=False)
     end = models.CharField(max_length=32, editable=False)
     reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(
+        _("blocked until"), null=True, blank=True, help_text=_("Empty: blocked until removed.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("blocked by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

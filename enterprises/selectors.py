@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Value
+from django.db.models import Exists, OuterRef, Q, Value
+from django.utils import timezone
 
 from .models import Enterprise, IPBlacklist, ip_key
 
@@ -12,6 +13,11 @@ def _pk(enterprise_id: object) -> int | None:
         return int(str(enterprise_id))
     except ValueError:
         return None
+
+
+def ip_block_live() -> Q:
+    """Blacklist entries not expired now: an expiry is checked at each arrival, no cron lifts it."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
 
 
 def enterprise_get_active(enterprise_id: object) -> Enterprise | None:
@@ -26,7 +32,7 @@ def enterprise_for_visitor(enterprise_id: object, ip: str | None) -> tuple[Enter
         return None, False
     key = ip_key(ip)
     blocked = (
-        Exists(IPBlacklist.objects.filter(enterprise_id=OuterRef("pk"), start__lte=key, end__gte=key))
+        Exists(IPBlacklist.objects.filter(ip_block_live(), enterprise_id=OuterRef("pk"), start__lte=key, end__gte=key))
         if key
         else Value(False)
     )

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 from accounts import views as accounts_views
 from chat import probes
 from chat import views as chat_views
+from chat.api import blacklist as blacklist_api
 from chat.api import views as api
 from chat.api import widget as widget_api
 
@@ -66,6 +67,12 @@ urlpatterns = [
         for action in ("take", "transfer", "close", "reopen")
     ],
     path("api/v1/agent/agents", api.AgentsView.as_view(), name="agent-agents"),
+    path("api/v1/agent/blacklist", blacklist_api.BlacklistView.as_view(), name="agent-blacklist"),
+    path(
+        "api/v1/agent/blacklist/<str:kind>/<str:entry_id>",
+        blacklist_api.BlacklistEntryView.as_view(),
+        name="agent-blacklist-entry",
+    ),
     path("api/v1/agent/agents/<int:agent_id>", api.AgentColleagueView.as_view(), name="agent-colleague"),
     path("api/v1/agent/settings", api.AgentRoutingSettingsView.as_view(), name="agent-settings"),
     path("api/v1/agent/status", api.AgentStatusView.as_view(), name="agent-status"),

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import conversations, frames, health, jsonin, selectors, services, uploads
+from chat import blacklist, conversations, frames, health, jsonin, selectors, services, uploads
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
 from chat.identity import client_ip, visitor_token_issue
@@ -189,9 +189,16 @@ class VisitorView(APIView):
 
     def visitor(self, request: Request) -> Visitor:
         claim = request.auth
-        visitor = access_visitor_self(enterprise_id=claim.enterprise_id, visitor_pk=claim.visitor_pk)  # type: ignore[union-attr]
+        meta = request.META
+        visitor = access_visitor_self(
+            enterprise_id=claim.enterprise_id,  # type: ignore[union-attr]
+            visitor_pk=claim.visitor_pk,  # type: ignore[union-attr]
+            ip=client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP")),
+        )
         if not origins.request_origin_allowed(visitor.enterprise, request):
             raise forbidden_origin()
+        if getattr(visitor, "ip_blocked", False) or blacklist.visitor_block_active(visitor) is not None:
+            raise blacklist.blocked_error()
         return visitor
 
 
@@ -297,6 +304,7 @@ class AgentVisitorView(AgentView):
         item = summary[0]
         item["conversations"] = selectors.conversations_of_visitor(visitor=visitor)
         item["pages"] = visitor_pages(visitor=visitor)
+        item["blocked"] = blacklist.visitor_block_summary(visitor)
         return Response(item)
 
 

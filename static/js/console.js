@@ -823,6 +823,8 @@
       ]),
     ];
     dom.infoBody.replaceChildren.apply(dom.infoBody, sections.filter(Boolean));
+    // Sections other modules add (console-blacklist.js), to the details just drawn.
+    document.dispatchEvent(new CustomEvent("gofly:info-rendered", { detail: { visitor: v } }));
   }
 
   /** The visitor's conversations, newest first (the details endpoint's `conversations`): one opens it. */
@@ -927,6 +929,7 @@
           }
         );
         if (res.data.pages) v.pages = res.data.pages;
+        if ("blocked" in res.data) v.blocked = res.data.blocked; // console-blacklist.js shows it
         // Their earlier conversations too: a visitor without a live one can be reopened from the header.
         (res.data.conversations || []).forEach(function (c) {
           upsertConversation(c);
@@ -2260,5 +2263,10 @@
     select: select,
     conversations: conversations,
     roster: roster,
+    // For the console's other modules (console-blacklist.js).
+    can: can,
+    renderInfo: renderInfo,
+    showToast: showToast,
+    confirmDialog: confirmDialog,
   };
 })();

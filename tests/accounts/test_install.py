@@ -36,7 +36,7 @@ def test_install_creates_roles_a_superadmin_and_a_demo_enterprise_with_an_agent(
     agent = User.objects.get(username="kefu2")
     assert agent.check_password("demo-agent-pass") and agent.is_agent
     assert list(agent.groups.values_list("role__slug", flat=True)) == ["agent"]
-    assert permissions_of(agent) == ["take", "transfer", "close"]
+    assert permissions_of(agent) == ["take", "transfer", "close", "block"]
     enterprise = Enterprise.objects.get()
     assert f"/chatIndex?kefu_id=kefu2&ent_id={enterprise.pk}" in output
     assert "kefu2 / demo-agent-pass" in output
@@ -66,7 +66,7 @@ def test_install_force_starts_afresh():
     install("--noinput", "--force")
     assert Visitor.objects.count() == 0
     assert User.objects.filter(username="kefu2").count() == 1
-    assert permissions_of(User.objects.get(username="kefu2")) == ["take", "transfer", "close"]
+    assert permissions_of(User.objects.get(username="kefu2")) == ["take", "transfer", "close", "block"]
 
 
 def test_install_if_missing_says_where_the_credentials_are_but_never_prints_the_passwords_again(monkeypatch):

@@ -10,6 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import RoleGroup, User
 from accounts.permissions import (
+    BLOCK,
     CLEAR_HISTORY,
     CLOSE,
     MANAGE_AGENTS,
@@ -30,7 +31,7 @@ from tests.conftest import AGENT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-EVERYTHING = ["take", "transfer", "close", "clear_history", "manage_agents", "manage_settings"]
+EVERYTHING = ["take", "transfer", "close", "clear_history", "block", "manage_agents", "manage_settings"]
 
 
 def fresh(user: User) -> User:
@@ -40,12 +41,12 @@ def fresh(user: User) -> User:
 
 def test_the_short_names_are_those_the_console_knows():
     assert list(PERMISSIONS) == EVERYTHING
-    assert list(PERMISSIONS.values()) == [TAKE, TRANSFER, CLOSE, CLEAR_HISTORY, MANAGE_AGENTS, MANAGE_SETTINGS]
+    assert list(PERMISSIONS.values()) == [TAKE, TRANSFER, CLOSE, CLEAR_HISTORY, BLOCK, MANAGE_AGENTS, MANAGE_SETTINGS]
 
 
 def test_an_agent_may_take_transfer_and_close_but_not_clear_history_or_manage_the_enterprise(agent):
     agent = fresh(agent)
-    assert permissions_of(agent) == ["take", "transfer", "close"]
+    assert permissions_of(agent) == ["take", "transfer", "close", "block"]
     assert agent.has_perm(TAKE) and agent.has_perm(TRANSFER) and agent.has_perm(CLOSE)
     assert not any(agent.has_perm(perm) for perm in (CLEAR_HISTORY, MANAGE_AGENTS, MANAGE_SETTINGS))
 
@@ -93,7 +94,7 @@ def test_permissions_of_asks_the_database_once_per_user_object(agent, django_ass
     with django_assert_num_queries(2):
         permissions_of(agent)
     with django_assert_num_queries(0):
-        assert permissions_of(agent) == ["take", "transfer", "close"]
+        assert permissions_of(agent) == ["take", "transfer", "close", "block"]
         require(agent, TAKE)
 
 
@@ -101,8 +102,8 @@ def test_the_default_roles_exist_after_migrate_without_asking(db):
     roles = {role.slug: role.group for role in RoleGroup.objects.select_related("group")}
     assert roles.keys() == {ROLE_ENTERPRISE_ADMIN, ROLE_AGENT}
     assert roles[ROLE_AGENT].name == "客服 Agent"
-    assert roles[ROLE_AGENT].permissions.count() == 3
-    assert roles[ROLE_ENTERPRISE_ADMIN].permissions.count() == 6
+    assert roles[ROLE_AGENT].permissions.count() == 4
+    assert roles[ROLE_ENTERPRISE_ADMIN].permissions.count() == 7
 
 
 def test_roles_ensure_can_run_again_and_keeps_a_permission_added_by_hand(db):
@@ -116,6 +117,7 @@ def test_roles_ensure_can_run_again_and_keeps_a_permission_added_by_hand(db):
         "take_conversation",
         "transfer_conversation",
         "close_conversation",
+        "block_visitors",
         "view_visitor",
     }
 
@@ -124,13 +126,13 @@ def test_roles_ensure_gives_back_a_default_permission_taken_away(db):
     agent_group = roles_ensure()[ROLE_AGENT]
     agent_group.permissions.clear()
     roles_ensure()
-    assert agent_group.permissions.count() == 3
+    assert agent_group.permissions.count() == 4
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_default_roles_come_back_after_a_flush():
     call_command("flush", interactive=False, verbosity=0)
-    assert RoleGroup.objects.get(slug=ROLE_ENTERPRISE_ADMIN).group.permissions.count() == 6
+    assert RoleGroup.objects.get(slug=ROLE_ENTERPRISE_ADMIN).group.permissions.count() == 7
 
 
 def test_an_agent_cannot_be_put_in_a_custom_role_of_another_enterprise(enterprise, other_enterprise):
@@ -152,7 +154,7 @@ def test_an_agent_cannot_be_put_in_a_custom_role_of_another_enterprise(enterpris
 
 def test_the_agent_payload_says_the_role_and_what_the_console_may_offer(agent, enterprise):
     payload = agent_payload(fresh(agent))
-    assert (payload["role"], payload["permissions"]) == ("agent", ["take", "transfer", "close"])
+    assert (payload["role"], payload["permissions"]) == ("agent", ["take", "transfer", "close", "block"])
     admin = agent_create(enterprise=enterprise, username="boss", password=AGENT_PASSWORD, role=ROLE_ENTERPRISE_ADMIN)
     admin.groups.add(RoleGroup.objects.get(slug=ROLE_AGENT).group)
     payload = agent_payload(fresh(admin))

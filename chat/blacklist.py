@@ -1,0 +1,236 @@
+"""Blacklists: blocking a visitor (by id) or an address (IP or CIDR) with a reason and an expiry, lifting
+a block, listing them, and the checks wherever a visitor arrives (login, socket, visitor HTTP).
+
+Both kinds are checked by time at each arrival, so an expired block needs no cron: it stops matching.
+The visitor block is read with the visitor (a LEFT JOIN of `block`), the address block with the
+enterprise at login and in the socket batch's one indexed range query (enterprises.IPBlacklist).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from accounts import permissions
+from enterprises.models import IPBlacklist, ip_network_parse
+
+from . import frames
+from .access import access_visitor
+from .broadcast import events_publish_on_commit
+from .errors import ChatError, not_found
+from .models import Visitor, VisitorBlock
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# What the console offers; the API also takes any future ISO 8601 datetime.
+DURATIONS: dict[str, timedelta | None] = {
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "forever": None,
+}
+WHAT = ("visitor", "ip", "network")
+_REASON_MAX = 200
+_NETWORK_MAX = 43
+
+
+def blocked_error() -> ChatError:
+    return ChatError("blacklisted", _("You cannot chat here."), 403)
+
+
+def live(now: datetime | None = None) -> Q:
+    """Blocks not expired at `now`."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+
+
+def visitor_block_active(visitor: Visitor) -> VisitorBlock | None:
+    """The visitor's block if it holds now; no query when `block` was selected with the visitor."""
+    try:
+        block = visitor.block
+    except VisitorBlock.DoesNotExist:
+        return None
+    return block if block.active() else None
+
+
+def expiry_parse(value: object) -> datetime | None:
+    """A duration of DURATIONS (from now) or a future ISO 8601 datetime; None (or "forever"): no expiry."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value in DURATIONS:
+        span = DURATIONS[value]
+        return None if span is None else timezone.now() + span
+    moment = parse_datetime(value) if isinstance(value, str) and len(value) <= 40 else None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    if moment is None or moment <= timezone.now():
+        raise ChatError(
+            "invalid", _("Block until one of 1h, 1d, 7d, 30d, forever, or a future date and time (ISO 8601).")
+        )
+    return moment
+
+
+def _reason(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > _REASON_MAX:
+        raise ChatError("invalid", _("The reason must be text of at most %(max)d characters.") % {"max": _REASON_MAX})
+    return value.strip()
+
+
+def _network_of(ip: str, what: str) -> str:
+    if what == "ip":
+        return ip
+    address = ipaddress.ip_address(ip)
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def visitor_block(
+    *, agent: User, visitor_id: object, what: object = "visitor", reason: object = "", until: object = None
+) -> dict[str, Any]:
+    """Block one of the agent's enterprise's visitors, their IP or their network (/24, /64 for IPv6).
+
+    Blocking again replaces the reason and the expiry. Its sockets close with 4403 after the commit.
+    """
+    permissions.require(agent, permissions.BLOCK)
+    if what not in WHAT:
+        raise ChatError("invalid", _("Block one of: visitor, ip, network."))
+    visitor = access_visitor(agent=agent, visitor_id=visitor_id)
+    text, expires_at = _reason(reason), expiry_parse(until)
+    if what == "visitor":
+        with transaction.atomic():
+            block, _created = VisitorBlock.objects.update_or_create(
+                visitor=visitor,
+                defaults={
+                    "enterprise_id": visitor.enterprise_id,
+                    "reason": text,
+                    "expires_at": expires_at,
+                    "created_by": agent,
+                },
+            )
+            events_publish_on_commit([(frames.group_visitor(visitor.pk), frames.visitor_blocked_event())])
+        block.visitor = visitor
+        return block_payload(block)
+    if not visitor.ip:
+        raise ChatError("invalid", _("This visitor's address is unknown."))
+    return _address_block(agent=agent, network=_network_of(visitor.ip, str(what)), reason=text, expires_at=expires_at)
+
+
+def ip_block(*, agent: User, network: object, reason: object = "", until: object = None) -> dict[str, Any]:
+    """Block an address or a CIDR network (IPv4 or IPv6) for the agent's enterprise."""
+    permissions.require(agent, permissions.BLOCK)
+    if not isinstance(network, str) or not 0 < len(network) <= _NETWORK_MAX:
+        raise ChatError("invalid", _("Enter an IP address (203.0.113.7) or a network (203.0.113.0/24)."))
+    try:
+        ip_network_parse(network)
+    except ValueError:
+        raise ChatError("invalid", _("Enter an IP address (203.0.113.7) or a network (203.0.113.0/24).")) from None
+    return _address_block(agent=agent, network=network, reason=_reason(reason), expires_at=expiry_parse(until))
+
+
+def _address_block(*, agent: User, network: str, reason: str, expires_at: datetime | None) -> dict[str, Any]:
+    enterprise_id = agent.enterprise_id
+    if enterprise_id is None:
+        raise permissions_forbidden()
+    shown, start, end = ip_network_parse(network)
+    with transaction.atomic():
+        entry, _created = IPBlacklist.objects.update_or_create(
+            enterprise_id=enterprise_id,
+            network=shown,
+            defaults={"reason": reason, "expires_at": expires_at, "created_by": agent},
+        )
+        # Every visitor socket of the enterprise hears it and checks its own address.
+        events_publish_on_commit([(frames.group_visitors(enterprise_id), frames.visitor_blocked_event(start, end))])
+    return ip_entry_payload(entry, agent)
+
+
+def permissions_forbidden() -> ChatError:
+    return ChatError("forbidden", _("Your role does not allow this."), 403)
+
+
+def _entry_pk(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def blacklist_remove(*, agent: User, kind: object, entry_id: object) -> None:
+    """Lift a block of the agent's enterprise: `kind` "visitor" (entry_id: the visitor's public id) or
+    "ip" (entry_id: the entry's id). Not found, or another enterprise's, answers 404 alike."""
+    permissions.require(agent, permissions.BLOCK)
+    with transaction.atomic():
+        if kind == "visitor":
+            visitor = access_visitor(agent=agent, visitor_id=entry_id)
+            deleted, _rows = VisitorBlock.objects.filter(visitor=visitor).delete()
+        elif kind == "ip":
+            pk = _entry_pk(entry_id)
+            deleted = 0
+            if pk is not None and agent.enterprise_id is not None:
+                deleted, _rows = IPBlacklist.objects.filter(pk=pk, enterprise_id=agent.enterprise_id).delete()
+        else:
+            deleted = 0
+    if not deleted:
+        raise not_found(_("Block"))
+
+
+def block_payload(block: VisitorBlock) -> dict[str, Any]:
+    """A visitor block as the console and the API show it (the visitor must be loaded)."""
+    return {
+        "kind": "visitor",
+        "id": block.visitor.visitor_id,
+        "what": block.visitor.name,
+        "reason": block.reason,
+        "expires_at": block.expires_at.isoformat() if block.expires_at else None,
+        "created_at": block.created_at.isoformat() if block.created_at else None,
+        "created_by": block.created_by.username if block.created_by_id and block.created_by else None,
+    }
+
+
+def ip_entry_payload(entry: IPBlacklist, by: User | None = None) -> dict[str, Any]:
+    creator = by if by is not None else (entry.created_by if entry.created_by_id else None)
+    return {
+        "kind": "ip",
+        "id": str(entry.pk),
+        "what": entry.network,
+        "reason": entry.reason,
+        "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
+        "created_at": entry.created_at.isoformat() if entry.created_at else None,
+        "created_by": creator.username if creator is not None else None,
+    }
+
+
+def blacklist_entries(*, enterprise_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    """The enterprise's blocks in force, newest first: visitors, then addresses; 2 queries."""
+    now = timezone.now()
+    visitors = (
+        VisitorBlock.objects.filter(live(now), enterprise_id=enterprise_id)
+        .select_related("visitor", "created_by")
+        .order_by("-created_at")[:limit]
+    )
+    addresses = (
+        IPBlacklist.objects.filter(live(now), enterprise_id=enterprise_id)
+        .select_related("created_by")
+        .order_by("-created_at")[:limit]
+    )
+    return [block_payload(b) for b in visitors] + [ip_entry_payload(e) for e in addresses]
+
+
+def visitor_block_summary(visitor: Visitor) -> dict[str, Any] | None:
+    """What the visitor's details show: the block in force, or None."""
+    block = visitor_block_active(visitor)
+    if block is None:
+        return None
+    return {"reason": block.reason, "expires_at": block.expires_at.isoformat() if block.expires_at else None}
