@@ -394,17 +394,21 @@
     // Shown as the server stored it (already sanitised), rebuilt with the same allow-list as the visitor page.
     area.appendChild(richNodes(html));
     function cmd(name, arg) {
-      area.focus();
+      if (document.activeElement !== area) area.focus();
       document.execCommand(name, false, arg);
     }
+    function keepFocus(e) {
+      e.preventDefault(); // the editor keeps its selection while a button is pressed
+    }
     var bar = el("div", { className: "rich-editor__bar" }, [
-      el("button", { className: "btn btn--sm", text: "B", attrs: { type: "button", title: t("Bold"), "data-cmd": "bold" }, on: { click: function () { cmd("bold"); } } }),
-      el("button", { className: "btn btn--sm", text: "I", attrs: { type: "button", title: t("Italic"), "data-cmd": "italic" }, on: { click: function () { cmd("italic"); } } }),
+      el("button", { className: "btn btn--sm", text: "B", attrs: { type: "button", title: t("Bold"), "data-cmd": "bold" }, on: { mousedown: keepFocus, click: function () { cmd("bold"); } } }),
+      el("button", { className: "btn btn--sm", text: "I", attrs: { type: "button", title: t("Italic"), "data-cmd": "italic" }, on: { mousedown: keepFocus, click: function () { cmd("italic"); } } }),
       el("button", {
         className: "btn btn--sm",
         text: t("Link"),
         attrs: { type: "button", "data-cmd": "link" },
         on: {
+          mousedown: keepFocus,
           click: function () {
             var url = window.prompt(t("Link address (http or https)"), "https://");
             if (url && /^https?:\/\//i.test(url)) cmd("createLink", url);
