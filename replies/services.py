@@ -258,7 +258,7 @@ def _welcome_content(value: Any) -> str:
     return clean
 
 
-def _welcomes_changed(enterprise_id: int) -> None:
+def welcomes_mirror(enterprise_id: int) -> None:
     """The first welcome text is mirrored into Enterprise.welcome_text, which older clients read."""
     first = WelcomeText.objects.filter(enterprise_id=enterprise_id).values_list("content", flat=True).first()
     Enterprise.objects.filter(pk=enterprise_id).update(welcome_text=first or "")
@@ -286,7 +286,7 @@ def welcome_text_create(*, agent: User, content: Any, position: Any = None) -> W
         content=_welcome_content(content),
         position=count if position is None else _int(position, what=_("Position")),
     )
-    _welcomes_changed(ent)
+    welcomes_mirror(ent)
     return row
 
 
@@ -298,7 +298,7 @@ def welcome_text_update(*, agent: User, welcome_id: Any, content: Any = None, po
     if position is not None:
         row.position = _int(position, what=_("Position"))
     row.save()
-    _welcomes_changed(row.enterprise_id)
+    welcomes_mirror(row.enterprise_id)
     return row
 
 
@@ -306,4 +306,4 @@ def welcome_text_update(*, agent: User, welcome_id: Any, content: Any = None, po
 def welcome_text_delete(*, agent: User, welcome_id: Any) -> None:
     row = _welcome(agent, welcome_id)
     row.delete()
-    _welcomes_changed(row.enterprise_id)
+    welcomes_mirror(row.enterprise_id)

@@ -60,7 +60,7 @@ def test_keyword_rule_rich_welcome_and_canned_reply(
     expect(answer.locator(".bubble")).to_have_text("Prices are on the shop page.")
     expect(answer.locator(".msg__name")).to_have_text(re.compile("Agent|客服"))
     stored = Message.objects.get(visitor__visitor_id=first, sender="agent")
-    assert stored.agent is None and stored.meta["auto"] == "keyword"
+    assert stored.agent is None and (stored.meta or {}).get("auto") == "keyword"
     shot(phone, "replies-keyword-answer")
 
     # --- the admin writes a welcome text with bold, a link and a script in the console's editor ---------
