@@ -210,3 +210,14 @@ def test_keyword_rules_are_listed_edited_and_deleted_by_an_admin(enterprise, adm
     assert len([q for q in queries.captured_queries if "replies_" in q["sql"]]) == 1
     assert boss.delete(f"/api/v1/agent/keyword-rules/{rule['id']}").status_code == 204
     assert boss.delete(f"/api/v1/agent/keyword-rules/{rule['id']}").status_code == 404
+
+
+def test_visitor_logins_read_the_welcome_texts_from_the_process_cache(enterprise, admin):
+    from rest_framework.test import APIClient
+
+    agent_client(admin).post("/api/v1/agent/welcome-texts", {"content": "<b>One</b>"}, format="json")
+    APIClient().post("/api/v1/visitor/login", {"ent_id": str(enterprise.pk)}, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        again = APIClient().post("/api/v1/visitor/login", {"ent_id": str(enterprise.pk)}, format="json").json()
+    assert again["enterprise"]["welcomes"] == ["<b>One</b>"]
+    assert not [q for q in queries.captured_queries if "replies_" in q["sql"]]
