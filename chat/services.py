@@ -26,6 +26,7 @@ from accounts.models import User
 from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
+from replies.autoreply import keyword_answers
 
 from . import frames, health, jsonin, products, visitor_info
 from .access import access_visitor_self
@@ -512,6 +513,13 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         if message.sender == Message.Sender.AGENT and conversation.first_reply_at is None:
             replied.add(message.conversation_id)
             conversation.first_reply_at = message.created_at
+    new_messages = [outcome[0] for outcome in stored if isinstance(outcome, tuple) and outcome[1]]
+    # Keyword auto-replies (replies.autoreply): stored and announced after what they answer.
+    for outcome in _messages_insert(keyword_answers(new_messages)) if new_messages else ():
+        if isinstance(outcome, tuple) and outcome[1]:
+            answer = frames.message_new_frame(frames.message_payload(outcome[0], outcome[0].visitor.visitor_id))
+            enterprise_id, visitor_pk = outcome[0].enterprise_id, outcome[0].visitor.pk
+            publish += [(frames.group_agents(enterprise_id), answer), (frames.group_visitor(visitor_pk), answer)]
     for index, first in repeats:
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result

@@ -105,6 +105,7 @@ def console(request: HttpRequest) -> HttpResponse:
         "agent": agent_payload(user),  # type: ignore[arg-type]
         "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"],
         "uploads": upload_limits(user.enterprise),  # type: ignore[union-attr]
+        "enterprise_name": user.enterprise.name,  # type: ignore[union-attr]  # canned replies' {enterprise_name}
     }
     return render(request, "chat/console.html", {"config": config})
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "accounts",
     "enterprises",
     "chat",
+    "replies",
     "notices",
     "wechat",
 ]

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 from rest_framework_simplejwt.views import TokenRefreshView
 
@@ -86,4 +86,5 @@ urlpatterns = [
         api.VisitorConversationCloseView.as_view(),
         name="visitor-conversation-close",
     ),
+    path("", include("replies.api.urls")),
 ]

@@ -18,6 +18,7 @@ from chat.ratelimit import rate_limits_clear
 from chat.services import VisitorLogin, visitor_login
 from enterprises.models import Enterprise
 from enterprises.services import enterprise_create
+from replies import cache as replies_cache
 
 AGENT_PASSWORD = "agent-pass-123"
 # Server processes that tests start inherit this and so accept the fast hashes the fixtures write.
@@ -33,6 +34,7 @@ def _clean_state(settings: Any) -> Iterator[None]:
     ]
     async_to_sync(get_presence().clear)()
     heartbeat._local.clear()
+    replies_cache.reset()
     health.reset()
     lifecycle.reset()
     rate_limits_clear()

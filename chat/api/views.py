@@ -30,6 +30,7 @@ from chat.safety import avatar_or
 from enterprises import origins
 from enterprises import services as enterprise_services
 from enterprises.models import Enterprise
+from replies.selectors import welcomes_of
 
 from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
 from .errors import error_body, unavailable_body
@@ -131,6 +132,8 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
             "id": enterprise.pk,
             "name": enterprise.name,
             "welcome": enterprise.welcome_text,
+            # Every welcome text, sanitised HTML in order (replies); `welcome` is the first, for older pages.
+            "welcomes": welcomes_of(enterprise),
             "offline_text": enterprise.offline_text,
         },
         "agent": {"name": agent.display_name, "avatar": agent.avatar_url} if agent else None,

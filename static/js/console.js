@@ -608,6 +608,7 @@
       return rec.sender === "visitor" ? visitorAvatar(visitors[state.selected]) : agentAvatar(rec.agent);
     },
     name: function (rec) {
+      if (rec.sender === "agent" && !rec.agent && rec.meta && rec.meta.auto) return t("Automatic reply"); // replies
       if (rec.sender === "agent") return rec.agent ? (rec.agent.id === me.id ? t("You") : rec.agent.name) : t("Agent");
       var v = visitors[state.selected];
       return v ? v.name : "";

@@ -190,6 +190,34 @@
     return (doc.body.textContent || "").replace(/\n{3,}/g, "\n\n").trim();
   }
 
+  // A welcome text's sanitised HTML (replies): parsed inertly, then rebuilt from the allowed elements only
+  // (the server's nh3 allow-list, again here): never assigned as markup, so nothing in it can run.
+  var RICH_TAGS = { P: 1, BR: 1, B: 1, STRONG: 1, I: 1, EM: 1, U: 1, A: 1, UL: 1, OL: 1, LI: 1 };
+  function richNodes(value) {
+    var doc = new DOMParser().parseFromString("<body>" + String(value == null ? "" : value) + "</body>", "text/html");
+    function rebuild(node, into) {
+      node.childNodes.forEach(function (child) {
+        if (child.nodeType === 3) into.appendChild(document.createTextNode(child.nodeValue));
+        else if (child.nodeType !== 1) return;
+        else if (!RICH_TAGS[child.tagName]) {
+          if (child.tagName !== "SCRIPT" && child.tagName !== "STYLE") rebuild(child, into);
+        } else {
+          var copy = document.createElement(child.tagName.toLowerCase());
+          if (child.tagName === "A") {
+            var href = child.getAttribute("href") || "";
+            if (/^https?:\/\//i.test(href)) copy.setAttribute("href", href);
+            copy.setAttribute("target", "_blank");
+            copy.setAttribute("rel", "noopener noreferrer nofollow");
+          }
+          rebuild(child, copy);
+          into.appendChild(copy);
+        }
+      });
+      return into;
+    }
+    return rebuild(doc.body, document.createDocumentFragment());
+  }
+
   var loadMoreButton = el("button", {
     className: "load-more",
     text: t("Load earlier messages"),
@@ -211,18 +239,23 @@
 
   /** The welcome, under the first day's divider: it opens the conversation (not while older pages wait). */
   function underDivider() {
-    if (thread.more || !state.welcome) return [];
-    return [
-      el("div", { className: "msg msg--in msg--agent msg--welcome", attrs: { id: "welcome" } }, [
+    // Every welcome text (replies), in order; a server without them sends only `welcome`.
+    var texts = state.welcomes && state.welcomes.length ? state.welcomes : state.welcome ? [state.welcome] : [];
+    if (thread.more || !texts.length) return [];
+    return texts.map(function (text, i) {
+      var bubble = el("div", { className: "bubble bubble--rich" });
+      if (state.welcomes && state.welcomes.length) bubble.appendChild(richNodes(text));
+      else bubble.textContent = plainText(text);
+      return el("div", { className: "msg msg--in msg--agent msg--welcome", attrs: i ? {} : { id: "welcome" } }, [
         el("img", { className: "msg__avatar", attrs: { src: agentAvatar(state.agent), alt: "", width: 32, height: 32 } }),
         el("div", { className: "msg__body" }, [
           el("div", { className: "msg__meta" }, [
             el("span", { className: "msg__name", text: (state.agent && state.agent.name) || cfg.enterprise_name || "" }),
           ]),
-          el("div", { className: "bubble", text: plainText(state.welcome) }),
+          bubble,
         ]),
-      ]),
-    ];
+      ]);
+    });
   }
 
   // Timeline lines as the visitor reads them: about "you", not about "the visitor".
@@ -537,6 +570,7 @@
         state.agent = res.data.agent;
         state.agentsOnline = res.data.agents_online;
         state.welcome = (res.data.enterprise && res.data.enterprise.welcome) || "";
+        state.welcomes = (res.data.enterprise && res.data.enterprise.welcomes) || null;
         state.offlineText = (res.data.enterprise && res.data.enterprise.offline_text) || "";
         state.uploads = res.data.uploads || null;
         state.wsPath = res.data.ws_path || "/ws/visitor";

@@ -52,6 +52,7 @@ def test_visitor_login_returns_a_token_and_what_the_page_shows(api, enterprise, 
         "id": enterprise.pk,
         "name": "Acme",
         "welcome": "Welcome to Acme!",
+        "welcomes": ["Welcome to Acme!"],  # replies: every welcome text, sanitised HTML
         "offline_text": "We are away.",
     }
     assert body["agent"]["name"] == "Alice"

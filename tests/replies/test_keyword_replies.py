@@ -1,0 +1,157 @@
+"""Keyword auto-replies: which rule answers, once, on the batch path, with the rules cached per process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.permissions import ROLE_ENTERPRISE_ADMIN
+from accounts.services import agent_create
+from chat.models import Message
+from chat.services import NewMessage, message_create, messages_create
+from replies import cache, services
+from replies.selectors import keyword_rules
+from tests.conftest import AGENT_PASSWORD, login_visitor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def admin(enterprise: Any) -> Any:
+    from accounts.services import roles_ensure
+
+    roles_ensure()
+    return agent_create(
+        enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Boss", role=ROLE_ENTERPRISE_ADMIN
+    )
+
+
+def rule(admin: Any, keyword: str, reply: str, **kw: Any) -> Any:
+    return services.keyword_rule_create(agent=admin, keyword=keyword, reply=reply, **kw)
+
+
+def answers(visitor: Any) -> list[Message]:
+    return list(Message.objects.filter(visitor=visitor, sender="agent").order_by("id"))
+
+
+def say(visitor: Any, text: str, client_id: str | None = None) -> tuple[Message, bool]:
+    return message_create(visitor=visitor, sender="visitor", content=text, client_id=client_id or text)
+
+
+def test_a_matching_visitor_message_is_answered_automatically_with_no_agent_online(enterprise, admin, published):
+    r = rule(admin, "price", "Our prices are on the shop page.")
+    visitor = login_visitor(enterprise).visitor
+    say(visitor, "What is the PRICE?")
+    (answer,) = answers(visitor)
+    assert answer.agent is None and answer.content == "Our prices are on the shop page."
+    assert answer.meta == {"auto": "keyword", "rule": r.pk}
+    assert answer.conversation_id == Message.objects.get(visitor=visitor, sender="visitor").conversation_id
+    pushed = [f["data"] for _g, f in published if f["type"] == "message.new" and f["data"]["sender"] == "agent"]
+    assert len(pushed) == 2  # to the agents and to the visitor
+    assert pushed[0]["agent"] is None and pushed[0]["meta"] == {"auto": "keyword", "rule": r.pk}
+
+
+def test_no_rule_matching_means_no_answer(enterprise, admin):
+    rule(admin, "price", "x")
+    visitor = login_visitor(enterprise).visitor
+    say(visitor, "hello there")
+    assert answers(visitor) == []
+
+
+def test_the_highest_priority_rule_answers_and_a_disabled_one_never(enterprise, admin):
+    rule(admin, "ship", "low", priority=1)
+    rule(admin, "shipping", "high", priority=5)
+    rule(admin, "shipping cost", "off", priority=9, enabled=False)
+    visitor = login_visitor(enterprise).visitor
+    say(visitor, "shipping cost?")
+    assert [m.content for m in answers(visitor)] == ["high"]
+
+
+def test_exact_matches_the_whole_message_only_and_contains_any_part(enterprise, admin):
+    rule(admin, "hi", "exact hello", match="exact", priority=3)
+    rule(admin, "refund", "contains refund", match="contains")
+    one = login_visitor(enterprise).visitor
+    say(one, "  HI ")
+    say(one, "hi, I want a refund")
+    assert [m.content for m in answers(one)] == ["exact hello", "contains refund"]
+
+
+def test_chinese_keywords_match(enterprise, admin):
+    rule(admin, "价格", "价格请看商品页。")
+    rule(admin, "你好", "您好！", match="exact")
+    visitor = login_visitor(enterprise).visitor
+    say(visitor, "请问这个价格多少")
+    say(visitor, "你好")
+    assert [m.content for m in answers(visitor)] == ["价格请看商品页。", "您好！"]
+
+
+def test_another_enterprises_rules_never_apply(enterprise, admin, other_enterprise):
+    rule(admin, "price", "acme price")
+    visitor = login_visitor(other_enterprise).visitor
+    say(visitor, "price")
+    assert answers(visitor) == []
+
+
+def test_a_resent_visitor_message_is_not_answered_twice(enterprise, admin):
+    rule(admin, "price", "p")
+    visitor = login_visitor(enterprise).visitor
+    say(visitor, "price", "c1")
+    say(visitor, "price", "c1")
+    messages_create([NewMessage(visitor, "visitor", "price", "c1")])
+    assert len(answers(visitor)) == 1
+
+
+def test_agent_and_automatic_messages_are_never_answered(enterprise, admin, agent):
+    rule(admin, "price", "p")
+    visitor = login_visitor(enterprise).visitor
+    message_create(visitor=visitor, sender="agent", content="price list", client_id="a1", agent=agent)
+    assert [m.content for m in answers(visitor)] == ["price list"]
+
+
+def test_a_rule_change_takes_effect_on_the_next_message(enterprise, admin):
+    r = rule(admin, "price", "old")
+    visitor = login_visitor(enterprise).visitor
+    say(visitor, "price", "1")
+    services.keyword_rule_update(agent=admin, rule_id=r.pk, reply="new")
+    say(visitor, "price", "2")
+    services.keyword_rule_update(agent=admin, rule_id=r.pk, enabled=False)
+    say(visitor, "price", "3")
+    services.keyword_rule_delete(agent=admin, rule_id=r.pk)
+    rule(admin, "price", "again")
+    say(visitor, "price", "4")
+    assert [m.content for m in answers(visitor)] == ["old", "new", "again"]
+
+
+def test_a_batch_of_many_messages_reads_the_rules_once_and_the_next_batch_not_at_all(
+    enterprise, admin, other_enterprise
+):
+    rule(admin, "price", "p")
+    visitors = [login_visitor(enterprise).visitor for _ in range(5)] + [login_visitor(other_enterprise).visitor]
+    batch = [NewMessage(v, "visitor", f"price {i}", f"c{i}") for i, v in enumerate(visitors * 4)]
+    loads = keyword_rules.loads
+    with CaptureQueriesContext(connection) as queries:
+        results = messages_create(batch)
+    assert all(isinstance(r, tuple) for r in results)
+    rule_reads = [q["sql"] for q in queries.captured_queries if "replies_keywordrule" in q["sql"]]
+    assert len(rule_reads) == 1 and keyword_rules.loads == loads + 1
+    assert Message.objects.filter(sender="agent", enterprise=enterprise).count() == 20
+    batch = [NewMessage(v, "visitor", f"price {i}", f"d{i}") for i, v in enumerate(visitors)]
+    with CaptureQueriesContext(connection) as queries:
+        messages_create(batch)
+    assert not [q for q in queries.captured_queries if "replies_keywordrule" in q["sql"]]
+
+
+def test_another_process_sees_a_change_through_the_version_token(enterprise, admin):
+    """A process holding old rules reloads when the token changes (here: its local copy is kept, the
+    token is bumped as another process's change would)."""
+    rule(admin, "price", "p")
+    keyword_rules.get(enterprise.pk)
+    loads = keyword_rules.loads
+    keyword_rules.get(enterprise.pk)
+    assert keyword_rules.loads == loads
+    cache.bump(enterprise.pk)  # outside a transaction: at once
+    keyword_rules.get(enterprise.pk)
+    assert keyword_rules.loads == loads + 1
