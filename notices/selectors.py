@@ -38,8 +38,9 @@ def alerts_of_team(*, agent: User) -> list[dict[str, Any]]:
     """Every agent of the caller's enterprise with their alert setting (permission manage_agents); two
     queries whatever the size of the team."""
     permissions.require(agent, permissions.MANAGE_AGENTS)
-    rows = {r.agent_id: r for r in AgentAlerts.objects.filter(enterprise_id=agent.enterprise_id)}
-    team = User.objects.filter(enterprise_id=agent.enterprise_id, is_active=True).order_by("pk")
+    enterprise_id = agent.enterprise_id or 0  # IsAgent: always set
+    rows = {r.agent_id: r for r in AgentAlerts.objects.filter(enterprise_id=enterprise_id)}
+    team = User.objects.filter(enterprise_id=enterprise_id, is_active=True).order_by("pk")
     out = []
     for user in team:
         row = rows.get(user.pk)
