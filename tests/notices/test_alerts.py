@@ -105,6 +105,8 @@ def test_an_away_agent_gets_one_digest_of_visitor_messages_in_their_conversation
     queued = login_visitor(enterprise, None, visitor_name="Quinn").visitor
     theirs = login_visitor(enterprise, second_agent, visitor_name="Theo").visitor
     stranger = login_visitor(other_enterprise, other_agent, visitor_name="Stan").visitor
+    say(stranger, "other enterprise")  # ids interleave across enterprises
+    assign(stranger, None)  # in the other enterprise's queue: still not ours
     say(mine, "hello from mia")
     assign(mine, agent)
     say(mine, "img[/media/abc]")
@@ -113,7 +115,7 @@ def test_an_away_agent_gets_one_digest_of_visitor_messages_in_their_conversation
     assign(queued, None)
     say(theirs, "for bob only")
     assign(theirs, second_agent)
-    say(stranger, "other enterprise")
+    say(mine, "last from mia")
     # A note written by a colleague would be sender "note": never mailed (only "visitor" is read).
     Message.objects.filter(content="reply from alice").update(sender="note")
 
@@ -124,12 +126,12 @@ def test_an_away_agent_gets_one_digest_of_visitor_messages_in_their_conversation
     mail = inbox.mails[0]
     assert mail["To"] == "alice@example.com"
     body = mail.get_content()
-    assert "hello from mia" in body and "[Image]" in body and "anyone there?" in body
+    assert "hello from mia" in body and "last from mia" in body and "[Image]" in body and "anyone there?" in body
     assert "Mia (new visitor)" in body and "in the queue" in body
     for absent in ("reply from alice", "for bob only", "other enterprise", "Theo", "Stan"):
         assert absent not in body
     assert "/console" in body
-    assert "3 new messages from 2 visitors" in str(mail["Subject"])
+    assert "4 new messages from 2 visitors" in str(mail["Subject"])
     # Nothing new: nothing more, even after the window.
     assert alerts_sweep(now=later(3600)).sent == 0
     assert len(inbox.mails) == 1
