@@ -400,3 +400,24 @@ def test_a_restart_between_the_message_and_the_mail_delivers_it_once_from_a_fres
     assert "sent 1" in send_alerts()
     assert "sent 0" in send_alerts()
     assert len(inbox.mails) == 1 and "before the restart" in inbox.bodies()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_server_processs_heartbeat_runs_the_sweep_in_a_thread_of_its_own(
+    inbox: Inbox, settings: Any, enterprise: Any, agent: User
+) -> None:
+    from notices import runner
+
+    opt_in(agent)
+    say(login_visitor(enterprise, agent).visitor, "swept by the server")
+    settings.GOFLY = {**settings.GOFLY, "ALERT_SWEEP_SECONDS": 0}
+
+    async def beat() -> None:
+        with mock.patch.object(alerts, "SETTLE", dt.timedelta(0)):
+            runner.tick()
+            assert runner._task is not None
+            runner.tick()  # one sweep at a time per process: this one is not started
+            await runner._task
+
+    async_to_sync(beat)()
+    assert len(inbox.mails) == 1 and "swept by the server" in inbox.bodies()[0]
