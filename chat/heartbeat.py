@@ -11,6 +11,8 @@ import weakref
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from notices import runner as alerts_runner
+
 from . import conversations, health, services
 from .presence import Presence, get_presence
 
@@ -58,6 +60,7 @@ async def _run() -> None:
             await presence.beat(list(_local.values()))
             await services.presence_expired(gone=await presence.sweep())
             await _desk_chores()
+            alerts_runner.tick()  # e-mail alerts to away agents, in a thread of their own
         except health.INFRASTRUCTURE_ERRORS as exc:  # a Redis blip must not end the beating; the next round retries
             health.failed(health.REDIS, exc)
         except Exception:

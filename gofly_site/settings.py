@@ -305,7 +305,23 @@ GOFLY: dict[str, Any] = {
     # names in the first of GEOIP_LOCALES the database has.
     "GEOIP_DB": os.environ.get("GOFLY_GEOIP_DB", ""),
     "GEOIP_LOCALES": env_list("GOFLY_GEOIP_LOCALES", "zh-CN,en"),
+    # E-mail alerts to away agents (notices.alerts): at most one digest per agent per this many minutes,
+    # a sweep every ALERT_SWEEP_SECONDS, and the address the digest links to.
+    "ALERT_DIGEST_MINUTES": float(os.environ.get("GOFLY_ALERT_DIGEST_MINUTES", "5")),
+    "ALERT_SWEEP_SECONDS": float(os.environ.get("GOFLY_ALERT_SWEEP_SECONDS", "60")),
+    "SITE_URL": os.environ.get("GOFLY_SITE_URL", "http://127.0.0.1:8081").rstrip("/"),
 }
+
+# Outgoing mail (Django's SMTP backend). Without EMAIL_HOST, e-mail alerts are off.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")  # implicit TLS, usually port 465
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")  # STARTTLS, usually port 587
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "20"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "GoFly <noreply@localhost>")
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,7 @@ from chat import views as chat_views
 from chat.api import blacklist as blacklist_api
 from chat.api import views as api
 from chat.api import widget as widget_api
+from notices import api as notices_api
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/console", permanent=False)),
@@ -76,6 +77,8 @@ urlpatterns = [
     path("api/v1/agent/agents/<int:agent_id>", api.AgentColleagueView.as_view(), name="agent-colleague"),
     path("api/v1/agent/settings", api.AgentRoutingSettingsView.as_view(), name="agent-settings"),
     path("api/v1/agent/status", api.AgentStatusView.as_view(), name="agent-status"),
+    path("api/v1/agent/alerts", notices_api.AgentAlertsView.as_view(), name="agent-alerts"),
+    path("api/v1/agent/alerts/team", notices_api.AgentAlertsTeamView.as_view(), name="agent-alerts-team"),
     path("api/v1/visitor/conversation", api.VisitorConversationView.as_view(), name="visitor-conversation"),
     path("api/v1/visitor/leave-message", api.VisitorLeaveMessageView.as_view(), name="visitor-leave-message"),
     path("api/v1/visitor/read", api.VisitorReadView.as_view(), name="visitor-read"),

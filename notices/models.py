@@ -1,1 +1,39 @@
-"""Announcements and notifications arrive with a later issue."""
+"""Notification state: each agent's e-mail alert setting and how far their alerts have got."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AgentAlerts(models.Model):
+    """One agent's e-mail alerts: opted in or not, in which language, and the sweep's bookkeeping.
+
+    `alerted_up_to` is the id of the last message the agent has been told about (or that was considered
+    and needed no mail). A sweep claims the row with `lease_until` (a conditional UPDATE, so one sender
+    at a time on every process and database), sends, and only then advances `alerted_up_to`: a process
+    that dies between the SMTP server's "250 OK" and that record sends the same digest once more when
+    the lease has expired (at least once; the repeat carries the same Message-ID).
+    """
+
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    email_enabled = models.BooleanField(_("e-mail alerts"), default=False)
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    alerted_up_to = models.BigIntegerField(default=0, editable=False)
+    last_sent_at = models.DateTimeField(_("last alert sent"), null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    failures = models.PositiveIntegerField(default=0, editable=False)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name = _("agent e-mail alerts")
+        verbose_name_plural = _("agents' e-mail alerts")
+        indexes = [models.Index(fields=["email_enabled", "next_attempt_at"], name="alerts_due")]
+
+    def __str__(self) -> str:
+        return f"alerts of {self.agent_id}: {'on' if self.email_enabled else 'off'}"

@@ -1,0 +1,74 @@
+/* The console's e-mail alert setting (status menu): on/off and the address, through /api/v1/agent/alerts. */
+(function () {
+  "use strict";
+  var G = window.GoFly;
+  var box = document.getElementById("alerts-enabled");
+  var email = document.getElementById("alerts-email");
+  if (!box || !email) return;
+  var hints = {
+    digest: document.getElementById("alerts-hint-digest"),
+    off: document.getElementById("alerts-hint-off"),
+    failing: document.getElementById("alerts-hint-failing"),
+    error: document.getElementById("alerts-error"),
+  };
+  var URL = "/api/v1/agent/alerts";
+
+  function show(data) {
+    box.checked = !!data.email_enabled;
+    if (document.activeElement !== email) email.value = data.email || "";
+    hints.digest.hidden = !data.email_enabled || !data.mail_configured;
+    hints.off.hidden = !!data.mail_configured;
+    hints.failing.hidden = !data.failing;
+  }
+
+  function fail(text) {
+    hints.error.textContent = text;
+    hints.error.hidden = !text;
+  }
+
+  function request(method, body) {
+    var opts = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (body) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRFToken"] = G.cookie("csrftoken") || "";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(URL, opts).then(function (res) {
+      return res.json().then(function (data) {
+        if (!res.ok) throw new Error((data && data.error && data.error.message) || String(res.status));
+        return data;
+      });
+    });
+  }
+
+  function save(body) {
+    fail("");
+    return request("PATCH", body)
+      .then(show)
+      .catch(function (err) {
+        fail(err.message);
+        return load();
+      });
+  }
+
+  function load() {
+    return request("GET").then(show, function () {});
+  }
+
+  box.addEventListener("change", function () {
+    var body = { email_enabled: box.checked };
+    if (email.value.trim()) body.email = email.value.trim();
+    save(body);
+  });
+  email.addEventListener("change", function () {
+    save({ email: email.value.trim() });
+  });
+  email.addEventListener("keydown", function (e) {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      email.blur();
+    }
+  });
+  load();
+  if (window.GoFlyConsole) window.GoFlyConsole.alerts = { load: load };
+})();
