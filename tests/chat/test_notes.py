@@ -147,7 +147,7 @@ def test_a_note_costs_no_query_more_than_an_agent_message(enterprise, agent):
     Conversation.objects.filter(pk=conversation.pk).update(status="open", assignee=agent)
     visitor = Visitor.objects.select_related("open_conversation", "enterprise").get(pk=visitor.pk)
     message_create(visitor=visitor, sender=Message.Sender.AGENT, content="warm-up", client_id="a0", agent=agent)
-    counts = []
+    counts: list[int] = []
     for sender in (Message.Sender.AGENT, NOTE, NOTE):
         with CaptureQueriesContext(connection) as queries:
             message_create(
