@@ -51,7 +51,7 @@ def test_agents_find_visitors_by_id_name_remark_tag_ip_and_message_text(enterpri
     assert "parcel #A-1234" in found["match"] and found["real_name"] == "Mr Zhang"
     assert client.get("/api/v1/agent/search", {"q": "Ann"}).json()["visitors"][0]["match"] is None
     assert _ids(client.get("/api/v1/agent/search", {"tag": tag.pk})) == [ann.visitor_id]
-    assert _ids(client.get("/api/v1/agent/search", {"tag": tag.pk, "q": "bob"})) == []
+    assert _ids(client.get("/api/v1/agent/search", {"tag": str(tag.pk), "q": "bob"})) == []
     assert _ids(client.get("/api/v1/agent/search", {"q": ""})) == []
     assert get("nothing like it") == []
 
