@@ -181,3 +181,21 @@ def test_the_visitor_details_cost_no_more_than_one_query_more_for_tags(enterpris
     with CaptureQueriesContext(connection) as queries:
         assert workspace.tags_of_visitor(visitor=visitor) == []
     assert len(queries) == 1
+
+
+def test_the_workspace_frames_have_their_documented_shapes(enterprise, agent, boss):
+    tag = workspace.tag_create(agent=boss, name="VIP", colour="teal")
+    assert frames.tag_payload(tag) == {"id": tag.pk, "name": "VIP", "colour": "teal"}
+    assert frames.tag_saved_frame(frames.tag_payload(tag)) == {
+        "type": "tag.saved",
+        "data": {"tag": {"id": tag.pk, "name": "VIP", "colour": "teal"}},
+    }
+    assert frames.tag_deleted_frame(3) == {"type": "tag.deleted", "data": {"id": 3}}
+    assert frames.visitor_tags_frame("v1", [1, 2]) == {
+        "type": "visitor.tags",
+        "data": {"visitor_id": "v1", "tags": [1, 2]},
+    }
+    assert frames.visitor_remark_frame("v1", "Wang") == {
+        "type": "visitor.remark",
+        "data": {"visitor_id": "v1", "real_name": "Wang"},
+    }
