@@ -310,7 +310,8 @@ class VisitorConsumer(ChatConsumer):
             frames.visitor_ready_frame(
                 self.visitor,
                 agents_online=agents_online,
-                last_message_id=summary["last_message"]["id"] if summary["last_message"] else 0,
+                # Not summary["last_message"]: that is the agents' view, internal notes included.
+                last_message_id=self.visitor.last_public_message_id,
                 conversation=conversation,
             )
         )
@@ -543,11 +544,14 @@ class AgentConsumer(ChatConsumer):
         # A visitor not yet cached is looked up with the message, in its batch: an agent who
         # answers many new visitors costs one query per batch, not one per visitor.
         visitor_id = data.get("visitor_id")
+        note = data.get("note", False)
+        if not isinstance(note, bool):
+            raise FrameError("bad_frame", '"note" must be true or false.')
         visitor = self.cached_visitor(visitor_id)
         message, created = await batching.message_create(
             services.NewMessage(
                 visitor,
-                Message.Sender.AGENT,
+                Message.Sender.NOTE if note else Message.Sender.AGENT,
                 data.get("content"),
                 data.get("client_id"),
                 self.agent,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from . import jsonin
-from .models import Conversation, Message, Visitor, VisitorPage
+from .models import Conversation, Message, Tag, Visitor, VisitorPage
 from .safety import avatar_or
 
 if TYPE_CHECKING:
@@ -182,6 +182,7 @@ def visitor_payload(visitor: Visitor) -> dict[str, Any]:
     return {
         "visitor_id": visitor.visitor_id,
         "name": visitor.name,
+        "real_name": visitor.real_name,  # the agents' remark name (chat.workspace); not in the visitor's frames
         "avatar": avatar_or(visitor.avatar, ""),
         "city": visitor.city,
         "country": visitor.country,
@@ -363,6 +364,30 @@ def visitor_page_payload(page: VisitorPage) -> dict[str, Any]:
 def visitor_page_frame(visitor_public_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     """To the enterprise's agents: the visitor opened a page of the operator's site (the widget said so)."""
     return frame("visitor.page", {"visitor_id": visitor_public_id, "page": payload})
+
+
+def visitor_remark_frame(visitor_public_id: str, real_name: str) -> dict[str, Any]:
+    """To the enterprise's agents: an agent set (or cleared, "") the visitor's remark name."""
+    return frame("visitor.remark", {"visitor_id": visitor_public_id, "real_name": real_name})
+
+
+def tag_payload(tag: Tag) -> dict[str, Any]:
+    return {"id": tag.pk, "name": tag.name, "colour": tag.colour}
+
+
+def tag_saved_frame(payload: dict[str, Any]) -> dict[str, Any]:
+    """To the enterprise's agents: a tag was created, renamed or recoloured (the whole tag)."""
+    return frame("tag.saved", {"tag": payload})
+
+
+def tag_deleted_frame(tag_id: int) -> dict[str, Any]:
+    """To the enterprise's agents: a tag was deleted, and with it from every visitor."""
+    return frame("tag.deleted", {"id": tag_id})
+
+
+def visitor_tags_frame(visitor_public_id: str, tag_ids: list[int]) -> dict[str, Any]:
+    """To the enterprise's agents: the visitor's tags now (ids of tag.saved tags), after an add or remove."""
+    return frame("visitor.tags", {"visitor_id": visitor_public_id, "tags": tag_ids})
 
 
 def agent_revoked_event() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from . import lifecycle, selectors
+from .models import Message
 
 HEAL_MAX = 5000  # messages read at most; a longer gap is left to the clients' reconnect and sync
 
@@ -34,7 +35,7 @@ async def heal(sockets: list[lifecycle.Closable], since: float) -> bool:
         return False
     by_scope: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for visitor_pk, enterprise_id, payload in rows:
-        if visitor_pk in visitor_pks:
+        if visitor_pk in visitor_pks and payload["sender"] != Message.Sender.NOTE:  # agents' notes: never
             by_scope.setdefault(("visitor", visitor_pk), []).append(payload)
         if enterprise_id in enterprise_ids:
             by_scope.setdefault(("enterprise", enterprise_id), []).append(payload)

@@ -15,6 +15,8 @@ class Visitor(models.Model):
     # The public id (a UUID we issue, or the operator's own id); the primary key never leaves the server.
     visitor_id = models.CharField(_("visitor id"), max_length=64)
     name = models.CharField(_("name"), max_length=100)
+    # The remark name agents give the visitor (chat.workspace): shown first in the console, never to the visitor.
+    real_name = models.CharField(_("remark name"), max_length=100, blank=True, default="")
     avatar = models.CharField(_("avatar URL"), max_length=300, blank=True, default="")
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -45,6 +47,9 @@ class Visitor(models.Model):
     created_at = models.DateTimeField(_("first visit"), auto_now_add=True)
     updated_at = models.DateTimeField(_("last visit"), auto_now=True)
     last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
+
+    # Set by chat.selectors' summaries: the newest message the visitor may see (no internal note).
+    last_public_message_id: int = 0
 
     class Meta:
         verbose_name = _("visitor")
@@ -140,6 +145,8 @@ class Message(models.Model):
         VISITOR = "visitor", _("visitor")
         AGENT = "agent", _("agent")
         SYSTEM = "system", _("system")
+        # An internal note an agent wrote in the thread: for the enterprise's agents only, never the visitor.
+        NOTE = "note", _("internal note")
 
     class Kind(models.TextChoices):
         TEXT = "text", _("text")
@@ -280,3 +287,40 @@ class VisitorBlock(models.Model):
 
     def active(self, now: Any = None) -> bool:
         return self.expires_at is None or self.expires_at > (now or timezone.now())
+
+
+class Tag(models.Model):
+    """A label of the enterprise's agents for visitors (chat.workspace); its colour is one of COLOURS."""
+
+    COLOURS = ("grey", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
+
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=30)
+    colour = models.CharField(_("colour"), max_length=10, default="blue")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        constraints = [models.UniqueConstraint(fields=["enterprise", "name"], name="uniq_tag_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VisitorTag(models.Model):
+    """A tag on a visitor; both of one enterprise."""
+
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="visitor_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="visitor_tags")
+    created_at = models.DateTimeField(_("tagged at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("visitor tag")
+        verbose_name_plural = _("visitor tags")
+        constraints = [models.UniqueConstraint(fields=["visitor", "tag"], name="uniq_visitor_tag")]
+        indexes = [models.Index(fields=["tag", "visitor"], name="visitortag_tag")]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_id}:{self.tag_id}"

@@ -30,8 +30,14 @@ def _payloads(messages: Iterable[Message]) -> list[dict[str, Any]]:
 
 
 def messages_page(*, visitor: Visitor, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """One page of a visitor's history, newest first, strictly older than `before`; and whether more exist."""
+    """One page of a visitor's history as agents see it (internal notes included), newest first, strictly
+    older than `before`; and whether more exist."""
     return _page(Message.objects.filter(visitor=visitor), before, limit)
+
+
+def messages_page_for_visitor(*, visitor: Visitor, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The same page as the visitor sees it: without the agents' internal notes."""
+    return _page(Message.objects.filter(visitor=visitor).exclude(sender=Message.Sender.NOTE), before, limit)
 
 
 def _page(qs: Any, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
@@ -50,8 +56,8 @@ def _after(queryset: Any, after: int) -> tuple[list[dict[str, Any]], bool]:
 
 
 def messages_after_for_visitor(*, visitor_pk: int, after: int) -> tuple[list[dict[str, Any]], bool]:
-    """What a visitor missed since `after`."""
-    return _after(Message.objects.filter(visitor_id=visitor_pk), after)
+    """What a visitor missed since `after`: never the agents' internal notes."""
+    return _after(Message.objects.filter(visitor_id=visitor_pk).exclude(sender=Message.Sender.NOTE), after)
 
 
 def messages_after_for_enterprise(*, enterprise_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
@@ -130,10 +136,17 @@ def _summaries(visitors: list[Visitor], online: set[int]) -> list[dict[str, Any]
         row["visitor_id"]: row
         for row in Message.objects.filter(visitor_id__in=[v.pk for v in visitors])
         .values("visitor_id")
-        .annotate(last_id=Max("pk"), unread=Count("pk", filter=_UNREAD))
+        .annotate(
+            last_id=Max("pk"),
+            unread=Count("pk", filter=_UNREAD),
+            # The newest the visitor may see (their `ready` frame's last_message_id): internal notes left out.
+            public_id=Max("pk", filter=~Q(sender=Message.Sender.NOTE)),
+        )
     }
     last_ids = [row["last_id"] for row in stats.values()]
     last = {m.visitor_id: m for m in Message.objects.filter(pk__in=last_ids).only(*_LAST_FIELDS)} if last_ids else {}
+    for visitor in visitors:
+        visitor.last_public_message_id = stats.get(visitor.pk, {}).get("public_id") or 0
     return [_summary(v, last.get(v.pk), stats.get(v.pk, {}).get("unread", 0), v.pk in online) for v in visitors]
 
 

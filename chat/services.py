@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -334,11 +334,13 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
     client_id = _clean_client_id(new.client_id)
     kind: str = Message.Kind.TEXT
     meta = new.meta
+    if new.sender == Message.Sender.NOTE and new.attachment is not None:
+        raise ChatError("bad_note", _("An internal note is text only."))
     if new.attachment is not None:
         kind, content, meta = attachment_message_parts(new.attachment_row, visitor=visitor, sender=new.sender)
     else:
         content = _clean_content(new.content)
-    if new.sender == Message.Sender.AGENT:
+    if new.sender in (Message.Sender.AGENT, Message.Sender.NOTE):
         agent = new.agent
         if agent is None or agent.enterprise_id != visitor.enterprise_id:
             raise not_found(_("Visitor"))
@@ -396,6 +398,26 @@ def _conversations_attach(messages: list[Message], events: list[tuple[str, dict[
             claims.setdefault(conversation.pk, (conversation, message.agent))
     if claims:  # before the answers are stored, so that the timeline says who took it, then what they wrote
         conversations_claim_by_reply(claims=list(claims.values()))
+
+
+def _notes_place(notes: list[Message]) -> list[Message]:
+    """Put each internal note in its visitor's live conversation, or else their latest one: a note opens,
+    claims and reopens nothing. One query for the notes of visitors with no live conversation, none for
+    the others. The notes that have no conversation to go in (a visitor who never wrote) are returned."""
+    homeless = {note.visitor.pk for note in notes if conversation_of(note.visitor) is None}
+    latest: dict[int, Conversation] = {}
+    if homeless:
+        newest = Conversation.objects.filter(visitor_id=OuterRef("visitor_id")).order_by("-pk").values("pk")[:1]
+        for row in Conversation.objects.filter(visitor_id__in=homeless, pk=Subquery(newest)):
+            latest[row.visitor_id] = row
+    refused: list[Message] = []
+    for note in notes:
+        home = conversation_of(note.visitor) or latest.get(note.visitor.pk)
+        if home is None:
+            refused.append(note)
+        else:
+            note.conversation = home
+    return refused
 
 
 def _unstorable() -> ChatError:
@@ -485,7 +507,16 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             unique[key] = index
             to_store.append((index, message))
     publish: list[tuple[str, dict[str, Any]]] = []  # conversations opened first, then the messages
-    _conversations_attach([message for _index, message in to_store], publish)
+    _conversations_attach([message for _index, message in to_store if message.sender != Message.Sender.NOTE], publish)
+    notes = [message for _index, message in to_store if message.sender == Message.Sender.NOTE]
+    if notes:
+        homeless = {id(note) for note in _notes_place(notes)}
+        for index, message in to_store:
+            if id(message) in homeless:
+                results[index] = ChatError(
+                    "no_conversation", _("The visitor has no conversation to write a note in yet."), 409
+                )
+        to_store = [(index, message) for index, message in to_store if id(message) not in homeless]
     stored = _messages_insert([message for _index, message in to_store])
     redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
@@ -497,12 +528,17 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         message, created = outcome
         visitor = message.visitor
         payload = frames.message_new_frame(frames.message_payload(message, visitor.visitor_id))
-        targets = [(frames.group_agents(visitor.enterprise_id), payload), (frames.group_visitor(visitor.pk), payload)]
+        targets = [(frames.group_agents(visitor.enterprise_id), payload)]
+        note = message.sender == Message.Sender.NOTE
+        if not note:  # an internal note is for the enterprise's agents alone, never the visitor's sockets
+            targets.append((frames.group_visitor(visitor.pk), payload))
         if not created:
             # Not announced again; only offered to sockets that never got it (frames.redelivery_event).
             redeliver += targets
             continue
         publish += targets
+        if note:  # nothing the visitor sees or the queue orders by: not their last message, not a reply
+            continue
         # Denormalised for the console's "recent" order and, the visitor having one live conversation, as
         # that conversation's last activity (frames.conversation_payload, closing idle ones): a few seconds'
         # precision will do, and a busy conversation costs one UPDATE per LAST_MESSAGE_PRECISION.

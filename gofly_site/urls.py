@@ -12,6 +12,7 @@ from chat import views as chat_views
 from chat.api import blacklist as blacklist_api
 from chat.api import views as api
 from chat.api import widget as widget_api
+from chat.api import workspace as workspace_api
 from notices import api as notices_api
 
 urlpatterns = [
@@ -37,6 +38,11 @@ urlpatterns = [
         api.AgentVisitorMessagesView.as_view(),
         name="agent-visitor-messages",
     ),
+    path("api/v1/agent/visitors/<str:visitor_id>/tags", workspace_api.AgentVisitorTagsView.as_view()),
+    path("api/v1/agent/visitors/<str:visitor_id>/tags/<str:tag_id>", workspace_api.AgentVisitorTagView.as_view()),
+    path("api/v1/agent/tags", workspace_api.AgentTagsView.as_view(), name="agent-tags"),
+    path("api/v1/agent/tags/<str:tag_id>", workspace_api.AgentTagView.as_view(), name="agent-tag"),
+    path("api/v1/agent/search", workspace_api.AgentSearchView.as_view(), name="agent-search"),
     path("api/v1/agent/visitors/<str:visitor_id>/read", api.AgentVisitorReadView.as_view(), name="agent-visitor-read"),
     path(
         "api/v1/agent/visitors/<str:visitor_id>/uploads",

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import blacklist, conversations, frames, health, jsonin, selectors, services, uploads
+from chat import blacklist, conversations, frames, health, jsonin, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
 from chat.identity import client_ip, visitor_token_issue
@@ -62,6 +62,8 @@ class SendSerializer(serializers.Serializer):
     content = serializers.CharField(trim_whitespace=False, allow_blank=True, required=False, default="")
     # The key of an upload (POST .../uploads) to send instead of text.
     attachment = serializers.CharField(max_length=64, required=False)
+    # An agent's internal note (for the enterprise's agents only); ignored from a visitor.
+    note = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "content" not in self.initial_data and "attachment" not in attrs:
@@ -88,6 +90,8 @@ def _page(visitor: Visitor, params: Any) -> Response:
 
 def _send(visitor: Visitor, sender: str, data: Any, agent: Any = None) -> Response:
     body = _validated(SendSerializer, data)
+    if agent is not None and body["note"]:
+        sender = Message.Sender.NOTE
     message, created = services.message_create(
         visitor=visitor,
         sender=sender,
@@ -216,7 +220,11 @@ class VisitorTokenView(VisitorView):
 
 class VisitorMessagesView(VisitorView):
     def get(self, request: Request) -> Response:
-        return _page(self.visitor(request), request.query_params)
+        page = _validated(PageSerializer, request.query_params)
+        messages, more = selectors.messages_page_for_visitor(
+            visitor=self.visitor(request), before=page.get("before"), limit=page["limit"]
+        )
+        return Response({"messages": messages, "more": more})
 
     def post(self, request: Request) -> Response:
         return _send(self.visitor(request), Message.Sender.VISITOR, request.data)
@@ -308,7 +316,13 @@ class AgentVisitorView(AgentView):
         item["conversations"] = selectors.conversations_of_visitor(visitor=visitor)
         item["pages"] = visitor_pages(visitor=visitor)
         item["blocked"] = blacklist.visitor_block_summary(visitor)
+        item["tags"] = workspace.tags_of_visitor(visitor=visitor)
         return Response(item)
+
+    def patch(self, request: Request, visitor_id: str) -> Response:
+        from .workspace import remark_set  # that module builds on this one
+
+        return remark_set(request, self.agent(request), visitor_id)
 
 
 class AgentVisitorMessagesView(AgentView):

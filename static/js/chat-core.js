@@ -972,7 +972,7 @@
         el("span", { className: "msg--system__text", text: rec.content }),
       ]);
     }
-    var out = rec.sender === opts.self;
+    var out = opts.isOut ? opts.isOut(rec) : rec.sender === opts.self;
     var bubble = el("div", { className: "bubble" });
     var attachment = (rec.kind === "image" || rec.kind === "file") && rec.meta && rec.meta.attachment;
     if (attachment) renderAttachment(attachment, bubble, rec);

@@ -143,6 +143,15 @@
     return threads[vid] || (threads[vid] = new G.Thread());
   }
 
+  /** How the console names a visitor: the agents' remark name first (chat.workspace). */
+  function vname(v) {
+    return v ? v.real_name || v.name || v.visitor_id : "";
+  }
+  /** The thread record's sender for an outbox item: an internal note, or a reply. */
+  function senderOf(item) {
+    return item && item.note ? "note" : "agent";
+  }
+
   function visitorAvatar(v) {
     return (v && G.safeURL(v.avatar, true)) || assets.visitor_avatar;
   }
@@ -329,6 +338,7 @@
     if (last.kind === "event") return G.eventText(last.content, last.meta || guessedMeta(vid));
     // Left while nobody was online (services.offline_message_leave): say so, it waits for a call back.
     if (last.meta && last.meta.left_message) return t("[Left a message] {text}", { text: G.previewText(last.content) });
+    if (last.sender === "note") return t("[Note] {text}", { text: G.previewText(last.content) });
     return (last.sender === "agent" ? "↩ " : "") + G.previewText(last.content);
   }
   // A summary's last message carries no `meta`; its visitor's newest conversation names who served it.
@@ -351,14 +361,19 @@
   }
 
   function matches(v) {
+    // A server search (console-workspace.js) decides while it is on; the local filter meanwhile.
+    if (state.searchHits) return !!state.searchHits[v.visitor_id] || (!!state.filter && localMatch(v));
     if (!state.filter) return true;
-    var hay = (v.name + " " + v.visitor_id + " " + (v.city || "") + " " + (v.ip || "")).toLowerCase();
+    return localMatch(v);
+  }
+  function localMatch(v) {
+    var hay = (v.name + " " + (v.real_name || "") + " " + v.visitor_id + " " + (v.city || "") + " " + (v.ip || "")).toLowerCase();
     return hay.indexOf(state.filter) >= 0;
   }
 
   function listed(v) {
     if (!matches(v)) return false;
-    if (state.tab === "online") return v.online || v.unread > 0 || v.visitor_id === state.selected;
+    if (state.tab === "online" && !state.searchHits) return v.online || v.unread > 0 || v.visitor_id === state.selected;
     return true;
   }
 
@@ -496,7 +511,7 @@
         : t("Earlier conversation");
     var at = c.status === "closed" ? c.closed_at || c.last_activity_at : (v.last_message && liveOf[c.visitor_id] === c.id ? v.last_message.created_at : c.last_activity_at);
     var sig = [
-      v.name, v.online, v.avatar, v.unread, preview, typing, current, c.status, c.assignee ? c.assignee.id : "",
+      vname(v), v.online, v.avatar, v.unread, preview, typing, current, c.status, c.assignee ? c.assignee.id : "",
       c.assignee ? c.assignee.name : "", at, c.closed_by,
     ].join("|");
     row.dataset.status = c.status;
@@ -524,7 +539,7 @@
           rowAvatar(v),
           el("span", { className: "vrow__main" }, [
             el("span", { className: "vrow__top" }, [
-              el("span", { className: "vrow__name", text: v.name || v.visitor_id }),
+              el("span", { className: "vrow__name", text: vname(v) }),
               el("time", { className: "vrow__time", text: G.formatShort(at) }),
             ]),
             el("span", { className: "crow__state" }, state_),
@@ -549,7 +564,7 @@
     var preview = typing ? t("Typing: {text}", { text: v.typing }) : previewOf(last, v.visitor_id);
     var live = liveOf[v.visitor_id] && conversations[liveOf[v.visitor_id]];
     var liveSig = live ? live.status + ":" + (live.assignee ? live.assignee.id : "") : "";
-    var sig = [v.name, v.online, v.unread, preview, typing, v.visitor_id === state.selected, activityTime(v), v.avatar, v.city, liveSig].join("|");
+    var sig = [vname(v), v.online, v.unread, preview, typing, v.visitor_id === state.selected, activityTime(v), v.avatar, v.city, liveSig].join("|");
     if (row._sig === sig) return row;
     row._sig = sig;
     row.className = "vrow" + (v.visitor_id === state.selected ? " is-active" : "") + (v.online ? "" : " is-offline") +
@@ -577,7 +592,7 @@
           rowAvatar(v),
           el("span", { className: "vrow__main" }, [
             el("span", { className: "vrow__top" }, [
-              el("span", { className: "vrow__name", text: v.name || v.visitor_id }),
+              el("span", { className: "vrow__name", text: vname(v) }),
               v.city ? el("span", { className: "vrow__where", text: v.city }) : null,
               tag,
               el("time", { className: "vrow__time", text: G.formatShort(last ? last.created_at : v.updated_at) }),
@@ -604,14 +619,19 @@
 
   var view = new G.ThreadView(dom.messages, {
     self: "agent",
+    isOut: function (rec) {
+      return rec.sender === "agent" || rec.sender === "note";
+    },
     avatar: function (rec) {
       return rec.sender === "visitor" ? visitorAvatar(visitors[state.selected]) : agentAvatar(rec.agent);
     },
     name: function (rec) {
       if (rec.sender === "agent" && !rec.agent && rec.meta && rec.meta.auto) return t("Automatic reply"); // replies
+      if (rec.sender === "note") {
+        return t("Internal note · {name}", { name: rec.agent ? (rec.agent.id === me.id ? t("You") : rec.agent.name) : t("Agent") });
+      }
       if (rec.sender === "agent") return rec.agent ? (rec.agent.id === me.id ? t("You") : rec.agent.name) : t("Agent");
-      var v = visitors[state.selected];
-      return v ? v.name : "";
+      return vname(visitors[state.selected]);
     },
     onRetry: function (rec) {
       uploader.retry(rec.client_id);
@@ -639,7 +659,7 @@
     var v = visitors[state.selected];
     if (!v) return;
     dom.chatAvatar.src = visitorAvatar(v);
-    dom.chatName.textContent = v.name || v.visitor_id;
+    dom.chatName.textContent = vname(v);
     var typing = v.typing && v.typingUntil > Date.now();
     var bits = [v.online ? t("Online") : t("Offline")];
     if (v.city) bits.push(v.city);
@@ -750,6 +770,7 @@
     return [el("dt", { text: label }), dd];
   }
 
+  var infoExtras = [];
   function renderInfo() {
     var v = visitors[state.selected];
     if (!v) {
@@ -810,9 +831,16 @@
     var sections = [
       el("div", { className: "info-card" }, [
         el("img", { className: "avatar avatar--lg", attrs: { src: visitorAvatar(v), alt: "", width: 56, height: 56 } }),
-        el("div", { className: "info-card__name", text: v.name || v.visitor_id }),
+        el("div", { className: "info-card__name", text: vname(v) }),
+        v.real_name && v.name !== v.real_name ? el("div", { className: "info-card__sub", text: v.name }) : null,
         el("div", { className: "info-card__sub", text: [v.city, describeDevice(v)].filter(Boolean).join(" · ") }),
       ]),
+    ].concat(
+      // What console-workspace.js adds: remark name and tags.
+      infoExtras.map(function (build) {
+        return build(v);
+      }),
+      [
       el("section", { className: "info-section" }, [el("h3", { text: t("Visitor") }), basics]),
       el("section", { className: "info-section" }, [el("h3", { text: t("Source") }), source]),
       pagesSection(v),
@@ -822,7 +850,7 @@
         el("h3", { text: t("Extra") }),
         extraKeys.length ? extra : el("p", { className: "muted", text: t("No extra information.") }),
       ]),
-    ];
+    ]);
     dom.infoBody.replaceChildren.apply(dom.infoBody, sections.filter(Boolean));
     // Sections other modules add (console-blacklist.js), to the details just drawn.
     document.dispatchEvent(new CustomEvent("gofly:info-rendered", { detail: { visitor: v } }));
@@ -921,11 +949,14 @@
       markRead(vid);
     }
     // Details may have changed since the list was built (a new visit, a new city).
+    var askedAt = Date.now();
     G.api("GET", "/api/v1/agent/visitors/" + encodeURIComponent(vid)).then(function (res) {
       if (res.ok && res.data && visitors[vid]) {
         var v = visitors[vid];
-        ["name", "avatar", "city", "country", "region", "isp", "os", "browser", "device", "device_model", "search_words", "ip", "referrer", "landing_page", "user_agent", "extra", "visits", "created_at", "updated_at"].forEach(
+        ["name", "real_name", "tags", "avatar", "city", "country", "region", "isp", "os", "browser", "device", "device_model", "search_words", "ip", "referrer", "landing_page", "user_agent", "extra", "visits", "created_at", "updated_at"].forEach(
           function (k) {
+            // Not over what an event or an edit told this console after the question was asked.
+            if (v.changedAt && v.changedAt[k] >= askedAt) return;
             if (k in res.data) v[k] = res.data[k];
           }
         );
@@ -1019,7 +1050,7 @@
     if (msg.id > state.cursor) state.cursor = msg.id;
     var vid = msg.visitor_id;
     // Ours, or another tab's (whose copy in the shared outbox is then done with).
-    if (msg.sender === "agent" && msg.client_id) outbox.resolve(msg.client_id);
+    if ((msg.sender === "agent" || msg.sender === "note") && msg.client_id) outbox.resolve(msg.client_id);
     var thread = threadFor(vid);
     var result = thread.merge(msg);
     // The visitor has seen it (read_at of an agent message), or a `visitor.read` said so before it came.
@@ -1088,7 +1119,7 @@
     G.playSound(assets.sound_message);
     title.set(totalUnread(), true);
     desktopNotify(
-      t("{name} says", { name: v ? v.name : t("Visitor") }),
+      t("{name} says", { name: v ? vname(v) : t("Visitor") }),
       G.previewText(msg.content).slice(0, 140),
       msg.visitor_id,
       "msg-" + msg.visitor_id
@@ -1143,10 +1174,11 @@
   var outbox = new G.Outbox({
     key: OUTBOX_KEY,
     transmit: function (item) {
-      return socket.send("message.send", outbox.frameData(item, { visitor_id: item.visitor_id }));
+      var extra = item.note ? { visitor_id: item.visitor_id, note: true } : { visitor_id: item.visitor_id };
+      return socket.send("message.send", outbox.frameData(item, extra));
     },
     onChange: function (item, itemState) {
-      var rec = threadFor(item.visitor_id).findClient("agent", item.client_id);
+      var rec = threadFor(item.visitor_id).findClient(senderOf(item), item.client_id);
       if (!rec) return;
       rec.state = itemState === "failed" ? "failed" : "sending";
       rec.error = item.error;
@@ -1156,7 +1188,7 @@
   /** An outbox item's record in its visitor's thread, in the state the item is in. */
   function showItem(item, thread) {
     var shown = item.state === "failed" ? "failed" : item.state === "uploading" ? "uploading" : "sending";
-    var rec = (thread || threadFor(item.visitor_id)).merge(Object.assign(outbox.record(item, "agent"), { agent: me }), shown).rec;
+    var rec = (thread || threadFor(item.visitor_id)).merge(Object.assign(outbox.record(item, senderOf(item)), { agent: me }), shown).rec;
     rec.error = item.error;
     rec.fatal = !!item.fatal;
     return rec;
@@ -1194,7 +1226,7 @@
   function send(text) {
     var vid = state.selected;
     if (!vid) return false;
-    showItem(outbox.add(text, { visitor_id: vid }));
+    showItem(outbox.add(text, state.noteMode ? { visitor_id: vid, note: true } : { visitor_id: vid }));
     drafts[vid] = "";
     view.render({ stick: true });
     return true;
@@ -1309,7 +1341,7 @@
     if (!c) return;
     confirmDialog({
       title: t("Close this conversation?"),
-      text: t("{name} can write again at any time; that starts a new conversation.", { name: v ? v.name : t("The visitor") }),
+      text: t("{name} can write again at any time; that starts a new conversation.", { name: v ? vname(v) : t("The visitor") }),
       confirm: t("Close"),
     }).then(function (yes) {
       if (!yes) return;
@@ -1333,7 +1365,7 @@
     if (!v) return;
     confirmDialog({
       title: t("Clear this visitor's history?"),
-      text: t("Every message and conversation of {name} is deleted, for every agent and for the visitor. This cannot be undone.", { name: v.name }),
+      text: t("Every message and conversation of {name} is deleted, for every agent and for the visitor. This cannot be undone.", { name: vname(v) }),
       confirm: t("Clear history"),
       danger: true,
     }).then(function (yes) {
@@ -1386,7 +1418,7 @@
     if (!isLive(c)) return;
     var v = visitors[c.visitor_id];
     transferring = { conversation: c, to: null };
-    dom.transferSub.textContent = t("Hand {name} to a colleague who is online. Your note goes to them alone.", { name: v ? v.name : t("the visitor") });
+    dom.transferSub.textContent = t("Hand {name} to a colleague who is online. Your note goes to them alone.", { name: v ? vname(v) : t("the visitor") });
     dom.transferNote.value = "";
     dom.transferError.hidden = true;
     renderTransferAgents();
@@ -1984,8 +2016,8 @@
       var item = outbox.resolve(data.client_id);
       if (!item) return;
       var thread = threadFor(item.visitor_id);
-      if (thread.findClient("agent", data.client_id)) {
-        thread.merge({ id: data.id, client_id: data.client_id, sender: "agent", created_at: data.created_at });
+      if (thread.findClient(senderOf(item), data.client_id)) {
+        thread.merge({ id: data.id, client_id: data.client_id, sender: senderOf(item), created_at: data.created_at });
         if (data.id > state.cursor) state.cursor = data.id;
         if (state.selected === item.visitor_id) view.render();
       }
@@ -2000,7 +2032,7 @@
         G.playSound(assets.sound_arrival);
         if (document.visibilityState === "hidden") title.set(totalUnread(), true);
         var where = [v.city, describeDevice(v)].filter(Boolean).join(" · ");
-        desktopNotify(t("New visitor: {name}", { name: v.name }), where || v.landing_page || "", v.visitor_id, "arrival-" + v.visitor_id);
+        desktopNotify(t("New visitor: {name}", { name: vname(v) }), where || v.landing_page || "", v.visitor_id, "arrival-" + v.visitor_id);
       }
       if (state.selected === v.visitor_id) {
         renderChatHeader();
@@ -2074,7 +2106,7 @@
       }
       var c = upsertConversation(incoming, data.change);
       var v = visitors[c.visitor_id];
-      var name = v ? v.name : t("Visitor");
+      var name = v ? vname(v) : t("Visitor");
       if (data.change === "opened" && c.status === "waiting" && !inView(c.visitor_id)) {
         G.playSound(assets.sound_arrival);
         title.set(totalUnread(), true);
@@ -2094,12 +2126,12 @@
       G.playSound(assets.sound_arrival);
       title.set(totalUnread(), true);
       desktopNotify(
-        t("{from} transferred {name} to you", { from: data.from ? data.from.name : t("an agent"), name: v ? v.name : t("Visitor") }),
+        t("{from} transferred {name} to you", { from: data.from ? data.from.name : t("an agent"), name: v ? vname(v) : t("Visitor") }),
         data.note || previewOf(v && v.last_message, c.visitor_id),
         c.visitor_id,
         "msg-" + c.visitor_id
       );
-      showToast(t("{from} transferred {name} to you", { from: data.from ? data.from.name : t("an agent"), name: v ? v.name : t("Visitor") }));
+      showToast(t("{from} transferred {name} to you", { from: data.from ? data.from.name : t("an agent"), name: v ? vname(v) : t("Visitor") }));
       refresh();
     },
     "agent.status": function (data) {
@@ -2264,9 +2296,18 @@
     select: select,
     conversations: conversations,
     roster: roster,
-    // For the console's other modules (console-blacklist.js).
+    // For the console's other modules (console-blacklist.js, console-workspace.js): frame handlers to add
+    // to, what to redraw, what the details panel adds.
+    handlers: handlers,
+    infoExtras: infoExtras,
+    vname: vname,
     can: can,
+    me: me,
+    upsertVisitor: upsertVisitor,
+    scheduleList: scheduleList,
     renderInfo: renderInfo,
+    renderChatHeader: renderChatHeader,
+    view: view,
     showToast: showToast,
     confirmDialog: confirmDialog,
   };

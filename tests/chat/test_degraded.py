@@ -225,6 +225,6 @@ def test_a_visitor_logs_in_while_redis_is_away_and_a_database_outage_is_a_503(en
         response = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk}, format="json")
     assert (response.status_code, response.json()["error"]["code"]) == (503, "unavailable")
     api.credentials(HTTP_AUTHORIZATION=f"Visitor {token}")
-    with mock.patch.object(selectors, "messages_page", side_effect=OperationalError(2006, "gone away")):
+    with mock.patch.object(selectors, "messages_page_for_visitor", side_effect=OperationalError(2006, "gone away")):
         response = api.get("/api/v1/visitor/messages")
     assert (response.status_code, response.json()["error"]["code"]) == (503, "unavailable")

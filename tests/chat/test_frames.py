@@ -42,6 +42,7 @@ def test_a_visitor_payload_has_the_documented_fields(enterprise, agent):
     assert set(frames.visitor_payload(visitor)) == {
         "visitor_id",
         "name",
+        "real_name",
         "avatar",
         "city",
         "country",
