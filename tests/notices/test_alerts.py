@@ -116,8 +116,7 @@ def test_an_away_agent_gets_one_digest_of_visitor_messages_in_their_conversation
     say(theirs, "for bob only")
     assign(theirs, second_agent)
     say(mine, "last from mia")
-    # A note written by a colleague would be sender "note": never mailed (only "visitor" is read).
-    Message.objects.filter(content="reply from alice").update(sender="note")
+    say(mine, "internal: VIP customer", sender="note", agent=agent)  # an internal note: never mailed
 
     result = alerts_sweep(now=later())
 
@@ -128,7 +127,7 @@ def test_an_away_agent_gets_one_digest_of_visitor_messages_in_their_conversation
     body = mail.get_content()
     assert "hello from mia" in body and "last from mia" in body and "[Image]" in body and "anyone there?" in body
     assert "Mia (new visitor)" in body and "in the queue" in body
-    for absent in ("reply from alice", "for bob only", "other enterprise", "Theo", "Stan"):
+    for absent in ("reply from alice", "internal: VIP customer", "for bob only", "other enterprise", "Theo", "Stan"):
         assert absent not in body
     assert "/console" in body
     assert "4 new messages from 2 visitors" in str(mail["Subject"])
