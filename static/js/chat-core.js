@@ -317,6 +317,34 @@
     linkify(text, parent);
   }
 
+  // Rich text (welcome texts, replies/): the server's sanitised HTML, parsed inertly and rebuilt from the
+  // allowed elements only (nh3's allow-list, again here): never assigned as markup, so nothing in it runs.
+  var RICH_TAGS = { P: 1, BR: 1, B: 1, STRONG: 1, I: 1, EM: 1, U: 1, A: 1, UL: 1, OL: 1, LI: 1 };
+  function richNodes(value) {
+    var doc = new DOMParser().parseFromString("<body>" + String(value == null ? "" : value) + "</body>", "text/html");
+    function rebuild(node, into) {
+      node.childNodes.forEach(function (child) {
+        if (child.nodeType === 3) into.appendChild(document.createTextNode(child.nodeValue));
+        else if (child.nodeType !== 1) return;
+        else if (!RICH_TAGS[child.tagName]) {
+          if (child.tagName !== "SCRIPT" && child.tagName !== "STYLE") rebuild(child, into);
+        } else {
+          var copy = document.createElement(child.tagName.toLowerCase());
+          if (child.tagName === "A") {
+            var href = child.getAttribute("href") || "";
+            if (/^https?:\/\//i.test(href)) copy.setAttribute("href", href);
+            copy.setAttribute("target", "_blank");
+            copy.setAttribute("rel", "noopener noreferrer nofollow");
+          }
+          rebuild(child, copy);
+          into.appendChild(copy);
+        }
+      });
+      return into;
+    }
+    return rebuild(doc.body, document.createDocumentFragment());
+  }
+
   /** A timeline line of a conversation (a message of kind "event"), worded in the reader's language. */
   function eventText(code, meta) {
     var name = function (agent) {
@@ -1670,6 +1698,7 @@
     formatShort: formatShort,
     toDate: toDate,
     renderContent: renderContent,
+    richNodes: richNodes,
     previewText: previewText,
     eventText: eventText,
     safeURL: safeURL,

@@ -392,7 +392,7 @@
   function richEditor(id, html) {
     var area = el("div", { className: "dialog__input rich-editor", attrs: { id: id, contenteditable: "true", role: "textbox", "aria-multiline": "true" } });
     // Shown as the server stored it (already sanitised), rebuilt with the same allow-list as the visitor page.
-    area.appendChild(richNodes(html));
+    area.appendChild(G.richNodes(html));
     function cmd(name, arg) {
       if (document.activeElement !== area) area.focus();
       document.execCommand(name, false, arg);
@@ -424,27 +424,6 @@
     };
   }
 
-  var RICH_TAGS = { P: 1, BR: 1, B: 1, STRONG: 1, I: 1, EM: 1, U: 1, A: 1, UL: 1, OL: 1, LI: 1 };
-  function richNodes(value) {
-    var doc = new DOMParser().parseFromString("<body>" + String(value == null ? "" : value) + "</body>", "text/html");
-    function rebuild(node, into) {
-      node.childNodes.forEach(function (child) {
-        if (child.nodeType === 3) into.appendChild(document.createTextNode(child.nodeValue));
-        else if (child.nodeType !== 1) return;
-        else if (!RICH_TAGS[child.tagName]) {
-          if (child.tagName !== "SCRIPT" && child.tagName !== "STYLE") rebuild(child, into);
-        } else {
-          var copy = document.createElement(child.tagName.toLowerCase());
-          var href = child.tagName === "A" ? child.getAttribute("href") || "" : "";
-          if (href && /^https?:\/\//i.test(href)) copy.setAttribute("href", href);
-          rebuild(child, copy);
-          into.appendChild(copy);
-        }
-      });
-      return into;
-    }
-    return rebuild(doc.body, document.createDocumentFragment());
-  }
 
   function scopeText(scope) {
     return scope === "personal" ? t("Personal") : t("Enterprise");
@@ -622,7 +601,7 @@
       if (!rows.length) return body.appendChild(el("p", { className: "muted", text: t("No welcome texts yet.") }));
       body.appendChild(
         table([t("Welcome text"), t("Position"), ""], rows.map(function (r) {
-          return [el("div", { className: "bubble--rich" }, [richNodes(r.content)]), String(r.position), actions(
+          return [el("div", { className: "bubble--rich" }, [G.richNodes(r.content)]), String(r.position), actions(
             actionButton(t("Edit"), function () { welcomeForm(r); }),
             actionButton(t("Delete"), function () { remove("/api/v1/agent/welcome-texts/" + r.id, refresh); }, true)
           )];

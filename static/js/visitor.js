@@ -190,33 +190,6 @@
     return (doc.body.textContent || "").replace(/\n{3,}/g, "\n\n").trim();
   }
 
-  // A welcome text's sanitised HTML (replies): parsed inertly, then rebuilt from the allowed elements only
-  // (the server's nh3 allow-list, again here): never assigned as markup, so nothing in it can run.
-  var RICH_TAGS = { P: 1, BR: 1, B: 1, STRONG: 1, I: 1, EM: 1, U: 1, A: 1, UL: 1, OL: 1, LI: 1 };
-  function richNodes(value) {
-    var doc = new DOMParser().parseFromString("<body>" + String(value == null ? "" : value) + "</body>", "text/html");
-    function rebuild(node, into) {
-      node.childNodes.forEach(function (child) {
-        if (child.nodeType === 3) into.appendChild(document.createTextNode(child.nodeValue));
-        else if (child.nodeType !== 1) return;
-        else if (!RICH_TAGS[child.tagName]) {
-          if (child.tagName !== "SCRIPT" && child.tagName !== "STYLE") rebuild(child, into);
-        } else {
-          var copy = document.createElement(child.tagName.toLowerCase());
-          if (child.tagName === "A") {
-            var href = child.getAttribute("href") || "";
-            if (/^https?:\/\//i.test(href)) copy.setAttribute("href", href);
-            copy.setAttribute("target", "_blank");
-            copy.setAttribute("rel", "noopener noreferrer nofollow");
-          }
-          rebuild(child, copy);
-          into.appendChild(copy);
-        }
-      });
-      return into;
-    }
-    return rebuild(doc.body, document.createDocumentFragment());
-  }
 
   var loadMoreButton = el("button", {
     className: "load-more",
@@ -244,7 +217,7 @@
     if (thread.more || !texts.length) return [];
     return texts.map(function (text, i) {
       var bubble = el("div", { className: "bubble bubble--rich" });
-      if (state.welcomes && state.welcomes.length) bubble.appendChild(richNodes(text));
+      if (state.welcomes && state.welcomes.length) bubble.appendChild(G.richNodes(text));
       else bubble.textContent = plainText(text);
       return el("div", { className: "msg msg--in msg--agent msg--welcome", attrs: i ? {} : { id: "welcome" } }, [
         el("img", { className: "msg__avatar", attrs: { src: agentAvatar(state.agent), alt: "", width: 32, height: 32 } }),
