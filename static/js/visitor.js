@@ -160,9 +160,10 @@
         lastAgent = key;
         post({ type: "agent", name: name, avatar: avatar, online: online });
       },
-      /** The visitor has a thread: the host loads the chat at once on their next pages. */
-      chatted: function () {
-        if (chattedSent) return;
+      /** The visitor has a thread: the host loads the chat at once on their next pages. Said once, and
+       * again on each page the host reports (idempotent there), in case the first word went astray. */
+      chatted: function (again) {
+        if (chattedSent && !again) return;
         chattedSent = true;
         post({ type: "chatted" });
       },
@@ -1082,6 +1083,7 @@
     if (typeof url !== "string" || !/^https?:\/\//i.test(url)) return;
     pendingPage = { url: url.slice(0, 1000), title: typeof title === "string" ? title.slice(0, 200) : "" };
     sendPage();
+    if (thread.maxId()) embed.chatted(true);
   }
   function sendPage() {
     if (pendingPage && socket.send("page", pendingPage)) pendingPage = null;

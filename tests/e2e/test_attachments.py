@@ -89,7 +89,7 @@ def test_images_and_files_go_both_ways_picked_pasted_and_dropped(
 
     console = browser.new_context(locale="en-US").new_page()
     base.log_in(console, server, agent.username, AGENT_PASSWORD)
-    base.row(console, visitor_id).click()
+    base.open_row(console, visitor_id)
     expect(console.locator(".msg--in .att-image")).to_have_count(2)
     stored = Message.objects.get(kind="file")
     assert console.evaluate("c => GoFly.previewText(c)", stored.content) == "[File] 订单.txt"

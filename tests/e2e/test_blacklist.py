@@ -12,7 +12,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixt
     CHROMIUM,
     browser,
     expect,
-    row,
+    open_row,
     server,
     shot,
     visitor_id_of,
@@ -38,7 +38,7 @@ def test_an_agent_blocks_the_visitor_from_the_console_and_the_visitor_is_told_at
     vid = visitor_id_of(visitor)
 
     _ctx, console = open_console(browser, server, agent.username)
-    row(console, vid).click()
+    open_row(console, vid)
     console.locator("#act-block").click()
     console.fill("#block-reason", "spam links")
     console.select_option("#block-until", "7d")

@@ -93,6 +93,20 @@ def row(console: Any, visitor_id: str) -> Any:
     return console.locator(f'.vrow[data-visitor-id="{visitor_id}"]')
 
 
+def open_row(console: Any, visitor_id: str) -> None:
+    """Open a visitor's conversation from the list. A row is redrawn when its visitor changes (a new
+    message, a ticking wait): a click landing while its button is replaced is lost, so click again."""
+    for _attempt in range(3):
+        row(console, visitor_id).locator("button").first.click()
+        try:
+            expect(console.locator("#chat-panel")).to_be_visible(timeout=3000)
+            expect(console.locator("#composer-input")).to_be_visible(timeout=3000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the conversation of {visitor_id} did not open")
+
+
 def visitor_id_of(page: Any) -> str:
     page.wait_for_function("window.GoFlyVisitor && GoFlyVisitor.state.visitor")
     return page.evaluate("GoFlyVisitor.state.visitor.visitor_id")

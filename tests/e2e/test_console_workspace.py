@@ -18,6 +18,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixt
     browser,
     expect,
     log_in,
+    open_row,
     row,
     send,
     server,
@@ -63,7 +64,7 @@ def test_an_agent_tags_finds_renames_and_notes_a_visitor_who_never_sees_the_note
     console.locator('[data-tab="online"]').click()
     expect(row(console, vid)).to_be_visible()
     expect(row(console, other_vid)).to_be_visible()
-    row(console, vid).click()
+    open_row(console, vid)
 
     # A tag, created from the details panel (pick or create), shown as a chip.
     tag_input = console.locator("#tag-add-input")

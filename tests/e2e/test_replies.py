@@ -19,6 +19,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixt
     CHROMIUM,
     browser,
     expect,
+    open_row,
     row,
     send,
     server,
@@ -105,7 +106,7 @@ def test_keyword_rule_rich_welcome_and_canned_reply(
 
     # --- the agent types / in the composer, picks the canned reply with Enter and sends it --------------
     _ctx, console = open_console(browser, server, agent.username)
-    row(console, first).click()
+    open_row(console, first)
     composer = console.locator("#composer-input")
     composer.click()
     composer.press_sequentially("/gre")
