@@ -23,6 +23,8 @@ pytestmark = [
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
+# Two cores run two test workers, their servers and browsers: an assertion waits up to 10 s, not 5.
+expect.set_options(timeout=10_000)
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM_ARGS = [

@@ -585,7 +585,8 @@ def test_through_the_widget_a_visitor_sends_text_an_image_a_file_and_the_product
         files=[{"name": "order.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}]
     )
     chat.locator("#product-send").click()
-    expect(chat.locator('.msg--out[data-state="sent"], .msg--out[data-state="read"]')).to_have_count(4)
+    # Two uploads (one image decoded and re-encoded) on a loaded machine: give them time.
+    expect(chat.locator('.msg--out[data-state="sent"], .msg--out[data-state="read"]')).to_have_count(4, timeout=30_000)
     shot(page, f"widget-{device}-attachments")
 
     console = browser.new_context(locale="en-US").new_page()
