@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from accounts.services import agent_create
-from chat.models import Conversation
+from chat.models import Conversation, Message
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser as base
 
@@ -193,4 +193,32 @@ def test_end_chat_without_a_socket_closes_over_http_and_a_cleared_history_emptie
     expect(page.locator(".msg--out")).to_have_count(1)
     assert Conversation.objects.filter(visitor__visitor_id=visitor_id).count() == 1
     boss.close()
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_visitor_writes_before_the_page_script_runs_is_sent_not_left_as_a_new_line(
+    browser: Any, server: str, enterprise: Any, agent: Any
+) -> None:
+    """On a slow network (or a loaded machine) the page shows its text box before visitor.js runs, and an
+    Enter pressed then only added a line: the first message stayed in the box, unsent. The box stays
+    disabled until the script listens to it."""
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    held: list[Any] = []
+    page.route("**/static/js/visitor.js*", lambda route: held.append(route))
+    page.goto(f"{server}/chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}&lang=en", wait_until="commit")
+    box = page.locator("#composer-input")
+    expect(box).to_be_attached()
+    page.wait_for_timeout(300)
+    assert held, "the page did not ask for its script"
+    expect(box).to_be_disabled()
+    held[0].continue_()
+    send(page, "Before the script")
+    visitor_id = visitor_id_of(page)
+    expect(page.locator('.msg--out[data-state="sent"] .bubble')).to_have_text(["Before the script"])
+    assert list(Message.objects.filter(visitor__visitor_id=visitor_id).values_list("content", flat=True)) == [
+        "Before the script"
+    ]
+    expect(box).to_have_value("")
     context.close()
