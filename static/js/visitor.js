@@ -1090,10 +1090,14 @@
   }
 
   var SOUND_PREFIX = "gofly.sound." + cfg.ent_id + ".";
+  var SOUND_HOLD_MS = 30000; // how long the tab that rang keeps a message's lock
   /** Every tab of the visitor (the chat page, the widget's iframes on the operator's pages) hears the same
-   * message: the first to claim its id in our origin's storage rings, the others stay quiet. Web Locks make
-   * the claim atomic where the browser has them; elsewhere the claim is read back after a moment and only
-   * its last writer rings. (Browsers that partition third-party storage share it per top-level site.) */
+   * message: the first to claim its id rings, the others stay quiet. Where the browser has Web Locks, the
+   * claim is a lock named after the message, taken only if free and held for a while: locks are atomic
+   * across tabs, while a localStorage write reaches other tabs' processes late (under load, after they
+   * checked it, and the message rang twice). The stored claim covers tabs that hear it after the hold.
+   * Elsewhere the stored claim is read back after a moment and only its last writer rings. (Browsers that
+   * partition third-party storage share both per top-level site.) */
   function soundOnce(id) {
     var key = SOUND_PREFIX + (id || G.uuid());
     var me = G.uuid() + " " + Date.now();
@@ -1108,8 +1112,12 @@
     };
     if (navigator.locks && navigator.locks.request) {
       navigator.locks
-        .request("gofly.sound", function () {
-          if (claim()) ring();
+        .request(key, { ifAvailable: true }, function (lock) {
+          if (!lock || !claim()) return null; // another tab holds it, or rang it earlier
+          ring();
+          return new Promise(function (resolve) {
+            setTimeout(resolve, SOUND_HOLD_MS);
+          });
         })
         .catch(function () {
           /* no lock: quiet rather than twice */
