@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from enterprises.models import Block
+
 
 class Visitor(models.Model):
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="visitors")
@@ -253,7 +255,7 @@ class VisitorPage(models.Model):
         return self.url[:80]
 
 
-class VisitorBlock(models.Model):
+class VisitorBlock(Block):
     """A visitor (by id) an enterprise refuses, until `expires_at` (None: for ever); one per visitor.
 
     Read with the visitor in the same query (`select_related("block")`) wherever a visitor arrives, so
@@ -262,19 +264,6 @@ class VisitorBlock(models.Model):
 
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
     visitor = models.OneToOneField(Visitor, on_delete=models.CASCADE, related_name="block", verbose_name=_("visitor"))
-    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
-    expires_at = models.DateTimeField(
-        _("blocked until"), null=True, blank=True, help_text=_("Empty: blocked until removed.")
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("blocked by"),
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("blocked visitor")
@@ -284,9 +273,6 @@ class VisitorBlock(models.Model):
 
     def __str__(self) -> str:
         return str(self.visitor_id)
-
-    def active(self, now: Any = None) -> bool:
-        return self.expires_at is None or self.expires_at > (now or timezone.now())
 
 
 class Tag(models.Model):

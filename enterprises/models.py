@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -152,7 +153,31 @@ def validate_ip_network(value: str) -> None:
         ) from None
 
 
-class IPBlacklist(models.Model):
+class Block(models.Model):
+    """What every blacklist entry records: why, until when (None: for ever), by whom and since when."""
+
+    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(
+        _("blocked until"), null=True, blank=True, help_text=_("Empty: blocked until removed.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("blocked by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def active(self, now: Any = None) -> bool:
+        return self.expires_at is None or self.expires_at > (now or timezone.now())
+
+
+class IPBlacklist(Block):
     """An address or a network (CIDR) whose visitors an enterprise refuses, until `expires_at` (None: for
     ever). Blocks of one visitor by id are `chat.VisitorBlock`; chat.blacklist checks and lists both.
     """
@@ -167,19 +192,6 @@ class IPBlacklist(models.Model):
     # ip_key of the first and last address; derived from `network` on every save.
     start = models.CharField(max_length=32, editable=False)
     end = models.CharField(max_length=32, editable=False)
-    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
-    expires_at = models.DateTimeField(
-        _("blocked until"), null=True, blank=True, help_text=_("Empty: blocked until removed.")
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        verbose_name=_("blocked by"),
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("blacklisted IP")
