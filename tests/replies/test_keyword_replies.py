@@ -144,9 +144,7 @@ def test_a_batch_of_many_messages_reads_the_rules_once_and_the_next_batch_not_at
     assert not [q for q in queries.captured_queries if "replies_keywordrule" in q["sql"]]
 
 
-def test_another_process_sees_a_change_through_the_version_token(enterprise, admin):
-    """A process holding old rules reloads when the token changes (here: its local copy is kept, the
-    token is bumped as another process's change would)."""
+def test_a_change_in_this_process_is_read_at_the_next_message(enterprise, admin):
     rule(admin, "price", "p")
     keyword_rules.get(enterprise.pk)
     loads = keyword_rules.loads
@@ -155,3 +153,28 @@ def test_another_process_sees_a_change_through_the_version_token(enterprise, adm
     cache.bump(enterprise.pk)  # outside a transaction: at once
     keyword_rules.get(enterprise.pk)
     assert keyword_rules.loads == loads + 1
+
+
+def test_another_process_change_is_read_within_the_recheck_interval_and_the_token_costs_a_round_trip_per_second(
+    enterprise, admin, monkeypatch
+):
+    """Another process's change reaches this one only through the shared token, which this process reads
+    at most once per RECHECK_SECONDS: not once per message batch or login."""
+    from django.core.cache import cache as shared
+
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    rule(admin, "price", "p")
+    keyword_rules.get(enterprise.pk)
+    loads = keyword_rules.loads
+    reads = []
+    get_many = shared.get_many
+    monkeypatch.setattr(shared, "get_many", lambda keys: reads.append(keys) or get_many(keys))
+    shared.set(cache._key(enterprise.pk), "another process changed the rules", None)
+    for _ in range(5):
+        keyword_rules.get(enterprise.pk)
+    assert keyword_rules.loads == loads and reads == []  # still within the second: no round trip
+    clock[0] += cache.RECHECK_SECONDS
+    keyword_rules.get(enterprise.pk)
+    keyword_rules.get(enterprise.pk)
+    assert keyword_rules.loads == loads + 1 and len(reads) == 1
