@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from enterprises.models import IPBlacklist, ip_key
-from enterprises.selectors import ip_block_live
+from enterprises.models import ip_key
+from enterprises.selectors import ip_blacklisted
 
 from .errors import not_found
 from .models import Conversation, Visitor
@@ -36,19 +35,13 @@ def access_visitor(*, agent: User, visitor_id: object) -> Visitor:
 
 def access_visitor_self(*, enterprise_id: int, visitor_pk: int, ip: str | None = None) -> Visitor:
     """The visitor a visitor token names (chat.identity), if it still exists in that enterprise; with its
-    block (`visitor.block`) and, given `ip`, whether that address is blacklisted (`visitor.ip_blocked`),
-    in the same query (chat.blacklist)."""
-    qs = _visitors(enterprise_id).select_related("block")
-    key = ip_key(ip)
-    if key:
-        qs = qs.annotate(
-            ip_blocked=Exists(
-                IPBlacklist.objects.filter(ip_block_live(), enterprise_id=enterprise_id, start__lte=key, end__gte=key)
-            )
-        )
-    visitor = qs.filter(pk=visitor_pk).first()
+    block (`visitor.block`, in the same query) and, given `ip`, whether that address is blacklisted
+    (`visitor.ip_blocked`, one more query; chat.blacklist)."""
+    visitor = _visitors(enterprise_id).select_related("block").filter(pk=visitor_pk).first()
     if visitor is None:
         raise not_found(_("Visitor"))
+    if ip_key(ip):
+        visitor.ip_blocked = ip_blacklisted(enterprise_id, ip)  # type: ignore[attr-defined]
     return visitor
 
 

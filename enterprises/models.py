@@ -174,7 +174,12 @@ class Block(models.Model):
         abstract = True
 
     def active(self, now: Any = None) -> bool:
-        return self.expires_at is None or self.expires_at > (now or timezone.now())
+        return block_live(self.expires_at, now)
+
+
+def block_live(expires_at: Any, now: Any = None) -> bool:
+    """Whether a blacklist entry that expires at `expires_at` (None: never) holds at `now` (default: now)."""
+    return expires_at is None or expires_at > (now or timezone.now())
 
 
 class IPBlacklist(Block):
