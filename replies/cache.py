@@ -1,8 +1,8 @@
 """Each enterprise's keyword rules and welcome texts, cached in the process and checked against a version
 token in the shared cache (Redis with REDIS_URL): every change bumps it after commit. The process that made
 the change reloads at its next read; the others within RECHECK_SECONDS, since a process asks the shared
-cache for an enterprise's token at most that often (one round trip for any number of enterprises): a
-round trip on every message batch and every visitor login cost the message path 8 % of its CPU."""
+cache for an enterprise's token at most that often (one round trip for any number of enterprises), not
+on every message batch and every visitor login (part of issue 9's cost: bench/README.md, finding 14)."""
 
 from __future__ import annotations
 
