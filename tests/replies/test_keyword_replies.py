@@ -167,9 +167,14 @@ def test_another_process_change_is_read_within_the_recheck_interval_and_the_toke
     rule(admin, "price", "p")
     keyword_rules.get(enterprise.pk)
     loads = keyword_rules.loads
-    reads = []
+    reads: list[Any] = []
     get_many = shared.get_many
-    monkeypatch.setattr(shared, "get_many", lambda keys: reads.append(keys) or get_many(keys))
+
+    def counted(keys: Any) -> Any:
+        reads.append(keys)
+        return get_many(keys)
+
+    monkeypatch.setattr(shared, "get_many", counted)
     shared.set(cache._key(enterprise.pk), "another process changed the rules", None)
     for _ in range(5):
         keyword_rules.get(enterprise.pk)
