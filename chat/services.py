@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 _HANDHELD = {visitor_info.DeviceKind.MOBILE, visitor_info.DeviceKind.TABLET}
 _EXTRA_MAX = 4096
+# Keys of `Visitor.extra` the server writes (a left message's contact): a page's next `extra` keeps them.
+EXTRA_CONTACT = "contact"
+_EXTRA_SERVER_KEYS = (EXTRA_CONTACT,)
 # Deeper than any real page's data; MariaDB refuses JSON deeper than 32 levels, whatever its size.
 _EXTRA_DEPTH = 10
 _LAST_MESSAGE_PRECISION = timedelta(seconds=10)
@@ -216,8 +219,9 @@ def visitor_login(
         with transaction.atomic():
             for key, value in fields.items():
                 setattr(visitor, key, value)
-            if extra_data:
-                visitor.extra = extra_data
+            if extra_data:  # the page's new `extra`, keeping the contact the visitor left with us
+                kept = visitor.extra if isinstance(visitor.extra, dict) else {}
+                visitor.extra = {**extra_data, **{k: kept[k] for k in _EXTRA_SERVER_KEYS if k in kept}}
             if name:
                 visitor.name = name
             if avatar:
@@ -630,7 +634,7 @@ def offline_message_leave(*, visitor: Visitor, name: Any, contact: Any, content:
         if name:
             visitor.name = name
             fields.append("name")
-        visitor.extra = {**(visitor.extra if isinstance(visitor.extra, dict) else {}), "contact": contact}
+        visitor.extra = {**(visitor.extra if isinstance(visitor.extra, dict) else {}), EXTRA_CONTACT: contact}
         visitor.save(update_fields=fields)
         result = messages_create(
             [

@@ -43,6 +43,14 @@ def test_a_left_message_waits_in_the_queue_marked_with_the_name_and_contact(ente
     assert summary["extra"]["contact"] == "+86 138-0000-0000"
 
 
+def test_the_contact_left_earlier_survives_the_extra_of_the_visitors_next_page(enterprise):
+    first = login_visitor(enterprise, extra={"plan": "basic"})
+    offline_message_leave(visitor=first.visitor, name="", contact="li@example.com", content="Call me")
+    again = login_visitor(enterprise, token=first.token, extra={"plan": "pro", "contact": "forged@example.com"})
+    assert again.visitor.pk == first.visitor.pk
+    assert Visitor.objects.get(pk=first.visitor.pk).extra == {"plan": "pro", "contact": "li@example.com"}
+
+
 def test_an_agent_coming_online_is_given_the_left_message(enterprise, agent):
     visitor = login_visitor(enterprise).visitor
     before = visitor.name
