@@ -47,6 +47,11 @@ def blocked_error() -> ChatError:
     return ChatError("blacklisted", _("You cannot chat here."), 403)
 
 
+def address_blocked_error() -> ChatError:
+    """The answer to a visitor whose address is on the enterprise's IP blacklist, wherever they arrive."""
+    return ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
+
+
 def live(now: datetime | None = None) -> Q:
     """Blocks not expired at `now`."""
     return Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())

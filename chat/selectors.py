@@ -16,7 +16,7 @@ from accounts.models import User
 from enterprises.models import IPBlacklist, block_live, ip_key
 
 from . import frames
-from .blacklist import blocked_error, visitor_block_active
+from .blacklist import address_blocked_error, blocked_error, visitor_block_active
 from .errors import ChatError, not_found
 from .models import Conversation, Message, Visitor
 
@@ -194,7 +194,7 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
         if visitor is None or visitor.enterprise_id != lookup.enterprise_id:
             results.append(not_found(_("Visitor")))
         elif (lookup.enterprise_id, ip_key(lookup.ip)) in blocked:
-            results.append(ChatError("blacklisted", _("Your address is not allowed to chat here."), 403))
+            results.append(address_blocked_error())
         elif visitor_block_active(visitor) is not None:
             results.append(blocked_error())
         else:

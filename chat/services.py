@@ -30,7 +30,7 @@ from replies.autoreply import keyword_answers
 
 from . import frames, health, jsonin, products, visitor_info
 from .access import access_visitor_self
-from .blacklist import blocked_error, visitor_block_active
+from .blacklist import address_blocked_error, blocked_error, visitor_block_active
 from .broadcast import publish_on_commit
 from .conversations import (
     agent_presence_changed,
@@ -138,7 +138,7 @@ def visitor_login(
     if not origin_allowed(enterprise, origin, own_origin):
         raise forbidden_origin()
     if blacklisted:
-        raise ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
+        raise address_blocked_error()
     rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
     agent = None
     if kefu_id:

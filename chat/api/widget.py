@@ -15,13 +15,14 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from chat import health
+from chat.blacklist import address_blocked_error
 from chat.errors import ChatError, not_found
 from chat.identity import client_ip
 from chat.presence import AGENT, online_or_nobody
 from chat.ratelimit import rate_limit
 from enterprises import origins
 from enterprises.models import Enterprise
-from enterprises.selectors import enterprise_get_active
+from enterprises.selectors import enterprise_for_visitor
 
 from .errors import error_body, unavailable_body
 
@@ -61,9 +62,11 @@ def _lookup(ent_id: str, kefu_id: str, ip: str | None) -> tuple[Enterprise, User
         # The newer loader's snippet may name only the agent (usernames are unique), as /chatIndex allows.
         agent = User.objects.filter(username=kefu_id, enterprise__isnull=False, is_active=True).first()
         ent_id = str(agent.enterprise_id) if agent else ""
-    enterprise = enterprise_get_active(ent_id) if ent_id else None
+    enterprise, blacklisted = enterprise_for_visitor(ent_id, ip) if ent_id else (None, False)
     if enterprise is None:
         raise not_found(_("Enterprise"))
+    if blacklisted:  # the loader shows no launcher: the login would refuse this address anyway
+        raise address_blocked_error()
     if kefu_id and agent is None:
         agent = User.objects.filter(enterprise=enterprise, username=kefu_id, is_active=True).first()
         if agent is None:

@@ -194,6 +194,8 @@
           ", so the chat is not shown. Add " + here + " to the enterprise's allowed origins (GoFly admin: " +
           base + "/admin/, Enterprises)."
       );
+    } else if (status === 403 && body.error && body.error.code === "blacklisted") {
+      denied = true; // this visitor's address is blacklisted: no launcher (the chat would refuse them)
     } else if (status === 404 || status === 400) {
       denied = true;
       var error = (body.error && body.error.message) || "";

@@ -460,6 +460,24 @@ def test_a_site_the_enterprise_does_not_allow_gets_no_launcher_and_the_operator_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_visitor_whose_address_is_blacklisted_gets_no_launcher(
+    browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
+) -> None:
+    from enterprises.services import ip_blacklist_add
+
+    ip_blacklist_add(enterprise=enterprise, ip="127.0.0.1")
+    context = browser.new_context()
+    page = context.new_page()
+    with page.expect_response(lambda r: "/api/v1/widget" in r.url) as answer:
+        page.goto(host_site("banned.html", body=snippet(server, enterprise.pk, agent.username)))
+    assert answer.value.status == 403
+    page.wait_for_timeout(500)
+    assert page.locator("gofly-widget").count() == 0
+    assert page.evaluate("GOFLY.open(), GOFLY.isOpen()") is False
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_one_message_rings_once_in_a_browser_with_the_chat_in_several_tabs(
     browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
 ) -> None:
