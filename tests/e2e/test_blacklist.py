@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e import test_browser
 from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    CHROMIUM,
     browser,
     expect,
     open_row,
@@ -19,10 +19,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixt
 )
 from tests.e2e.test_console_desk import open_console
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = test_browser.pytestmark
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,8 +12,8 @@ from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create
 from enterprises.models import Enterprise
 from tests.conftest import AGENT_PASSWORD
+from tests.e2e import test_browser
 from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    CHROMIUM,
     PHONE,
     browser,
     expect,
@@ -22,10 +22,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixt
 )
 from tests.e2e.test_console_desk import open_console, team_member
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = test_browser.pytestmark
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,8 +13,8 @@ from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create
 from chat.models import Message, Tag, Visitor
 from tests.conftest import AGENT_PASSWORD
+from tests.e2e import test_browser
 from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    CHROMIUM,
     browser,
     expect,
     log_in,
@@ -26,10 +26,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixt
     visitor_id_of,
 )
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = test_browser.pytestmark
 
 
 def _visitor_page(chromium: Any, base: str, enterprise: Any, text: str) -> tuple[Any, Any, str]:

@@ -10,8 +10,8 @@ import pytest
 
 from accounts.models import AgentStatus, User
 from chat.models import Conversation, Message, Visitor
+from tests.e2e import test_browser
 from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    CHROMIUM,
     browser,
     expect,
     server,
@@ -20,10 +20,7 @@ from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixt
 )
 from tests.e2e.test_console_desk import conversation_row, count, open_console, tab
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = test_browser.pytestmark
 
 
 @pytest.mark.django_db(transaction=True)

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def admin(enterprise: Any) -> Any:
-    roles_ensure()
-    return agent_create(
-        enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Boss", role=ROLE_ENTERPRISE_ADMIN
-    )
-
-
-@pytest.fixture
 def other_admin(other_enterprise: Any) -> Any:
     roles_ensure()
     return agent_create(

@@ -8,25 +8,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.permissions import ROLE_ENTERPRISE_ADMIN
-from accounts.services import agent_create
 from chat.models import Message
 from chat.services import NewMessage, message_create, messages_create
 from replies import cache, services
 from replies.selectors import keyword_rules
-from tests.conftest import AGENT_PASSWORD, login_visitor
+from tests.conftest import login_visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def admin(enterprise: Any) -> Any:
-    from accounts.services import roles_ensure
-
-    roles_ensure()
-    return agent_create(
-        enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Boss", role=ROLE_ENTERPRISE_ADMIN
-    )
 
 
 def rule(admin: Any, keyword: str, reply: str, **kw: Any) -> Any:
