@@ -7,22 +7,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.permissions import ROLE_ENTERPRISE_ADMIN
-from accounts.services import agent_create
 from chat import search, workspace
 from chat.models import Message
 from chat.services import message_create
 from tests.chat.test_api import agent_client
-from tests.conftest import AGENT_PASSWORD, login_visitor
+from tests.conftest import login_visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def boss(enterprise, agent):
-    return agent_create(
-        enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Boss", role=ROLE_ENTERPRISE_ADMIN
-    )
 
 
 def _ids(response):

@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def boss(enterprise, agent):
-    return agent_create(
-        enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Boss", role=ROLE_ENTERPRISE_ADMIN
-    )
-
-
-@pytest.fixture
 def other_boss(other_enterprise, other_agent):
     return agent_create(
         enterprise=other_enterprise, username="gboss", password=AGENT_PASSWORD, role=ROLE_ENTERPRISE_ADMIN
