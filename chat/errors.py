@@ -6,13 +6,15 @@ from django.utils.translation import gettext as _
 
 
 class ChatError(Exception):
-    """A refusal with a stable machine code, a human message and the HTTP status it maps to."""
+    """A refusal with a stable machine code, a human message and the HTTP status it maps to; `retry_after`
+    (seconds) where the caller may simply try again later (HTTP answers carry it as Retry-After)."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.retry_after = retry_after
 
 
 def not_found(what: str) -> ChatError:

@@ -295,7 +295,11 @@ GOFLY: dict[str, Any] = {
     # Uploads (chat.uploads): the server's ceiling (each enterprise sets its own limits below it), the
     # largest image decoded (pixels, every frame counted), and how often one uploader may upload.
     "UPLOAD_MAX_MB": int(os.environ.get("GOFLY_UPLOAD_MAX_MB", "20")),
-    "UPLOAD_MAX_PIXELS": int(os.environ.get("GOFLY_UPLOAD_MAX_PIXELS", str(40_000_000))),
+    "UPLOAD_MAX_PIXELS": int(os.environ.get("GOFLY_UPLOAD_MAX_PIXELS", str(24_000_000))),
+    # Images decoded at once per process (the rest wait IMAGE_DECODE_WAIT seconds, then get 503 busy): with
+    # UPLOAD_MAX_PIXELS they bound what parallel uploads take of memory (README, GOFLY_IMAGE_DECODES).
+    "IMAGE_DECODES": int(os.environ.get("GOFLY_IMAGE_DECODES", "2")),
+    "IMAGE_DECODE_WAIT": float(os.environ.get("GOFLY_IMAGE_DECODE_WAIT", "10")),
     "RATE_UPLOADS": env_rate("GOFLY_RATE_UPLOADS", "20/60"),
     # The widget's launcher state (GET /api/v1/widget): one per host page view.
     "RATE_WIDGET_PER_IP": env_rate("GOFLY_RATE_WIDGET", "600/60"),

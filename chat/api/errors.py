@@ -26,7 +26,8 @@ def unavailable_body(exc: Exception) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ChatError):
-        return Response(error_body(exc.code, exc.message), status=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return Response(error_body(exc.code, exc.message), status=exc.status, headers=headers)
     if isinstance(exc, health.INFRASTRUCTURE_ERRORS):
         return Response(unavailable_body(exc), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response = drf_exception_handler(exc, context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 from rest_framework.test import APIClient
 
-from chat import frames, services
+from chat import frames, services, uploads
 from chat.bodylimit import BodyLimit
 from chat.errors import ChatError
 from chat.models import Attachment, Message
@@ -269,6 +270,62 @@ def test_a_decompression_bomb_is_refused_before_decoding(visitor_login, settings
     assert len(bomb) < 100_000
     response = upload(visitor_client(visitor_login.token), "/api/v1/visitor/uploads", "bomb.png", bomb)
     assert (response.status_code, response.json()["error"]["code"]) == (413, "too_large")
+
+
+def test_a_photo_over_the_pixel_limit_is_decoded_at_a_fraction_of_its_size_and_stored_so(visitor_login, settings):
+    settings.GOFLY = {**settings.GOFLY, "UPLOAD_MAX_PIXELS": 1_000_000}
+    api = visitor_client(visitor_login.token)
+    photo = upload(api, "/api/v1/visitor/uploads", "photo.jpg", jpeg(2000, 1500))  # 3 Mpx: decoded at 1/2
+    assert photo.status_code == 201, photo.content
+    assert (photo.json()["attachment"]["width"], photo.json()["attachment"]["height"]) == (1000, 750)
+    # Other formats cannot be decoded small: refused.
+    screenshot = upload(api, "/api/v1/visitor/uploads", "shot.png", png(2000, 1500), upload_id="u-2")
+    assert (screenshot.status_code, screenshot.json()["error"]["code"]) == (413, "too_large")
+    # A JPEG that even 1/8 of does not fit is refused too.
+    settings.GOFLY = {**settings.GOFLY, "UPLOAD_MAX_PIXELS": 10_000}
+    huge = upload(api, "/api/v1/visitor/uploads", "huge.jpg", jpeg(1000, 1000), upload_id="u-3")
+    assert (huge.status_code, huge.json()["error"]["code"]) == (413, "too_large")
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L", "1", "I;16"])
+def test_every_kind_of_image_gets_a_thumbnail_of_the_right_size(visitor_login, client, mode):
+    out = io.BytesIO()
+    Image.new(mode, (1500, 600)).save(out, format="PNG")
+    response = upload(visitor_client(visitor_login.token), "/api/v1/visitor/uploads", "a.png", out.getvalue())
+    assert response.status_code == 201, response.content
+    _thumb, body = media_bytes(client, response.json()["attachment"]["thumb_url"])
+    assert Image.open(io.BytesIO(body)).size == (480, 192)
+
+
+def test_images_are_decoded_a_few_at_a_time_and_an_upload_that_waits_too_long_is_told_to_retry(visitor_login, settings):
+    settings.GOFLY = {**settings.GOFLY, "IMAGE_DECODES": 1, "IMAGE_DECODE_WAIT": 0.2}
+    api = visitor_client(visitor_login.token)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_upload() -> None:  # another request decoding a big image meanwhile
+        with uploads._decode_slots.held():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_upload)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        busy = upload(api, "/api/v1/visitor/uploads", "a.png", png(600, 400))
+        assert busy.status_code == 503
+        assert busy.json()["error"]["code"] == "busy" and busy["Retry-After"] == "5"
+        # A file that is no image needs no decoding slot.
+        text = api.post(
+            "/api/v1/visitor/uploads",
+            {"file": SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain"), "upload_id": "t-1"},
+            format="multipart",
+        )
+        assert text.status_code == 201
+    finally:
+        release.set()
+        thread.join()
+    assert not Attachment.objects.filter(upload_id="u-1").exists()
+    assert upload(api, "/api/v1/visitor/uploads", "a.png", png(600, 400)).status_code == 201  # the retry
 
 
 def test_uploads_are_rate_limited_per_uploader(visitor_login, settings):
