@@ -2,7 +2,9 @@
 
 Django's ASGI handler reads a whole body into a temporary file before a view can look at it, so a view's
 own limit (an enterprise's upload size, DATA_UPLOAD_MAX_MEMORY_SIZE) comes after the disk is filled. This
-wrapper answers 413 as soon as a body is known or seen to be bigger than the largest upload allowed.
+wrapper answers 413 as soon as a body is known or seen to be bigger than the largest upload allowed. That
+is before the body is read under uvicorn, which hands the body over as it arrives; daphne reads it whole
+before it calls the application, so gofly_site/daphne_body_limit.py gives daphne the same answer earlier.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ def body_limit() -> int:
     return int(settings.GOFLY["UPLOAD_MAX_MB"]) * 1024 * 1024 + _SLACK
 
 
-async def _too_large(send: Any) -> None:
+def too_large_messages() -> list[dict[str, Any]]:
+    """The 413 answer as ASGI messages: this wrapper sends them, and the daphne patch hands them to daphne's
+    own reply path, so both answers are the same bytes."""
     body = json.dumps(
         {"error": {"code": "too_large", "message": "The request body is too large."}}, separators=(",", ":")
     ).encode()
-    await send(
+    return [
         {
             "type": "http.response.start",
             "status": 413,
@@ -33,9 +37,14 @@ async def _too_large(send: Any) -> None:
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        },
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+async def _too_large(send: Any) -> None:
+    for message in too_large_messages():
+        await send(message)
 
 
 class BodyLimit:

@@ -10,9 +10,10 @@ django_asgi = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
-from gofly_site import daphne_close_codes  # noqa: E402
+from gofly_site import daphne_body_limit, daphne_close_codes  # noqa: E402
 
 daphne_close_codes.install()  # 1012 and 1013 closes under daphne (docs/protocol.md section 3)
+daphne_body_limit.install()  # an oversized body refused before daphne reads it (chat/bodylimit.py)
 
 http_app = django_asgi
 if os.environ.get("GOFLY_SERVE_STATIC", "1") == "1":
