@@ -18,8 +18,9 @@ class LockoutAwareAdminAuthenticationForm(AdminAuthenticationForm):
     """The admin's login is throttled like the others; during a lock-out it says so, not "wrong password"."""
 
     def get_invalid_login_error(self) -> ValidationError:
-        if lockout.locked_out(self.request):
-            return ValidationError(lockout.lockout_message(), code="locked_out")
+        refusal = lockout.login_refusal(self.request)
+        if refusal is not None:
+            return ValidationError(refusal[0], code="locked_out")
         return super().get_invalid_login_error()
 
 

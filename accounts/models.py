@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+import re
+import unicodedata
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from chat.safety import avatar_or, validate_avatar_url
 
 DEFAULT_AGENT_AVATAR = "/static/img/agent.svg"
+
+# Code points that show nothing (Unicode's default-ignorables that are not format characters, which go by
+# their category): combining grapheme joiner, Hangul fillers, Khmer vowels inherent, Mongolian and other
+# variation selectors.
+_INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]")
+_USERNAME_MAX = 150
+
+
+def username_normalise(value: str) -> str:
+    """The one spelling of a username: NFKC (full-width letters are letters), case-folded, without
+    invisible characters (zero-width spaces, joiners, BOMs, fillers) or surrounding spaces. Usernames are
+    stored so, and logins, lock-out counts and device cookies use it, so no other spelling of an account
+    reaches it or counts apart from it."""
+    value = unicodedata.normalize("NFKC", value[: _USERNAME_MAX * 4])
+    value = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co", "Cn"))
+    value = _INVISIBLE.sub("", value)
+    return unicodedata.normalize("NFKC", value.casefold()).strip()
+
+
+class AgentUserManager(UserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The account whose username is exactly `username` once normalised. The database's collation
+        (MariaDB's is accent- and width-insensitive) may find `kefu2` for `kéfu2`: that is no match, so
+        a respelling can neither log in nor count its failures apart (accounts.lockout)."""
+        name = username_normalise(username or "")
+        user = self.get(**{self.model.USERNAME_FIELD: name})
+        if username_normalise(user.username) != name:
+            raise self.model.DoesNotExist
+        return user
 
 
 class RoleGroup(models.Model):
@@ -61,9 +94,22 @@ class User(AbstractUser):
     # who waited longest.
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    objects: ClassVar[AgentUserManager] = AgentUserManager()  # type: ignore[assignment]
+
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+
+    @classmethod
+    def normalize_username(cls, username: Any) -> Any:
+        # Django calls this when a user is created (create_user) and cleaned (the admin's forms).
+        return username_normalise(username) if isinstance(username, str) else username
+
+    def login_allowed(self) -> bool:
+        """Active, and so is their enterprise (superadmins have none): a suspended enterprise's agents can
+        neither log in nor use a session, a JWT or a socket. Needs `enterprise` loaded for an agent."""
+        enterprise = self.enterprise if self.enterprise_id is not None else None
+        return bool(self.is_active) and (enterprise is None or enterprise.is_active)
 
     @property
     def display_name(self) -> str:
@@ -84,3 +130,19 @@ class User(AbstractUser):
     @property
     def is_agent(self) -> bool:
         return self.enterprise_id is not None and self.is_active
+
+
+class LoginNetwork(models.Model):
+    """A network an account has logged in from (accounts.lockout): logins from it skip the account's delay."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_networks")
+    network = models.CharField(max_length=43)
+    last_login_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("login network")
+        verbose_name_plural = _("login networks")
+        constraints = [models.UniqueConstraint(fields=["user", "network"], name="uniq_login_network")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.network}"

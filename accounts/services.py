@@ -7,11 +7,13 @@ from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F, Q
+from django.utils.translation import gettext as _
 
 from chat import broadcast, frames
+from chat.errors import ChatError
 from enterprises.models import Enterprise
 
-from .models import RoleGroup, User
+from .models import RoleGroup, User, username_normalise
 from .permissions import DEFAULT_ROLES, ROLE_AGENT
 
 
@@ -57,13 +59,25 @@ def _permissions_get(names: set[str], *, using: str) -> dict[str, Permission]:
 def agent_create(
     *, enterprise: Enterprise, username: str, password: str, nickname: str = "", role: str = ROLE_AGENT
 ) -> User:
-    """An agent of `enterprise` in the role `role` (a slug: a default role's or one of the enterprise's own)."""
+    """An agent of `enterprise` in the role `role` (a slug: a default role's or one of the enterprise's own).
+    The username is stored in its normal form; one that is another user's once normalised is refused."""
     role_group = RoleGroup.objects.get(Q(enterprise=None) | Q(enterprise=enterprise), slug=role)
-    user = User(username=username, enterprise=enterprise, nickname=nickname or username)
+    name = username_normalise(username)
+    username_available_or_raise(name)
+    user = User(username=name, enterprise=enterprise, nickname=nickname or username)
     user.set_password(password)
     user.save()
     user.groups.add(role_group.group_id)
     return user
+
+
+def username_available_or_raise(name: str) -> None:
+    """Refuse (409 `username_taken`) a normalised username another user has, however they spelled it: the
+    database's own comparison (MariaDB's ignores case, accents and width) finds those that would collide."""
+    if not name:
+        raise ChatError("invalid", _("Enter a username."))
+    if User.objects.filter(username=name).exists():
+        raise ChatError("username_taken", _("This username is taken (letter case, width and accents aside)."), 409)
 
 
 @transaction.atomic

@@ -22,7 +22,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import User, username_normalise
 from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
@@ -142,7 +142,7 @@ def visitor_login(
     rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
     agent = None
     if kefu_id:
-        agent = User.objects.filter(enterprise=enterprise, username=kefu_id, is_active=True).first()
+        agent = User.objects.filter(enterprise=enterprise, username=username_normalise(kefu_id), is_active=True).first()
         if agent is None:
             raise not_found(_("Agent"))
     extra_data, product = products.extra_with_product(_decode_extra(extra), base=landing_page or referrer or "")

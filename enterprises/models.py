@@ -131,6 +131,19 @@ def ip_key(ip: str | None) -> str | None:
     return f"{number:032x}"
 
 
+def ip_network_of(ip: str | None, v4_prefix: int, v6_prefix: int) -> str | None:
+    """The network of `ip` with the given prefix for its family (an IPv4-mapped IPv6 address counts as
+    IPv4), as text such as "203.0.113.0/24"; None if `ip` is not an address."""
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = v4_prefix if address.version == 4 else v6_prefix
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
 def ip_network_parse(value: str) -> tuple[str, str, str]:
     """(the network as shown, its first and last address as ip_key) of an address or a CIDR network;
     ValueError if it is neither. Host bits are dropped (10.0.0.5/24 is 10.0.0.0/24): the range is what counts."""

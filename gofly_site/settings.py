@@ -181,16 +181,17 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Login throttling (django-axes). A wrong password counts against the username and against the client
-# IP; either reaching GOFLY_LOGIN_FAILURES locks it out for GOFLY_LOGIN_LOCKOUT seconds, the right
-# password included. Counts live in the cache: Redis when REDIS_URL is set, so every process sees
-# them. No AxesMiddleware: the two login views (accounts/views.py) answer the lock-out themselves, so
-# no other request pays for it.
-AUTHENTICATION_BACKENDS = ["accounts.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+# Login throttling (accounts/lockout.py). Wrong passwords from one network (an IPv4 address or its
+# GOFLY_LOGIN_IPV4_PREFIX network, an IPv6 /64) lock that network out (django-axes, the network as its
+# "IP"); those on one account only slow further attempts on it from unknown networks and browsers, with a
+# growing delay. Counts live in the cache: Redis when REDIS_URL is set, so every process sees them; while
+# it is away logins are checked on their password alone. No AxesMiddleware: the login views answer a
+# throttled login themselves, so no other request pays for it.
+AUTHENTICATION_BACKENDS = ["accounts.lockout.LockoutBackend", "accounts.backends.AgentModelBackend"]
+AXES_HANDLER = "accounts.lockout.FailOpenCacheHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("GOFLY_LOGIN_FAILURES", "10"))
 AXES_COOLOFF_TIME = timedelta(seconds=int(os.environ.get("GOFLY_LOGIN_LOCKOUT", "900")))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 # Attempts during a lock-out do not extend it, so it ends when Retry-After said it would.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.request_ip"
@@ -292,6 +293,14 @@ GOFLY: dict[str, Any] = {
     "RATE_VISITOR_MESSAGES": env_rate("GOFLY_RATE_VISITOR", "20/10"),
     "RATE_AGENT_MESSAGES": env_rate("GOFLY_RATE_AGENT", "60/10"),
     "RATE_LOGIN_PER_IP": (int(os.environ.get("GOFLY_LOGIN_RATE", "600")), 60),
+    # Agent logins (accounts.lockout): free attempts per account and per network, how long counts and a
+    # network's lock-out last, the longest delay an account's attempts from unknown places wait, and the
+    # networks failures count per.
+    "LOGIN_FAILURES": int(os.environ.get("GOFLY_LOGIN_FAILURES", "10")),
+    "LOGIN_LOCKOUT": int(os.environ.get("GOFLY_LOGIN_LOCKOUT", "900")),
+    "LOGIN_DELAY_MAX": int(os.environ.get("GOFLY_LOGIN_DELAY_MAX", "300")),
+    "LOGIN_IPV4_PREFIX": int(os.environ.get("GOFLY_LOGIN_IPV4_PREFIX", "32")),
+    "LOGIN_IPV6_PREFIX": int(os.environ.get("GOFLY_LOGIN_IPV6_PREFIX", "64")),
     # Uploads (chat.uploads): the server's ceiling (each enterprise sets its own limits below it), the
     # largest image decoded (pixels, every frame counted), and how often one uploader may upload.
     "UPLOAD_MAX_MB": int(os.environ.get("GOFLY_UPLOAD_MAX_MB", "20")),

@@ -24,6 +24,7 @@ urlpatterns = [
     path("console", chat_views.console, name="console"),
     path("login", accounts_views.ConsoleLoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/login/", accounts_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token", accounts_views.TokenObtainView.as_view(), name="jwt-obtain"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="jwt-refresh"),

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import User, username_normalise
 from chat import health
 from chat.blacklist import address_blocked_error
 from chat.errors import ChatError, not_found
@@ -60,7 +60,9 @@ def _lookup(ent_id: str, kefu_id: str, ip: str | None) -> tuple[Enterprise, User
     agent = None
     if not ent_id:
         # The newer loader's snippet may name only the agent (usernames are unique), as /chatIndex allows.
-        agent = User.objects.filter(username=kefu_id, enterprise__isnull=False, is_active=True).first()
+        agent = User.objects.filter(
+            username=username_normalise(kefu_id), enterprise__isnull=False, is_active=True
+        ).first()
         ent_id = str(agent.enterprise_id) if agent else ""
     enterprise, blacklisted = enterprise_for_visitor(ent_id, ip) if ent_id else (None, False)
     if enterprise is None:
@@ -68,7 +70,7 @@ def _lookup(ent_id: str, kefu_id: str, ip: str | None) -> tuple[Enterprise, User
     if blacklisted:  # the loader shows no launcher: the login would refuse this address anyway
         raise address_blocked_error()
     if kefu_id and agent is None:
-        agent = User.objects.filter(enterprise=enterprise, username=kefu_id, is_active=True).first()
+        agent = User.objects.filter(enterprise=enterprise, username=username_normalise(kefu_id), is_active=True).first()
         if agent is None:
             raise not_found(_("Agent"))
     return enterprise, agent
