@@ -12,6 +12,7 @@ from enterprises.models import ip_key
 from enterprises.selectors import ip_blacklisted
 
 from .errors import not_found
+from .identity import visitor_token_fits
 from .models import Conversation, Visitor
 
 _PUBLIC_ID_MAX = 64
@@ -33,12 +34,17 @@ def access_visitor(*, agent: User, visitor_id: object) -> Visitor:
     raise not_found(_("Visitor"))
 
 
-def access_visitor_self(*, enterprise_id: int, visitor_pk: int, ip: str | None = None) -> Visitor:
-    """The visitor a visitor token names (chat.identity), if it still exists in that enterprise; with its
-    block (`visitor.block`, in the same query) and, given `ip`, whether that address is blacklisted
-    (`visitor.ip_blocked`, one more query; chat.blacklist)."""
+def access_visitor_self(
+    *, enterprise_id: int, visitor_pk: int, ip: str | None = None, identity: str | None = None
+) -> Visitor:
+    """The visitor a visitor token names (chat.identity), if it still exists in that enterprise and the
+    enterprise is active; with its block (`visitor.block`, in the same query) and, given `ip`, whether that
+    address is blacklisted (`visitor.ip_blocked`, one more query; chat.blacklist). Given the token's
+    `identity`, the token must still hold under the enterprise's identity secret (visitor_token_fits)."""
     visitor = _visitors(enterprise_id).select_related("block").filter(pk=visitor_pk).first()
-    if visitor is None:
+    if visitor is None or not visitor.enterprise.is_active:
+        raise not_found(_("Visitor"))
+    if identity is not None and not visitor_token_fits(identity, visitor.enterprise.identity_secret):
         raise not_found(_("Visitor"))
     if ip_key(ip):
         visitor.ip_blocked = ip_blacklisted(enterprise_id, ip)  # type: ignore[attr-defined]

@@ -30,7 +30,9 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         request_finished.connect(close_request_thread_connections, dispatch_uid="gofly-close-request-db")
+        from . import tenants
         from .models import Attachment
         from .uploads import attachment_files_delete
 
+        tenants.connect()
         post_delete.connect(attachment_files_delete, sender=Attachment, dispatch_uid="gofly-attachment-files")

@@ -7,6 +7,7 @@ import contextvars
 import logging
 import weakref
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -27,6 +28,14 @@ _RETRY_FIRST, _RETRY_MAX = 0.2, 2.0
 _event_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
     "gofly_event_loop", default=None
 )
+
+
+def _loop_in_this_thread() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def bind_event_loop() -> None:
@@ -142,6 +151,11 @@ def events_publish_on_commit(events: list[tuple[str, dict[str, Any]]]) -> None:
     def publish() -> None:
         if loop is not None and loop.is_running():
             asyncio.run_coroutine_threadsafe(_publish(events), loop).add_done_callback(_log_failure)
+        elif _loop_in_this_thread():
+            # Sync code called from a coroutine that is not a consumer's (a script or test driving an event
+            # loop): async_to_sync refuses to run here, so the publish runs on a thread of its own.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(async_to_sync(_publish), events).result()
         else:
             async_to_sync(_publish)(events)
 

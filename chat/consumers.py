@@ -287,7 +287,7 @@ class VisitorConsumer(ChatConsumer):
             return
         try:
             self.visitor, summary = await batching.visitor_for_socket(
-                selectors.SocketLookup(claim.visitor_pk, claim.enterprise_id, info["ip"])
+                selectors.SocketLookup(claim.visitor_pk, claim.enterprise_id, info["ip"], claim.identity)
             )
         except ChatError as exc:
             close = frames.CLOSE_FORBIDDEN if exc.code == "blacklisted" else frames.CLOSE_UNAUTHENTICATED
@@ -317,6 +317,16 @@ class VisitorConsumer(ChatConsumer):
         )
         if came_online:
             await services.visitor_came_online(visitor=self.visitor, summary=summary)
+
+    async def visitor_revoked(self, event: dict[str, Any]) -> None:
+        # chat.tenants: the enterprise was suspended, or its identity secret changed under this token.
+        identity = event.get("identity")
+        if identity is not None and self.scope["gofly"]["visitor"].identity == identity:
+            return
+        await self.send_frame(
+            frames.error_frame("unauthenticated", _("Missing, invalid or expired visitor token; log in again."))
+        )
+        await self.close_for(frames.CLOSE_UNAUTHENTICATED, "")
 
     async def visitor_blocked(self, event: dict[str, Any]) -> None:
         # chat.blacklist: this visitor, or an address range that may hold this socket's address.
@@ -464,13 +474,13 @@ class AgentConsumer(ChatConsumer):
         )
 
     async def agent_revoked(self, event: dict[str, Any]) -> None:
-        # The password changed or the account was disabled (accounts.services.user_credentials_revoke):
-        # the login this socket was opened with no longer holds.
-        await self.send_frame(
-            frames.error_frame(
-                "unauthenticated", _("Your password was changed or your account disabled; log in again.")
-            )
-        )
+        # The password changed or the account was disabled (accounts.services.user_credentials_revoke), or
+        # the enterprise was suspended (chat.tenants): the login this socket was opened with no longer holds.
+        if event.get("suspended"):
+            message = _("Your enterprise's account is suspended; contact the platform's administrator.")
+        else:
+            message = _("Your password was changed or your account disabled; log in again.")
+        await self.send_frame(frames.error_frame("unauthenticated", message))
         await self.close(code=frames.CLOSE_UNAUTHENTICATED)
 
     def _same_site(self, origin: str | None) -> bool:

@@ -390,9 +390,17 @@ def visitor_tags_frame(visitor_public_id: str, tag_ids: list[int]) -> dict[str, 
     return frame("visitor.tags", {"visitor_id": visitor_public_id, "tags": tag_ids})
 
 
-def agent_revoked_event() -> dict[str, Any]:
-    """To group_agent: the agent's password or active flag changed; its sockets close with 4401."""
-    return {"type": "agent.revoked"}
+def agent_revoked_event(*, suspended: bool = False) -> dict[str, Any]:
+    """To group_agent: the agent's password or active flag changed; to group_agents with `suspended`: their
+    enterprise was suspended. Their sockets close with 4401."""
+    return {"type": "agent.revoked", "suspended": True} if suspended else {"type": "agent.revoked"}
+
+
+def visitor_revoked_event(identity: str | None = None) -> dict[str, Any]:
+    """To group_visitors: the enterprise was suspended (no `identity`: every visitor socket closes with
+    4401), or its identity secret changed (the sockets whose token was not issued under the secret with
+    fingerprint `identity` close with 4401; chat.identity.visitor_token_fits)."""
+    return {"type": "visitor.revoked", "identity": identity}
 
 
 def visitor_blocked_event(start: str | None = None, end: str | None = None) -> dict[str, Any]:

@@ -24,10 +24,15 @@ _SALT = "gofly.visitor-token.v1"
 class VisitorClaim:
     visitor_pk: int
     enterprise_id: int
+    # identity_fingerprint of the enterprise's identity secret when the token was issued ("" for none).
+    identity: str = ""
 
 
-def visitor_token_issue(*, visitor_pk: int, enterprise_id: int) -> str:
-    return signing.dumps({"v": visitor_pk, "e": enterprise_id}, salt=_SALT, compress=False)
+def visitor_token_issue(*, visitor_pk: int, enterprise_id: int, identity: str = "") -> str:
+    data: dict[str, object] = {"v": visitor_pk, "e": enterprise_id}
+    if identity:
+        data["i"] = identity
+    return signing.dumps(data, salt=_SALT, compress=False)
 
 
 def visitor_token_read(token: str | None) -> VisitorClaim | None:
@@ -40,7 +45,29 @@ def visitor_token_read(token: str | None) -> VisitorClaim | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("v"), int) or not isinstance(data.get("e"), int):
         return None
-    return VisitorClaim(visitor_pk=data["v"], enterprise_id=data["e"])
+    identity = data.get("i", "")
+    if not isinstance(identity, str):
+        return None
+    return VisitorClaim(visitor_pk=data["v"], enterprise_id=data["e"], identity=identity)
+
+
+@lru_cache(maxsize=1024)
+def identity_fingerprint(secret: str) -> str:
+    """What a visitor token records of the identity secret it was issued under: a keyed digest, so that a
+    token says nothing of the secret; "" for no secret."""
+    if not secret:
+        return ""
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"gofly.identity-secret\n" + secret.encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
+
+
+def visitor_token_fits(identity: str, identity_secret: str) -> bool:
+    """Whether a token issued under the secret with fingerprint `identity` still holds for an enterprise
+    whose identity secret is now `identity_secret`. Without a secret any token of the enterprise holds;
+    with one, only tokens issued under that very secret: turning verification on, or rotating the
+    secret, ends the tokens given out before (docs/protocol.md 5.3), so that an id claimed unsigned, or
+    signed with a leaked secret, no longer reads anyone's conversation."""
+    return not identity_secret or hmac.compare_digest(identity, identity_fingerprint(identity_secret))
 
 
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")

@@ -12,10 +12,27 @@ from django.utils.translation import gettext_lazy as _
 from enterprises.models import Block
 
 
+class ExactCharField(models.CharField):  # type: ignore[type-arg]
+    """A CharField compared byte for byte on every database. MariaDB's default utf8mb4_unicode_ci collation
+    compares case- and accent-insensitively, so `CaseUser` found the row of `caseuser`; SQLite and
+    PostgreSQL compare exactly already. Keep the collation if the column is ever altered: a plain
+    CharField there would silently bring the insensitive comparison back."""
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        params = super().db_parameters(connection)
+        if connection.vendor == "mysql":
+            params["collation"] = "utf8mb4_bin"
+        return params
+
+
 class Visitor(models.Model):
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="visitors")
     # The public id (a UUID we issue, or the operator's own id); the primary key never leaves the server.
-    visitor_id = models.CharField(_("visitor id"), max_length=64)
+    # Compared exactly: a signed `CaseUser` is not the visitor `caseuser`.
+    visitor_id = ExactCharField(_("visitor id"), max_length=64)
+    # Whether the enterprise's server signed this visitor_id (chat.identity): only such a visitor is resumed by
+    # a signed login; one created unsigned under the same id (before verification was on) is set aside.
+    identity_verified = models.BooleanField(_("identity verified"), default=False)
     name = models.CharField(_("name"), max_length=100)
     # The remark name agents give the visitor (chat.workspace): shown first in the console, never to the visitor.
     real_name = models.CharField(_("remark name"), max_length=100, blank=True, default="")

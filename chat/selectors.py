@@ -18,6 +18,7 @@ from enterprises.models import IPBlacklist, block_live, ip_key
 from . import frames
 from .blacklist import address_blocked_error, blocked_error, visitor_block_active
 from .errors import ChatError, not_found
+from .identity import visitor_token_fits
 from .models import Conversation, Message, Visitor
 
 
@@ -175,6 +176,7 @@ class SocketLookup:
     visitor_pk: int
     enterprise_id: int
     ip: str | None
+    identity: str = ""  # the token's identity fingerprint (chat.identity.visitor_token_fits)
 
 
 def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dict[str, Any]] | ChatError]:
@@ -191,7 +193,11 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
     results: list[Visitor | ChatError] = []
     for lookup in lookups:
         visitor = visitors.get(lookup.visitor_pk)
-        if visitor is None or visitor.enterprise_id != lookup.enterprise_id:
+        if (
+            visitor is None
+            or visitor.enterprise_id != lookup.enterprise_id
+            or not visitor_token_fits(lookup.identity, visitor.enterprise.identity_secret)
+        ):
             results.append(not_found(_("Visitor")))
         elif (lookup.enterprise_id, ip_key(lookup.ip)) in blocked:
             results.append(address_blocked_error())

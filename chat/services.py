@@ -40,7 +40,14 @@ from .conversations import (
     conversations_open,
 )
 from .errors import ChatError, forbidden_origin, not_found
-from .identity import PUBLIC_ID, SignedIdentity, identity_verify, visitor_token_issue, visitor_token_read
+from .identity import (
+    PUBLIC_ID,
+    SignedIdentity,
+    identity_fingerprint,
+    identity_verify,
+    visitor_token_issue,
+    visitor_token_read,
+)
 from .models import Attachment, Conversation, Message, Visitor
 from .presence import AGENT, VISITOR, online_or_nobody
 from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
@@ -179,9 +186,12 @@ def visitor_login(
     visitor = None
     if claim and claim.enterprise_id == enterprise.pk:
         try:
-            visitor = access_visitor_self(enterprise_id=enterprise.pk, visitor_pk=claim.visitor_pk)
+            # A token issued before the identity secret was set (or under an older one) resumes nobody.
+            visitor = access_visitor_self(
+                enterprise_id=enterprise.pk, visitor_pk=claim.visitor_pk, identity=claim.identity
+            )
         except ChatError:
-            visitor = None  # deleted since: a new visitor, as without a token
+            visitor = None  # deleted since, or its token no longer holds: a new visitor, as without a token
     if signed is not None:
         if visitor is None or visitor.visitor_id != signed.visitor_id:
             visitor = (
@@ -189,6 +199,9 @@ def visitor_login(
                 .select_related("block")
                 .first()
             )
+        if visitor is not None and not visitor.identity_verified:
+            _visitor_set_aside(visitor)  # claimed unsigned, before the secret: never the signed user's
+            visitor = None
     elif refusal is not None and (visitor is None or (visitor_id and visitor.visitor_id != visitor_id)):
         # A token of the visitor the link names still resumes it once the link's signature has expired
         # (the page logging in again an hour later); any other login needs a valid signature.
@@ -202,12 +215,15 @@ def visitor_login(
             extra=extra_data,
             avatar=avatar
             or ("/static/img/visitor-mobile.svg" if fields["device"] in _HANDHELD else "/static/img/visitor.svg"),
+            identity_verified=signed is not None,
             **fields,
         )
         visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
         created = visitor is not None
         if visitor is None and signed is not None:  # a login of the same identity at the same moment
-            visitor = Visitor.objects.filter(enterprise=enterprise, visitor_id=signed.visitor_id).first()
+            visitor = Visitor.objects.filter(
+                enterprise=enterprise, visitor_id=signed.visitor_id, identity_verified=True
+            ).first()
         if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
             visitor = _visitor_insert(new, uuid.uuid4().hex, name)
             if visitor is None:  # pragma: no cover - 122 random bits
@@ -233,12 +249,25 @@ def visitor_login(
             visitor.refresh_from_db(fields=["visits", "updated_at"])
     return VisitorLogin(
         visitor=visitor,
-        token=visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=enterprise.pk),
+        token=visitor_token_issue(
+            visitor_pk=visitor.pk,
+            enterprise_id=enterprise.pk,
+            identity=identity_fingerprint(enterprise.identity_secret),
+        ),
         created=created,
         enterprise=enterprise,
         agent=visitor.agent if visitor.agent_id else None,
         product=product,
     )
+
+
+def _visitor_set_aside(visitor: Visitor) -> None:
+    """Give a visitor created unsigned under an id a signed login now claims a fresh id of its own: its
+    history stays with it, under the new id, and the signed user starts a visitor of their own. Joining
+    the two is the operator's call, never automatic (README, "Verified visitor identity")."""
+    fresh = uuid.uuid4().hex
+    Visitor.objects.filter(pk=visitor.pk, identity_verified=False).update(visitor_id=fresh)
+    logger.info("visitor %s of enterprise %s was unsigned: set aside as %s", visitor.pk, visitor.enterprise_id, fresh)
 
 
 def _visitor_insert(visitor: Visitor, public_id: str, name: str) -> Visitor | None:

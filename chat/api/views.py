@@ -22,7 +22,7 @@ from accounts.selectors import agent_payload
 from chat import blacklist, conversations, frames, health, jsonin, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
-from chat.identity import client_ip, visitor_token_issue
+from chat.identity import client_ip, identity_fingerprint, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
 from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
@@ -200,6 +200,7 @@ class VisitorView(APIView):
         visitor = access_visitor_self(
             enterprise_id=claim.enterprise_id,  # type: ignore[union-attr]
             visitor_pk=claim.visitor_pk,  # type: ignore[union-attr]
+            identity=claim.identity,  # type: ignore[union-attr]
             ip=client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP")),
         )
         if not origins.request_origin_allowed(visitor.enterprise, request):
@@ -215,7 +216,12 @@ class VisitorTokenView(VisitorView):
 
     def post(self, request: Request) -> Response:
         visitor = self.visitor(request)
-        return Response({"token": visitor_token_issue(visitor_pk=visitor.pk, enterprise_id=visitor.enterprise_id)})
+        token = visitor_token_issue(
+            visitor_pk=visitor.pk,
+            enterprise_id=visitor.enterprise_id,
+            identity=identity_fingerprint(visitor.enterprise.identity_secret),
+        )
+        return Response({"token": token})
 
 
 class VisitorMessagesView(VisitorView):

@@ -149,15 +149,93 @@ def test_a_line_break_in_a_signed_field_is_refused_since_it_would_make_the_strin
     assert caught.value.code == "bad_signature"
 
 
-def test_a_token_alone_still_resumes_its_visitor_when_the_enterprise_has_a_secret(enterprise):
-    anonymous = login_visitor(enterprise)  # before the operator set a secret
-    enterprise.identity_secret = SECRET
+def visitor_messages(token: str) -> Any:
+    return APIClient(HTTP_AUTHORIZATION=f"Visitor {token}").get("/api/v1/visitor/messages")
+
+
+def set_secret(enterprise: Enterprise, secret: str) -> None:
+    enterprise.identity_secret = secret
     enterprise.save(update_fields=["identity_secret"])
-    again = login_visitor(enterprise, token=anonymous.token)
-    assert again.visitor.pk == anonymous.visitor.pk and again.created is False
+
+
+def test_a_token_issued_before_the_secret_was_set_opens_nothing_once_it_is(enterprise):
+    anonymous = login_visitor(enterprise)  # before the operator set a secret
+    assert visitor_messages(anonymous.token).status_code == 200
+    set_secret(enterprise, SECRET)
+    assert refusal(enterprise, token=anonymous.token).code == "identity_required"
+    assert visitor_messages(anonymous.token).status_code == 404
+    # Tokens issued under the secret work, on every visitor endpoint.
     first = login_visitor(enterprise, **signed())
-    later = login_visitor(enterprise, token=first.token)
-    assert later.visitor.pk == first.visitor.pk
+    assert login_visitor(enterprise, token=first.token).visitor.pk == first.visitor.pk
+    assert visitor_messages(first.token).status_code == 200
+    fresh = APIClient(HTTP_AUTHORIZATION=f"Visitor {first.token}").post("/api/v1/visitor/token").json()["token"]
+    assert visitor_messages(fresh).status_code == 200
+
+
+def test_a_signed_login_never_resumes_a_visitor_claimed_unsigned_before_the_secret(enterprise, agent):
+    # Mallory guesses Alice's id and takes it while the enterprise still runs without a secret.
+    mallory = login_visitor(enterprise, visitor_id="alice-42")
+    assert mallory.visitor.visitor_id == "alice-42" and not mallory.visitor.identity_verified
+    set_secret(enterprise, SECRET)
+    alice = login_visitor(enterprise, **signed(visitor_id="alice-42", visitor_name="Alice"))
+    assert alice.created and alice.visitor.pk != mallory.visitor.pk
+    assert alice.visitor.visitor_id == "alice-42" and alice.visitor.identity_verified
+    # Mallory's visitor keeps its history under a fresh id, and her token reads nothing of Alice's.
+    set_aside = Visitor.objects.get(pk=mallory.visitor.pk)
+    assert set_aside.visitor_id != "alice-42" and len(set_aside.visitor_id) == 32
+    message_create(visitor=alice.visitor, sender="visitor", content="my order number is 77", client_id="c-1")
+    assert visitor_messages(mallory.token).status_code == 404
+    assert [m["content"] for m in visitor_messages(alice.token).json()["messages"]] == ["my order number is 77"]
+    # Alice's later signed logins resume her own visitor.
+    assert login_visitor(enterprise, **signed(visitor_id="alice-42")).visitor.pk == alice.visitor.pk
+
+
+def test_rotating_the_secret_ends_the_tokens_issued_under_the_old_one(signed_enterprise):
+    first = login_visitor(signed_enterprise, **signed())
+    set_secret(signed_enterprise, "a-new-secret")
+    assert visitor_messages(first.token).status_code == 404
+    assert refusal(signed_enterprise, token=first.token).code == "identity_required"
+    params = {"visitor_id": "user-42", "visitor_name": "Li Lei", "avatar": "", "timestamp": str(int(time.time()))}
+    # The site signs with the new secret: the same verified visitor, and a token that works.
+    again = login_visitor(signed_enterprise, None, **params, signature=identity_sign(secret="a-new-secret", **params))
+    assert again.visitor.pk == first.visitor.pk and visitor_messages(again.token).status_code == 200
+
+
+def test_turning_the_secret_off_keeps_every_token_working(signed_enterprise):
+    first = login_visitor(signed_enterprise, **signed())
+    set_secret(signed_enterprise, "")
+    assert visitor_messages(first.token).status_code == 200
+    assert login_visitor(signed_enterprise, token=first.token).visitor.pk == first.visitor.pk
+
+
+@login_db
+async def test_setting_or_rotating_the_secret_closes_the_visitor_sockets_it_ends(enterprise):
+    from channels.db import database_sync_to_async
+
+    from chat.frames import CLOSE_UNAUTHENTICATED
+    from tests.chat.wsutil import connect_ready, recv, visitor_socket
+
+    anonymous = await database_sync_to_async(login_visitor)(enterprise)
+    old = visitor_socket(anonymous.token)
+    await connect_ready(old)
+    await database_sync_to_async(set_secret)(enterprise, SECRET)
+    frame = await recv(old)
+    assert frame["type"] == "error" and frame["data"]["code"] == "unauthenticated"
+    assert await old.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    # The old token cannot open a socket again; one issued under the secret can, and a second save of
+    # the same secret leaves it open.
+    again = visitor_socket(anonymous.token)
+    await again.connect(timeout=5)
+    assert (await recv(again))["data"]["code"] == "not_found"
+    assert await again.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    first = await database_sync_to_async(login_visitor)(enterprise, **signed())
+    kept = visitor_socket(first.token)
+    await connect_ready(kept)
+    await database_sync_to_async(set_secret)(enterprise, SECRET)
+    assert await kept.receive_nothing(timeout=0.5)
+    await database_sync_to_async(set_secret)(enterprise, "rotated")
+    assert (await recv(kept))["data"]["code"] == "unauthenticated"
+    await kept.disconnect()
 
 
 def test_the_page_logging_in_again_after_its_link_expired_resumes_by_its_token(signed_enterprise, settings):
@@ -237,3 +315,34 @@ def test_the_chat_page_passes_timestamp_and_signature_on_and_never_the_secret(cl
     page = response.content.decode()
     assert params["signature"] in page and params["timestamp"] in page
     assert SECRET not in page
+
+
+def test_visitor_ids_that_differ_only_in_case_are_two_visitors(signed_enterprise, agent):
+    lower = login_visitor(signed_enterprise, **signed(visitor_id="caseuser-7f3a"))
+    message_create(visitor=lower.visitor, sender="visitor", content="only mine", client_id="c-1")
+    upper = login_visitor(signed_enterprise, **signed(visitor_id="CaseUser-7F3A"))
+    assert upper.created and upper.visitor.pk != lower.visitor.pk
+    assert visitor_messages(upper.token).json()["messages"] == []
+    # Every lookup by public id is exact, the agents' too.
+    from chat.access import access_visitor
+
+    assert access_visitor(agent=agent, visitor_id="caseuser-7f3a").pk == lower.visitor.pk
+    assert access_visitor(agent=agent, visitor_id="CaseUser-7F3A").pk == upper.visitor.pk
+    with pytest.raises(ChatError):
+        access_visitor(agent=agent, visitor_id="CASEUSER-7F3A")
+
+
+@login_db
+async def test_changing_the_secret_from_code_that_runs_an_event_loop_still_closes_the_sockets(enterprise, monkeypatch):
+    """A test or script driving an event loop in its own thread (Playwright's sync API does) saves the
+    enterprise: the publish cannot use async_to_sync in that thread, and must not fail the save."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # as the browser tests allow it
+    from chat.frames import CLOSE_UNAUTHENTICATED
+    from tests.chat.wsutil import connect_ready, recv, visitor_socket
+
+    anonymous = login_visitor(enterprise)
+    comm = visitor_socket(anonymous.token)
+    await connect_ready(comm)
+    set_secret(enterprise, SECRET)  # sync ORM inside the running loop's thread, as such a script does
+    assert (await recv(comm))["data"]["code"] == "unauthenticated"
+    assert await comm.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
