@@ -15,13 +15,14 @@ CREDENTIALS_CLAIM = "cv"
 
 
 def token_current(user: User, token: Any) -> bool:
-    """Whether `token` was issued for the user's present credentials (a token without the claim never is)."""
-    return bool(user.is_active) and token.get(CREDENTIALS_CLAIM) == user.credentials_version
+    """Whether `token` was issued for the user's present credentials (a token without the claim never is),
+    and the user may still log in (active, in an active enterprise; `enterprise` loaded)."""
+    return user.login_allowed() and token.get(CREDENTIALS_CLAIM) == user.credentials_version
 
 
 def _revoked() -> InvalidToken:
     # The same code as an expired token, so a client does what it already does: refresh, then log in.
-    return InvalidToken(_("Token was revoked by a password change or deactivation; log in again."))
+    return InvalidToken(_("Token was revoked by a password change, a deactivation or a suspension; log in again."))
 
 
 class _Stamped:
@@ -49,7 +50,7 @@ class TokenRefreshSerializer(serializers.TokenRefreshSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         refresh = self.token_class(attrs["refresh"])
-        user = User.objects.filter(pk=refresh.get("user_id")).first()
+        user = User.objects.filter(pk=refresh.get("user_id")).select_related("enterprise").first()
         if user is None or not token_current(user, refresh):
             raise _revoked()
         return super().validate(attrs)
@@ -57,7 +58,8 @@ class TokenRefreshSerializer(serializers.TokenRefreshSerializer):
 
 class JWTAuthentication(authentication.JWTAuthentication):
     def get_user(self, validated_token: Any) -> Any:
-        user = super().get_user(validated_token)
-        if not isinstance(user, User) or not token_current(user, validated_token):
+        # simplejwt's own lookup, with the enterprise in the same query: token_current reads it.
+        user = User.objects.filter(pk=validated_token.get("user_id")).select_related("enterprise").first()
+        if user is None or not token_current(user, validated_token):
             raise _revoked()
         return user

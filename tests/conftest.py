@@ -68,6 +68,15 @@ def other_agent(other_enterprise: Enterprise) -> User:
     return agent_create(enterprise=other_enterprise, username="globex1", password=AGENT_PASSWORD, nickname="Gil")
 
 
+def said(text: str) -> str:
+    """`text` as the server says it to a client that names no language: in the default one (zh-hans)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        return translation.gettext(text)
+
+
 def login_visitor(enterprise: Enterprise, agent: User | None = None, **overrides: Any) -> VisitorLogin:
     params: dict[str, Any] = {
         "enterprise_id": enterprise.pk,

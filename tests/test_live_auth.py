@@ -57,3 +57,37 @@ async def test_a_password_change_closes_the_agents_socket_on_another_node(agent)
             assert me.status_code == 401
             refresh = await http.post(f"{node_a}/api/v1/auth/token/refresh", json={"refresh": tokens["refresh"]})
             assert refresh.status_code == 401
+
+
+async def test_suspending_an_enterprise_closes_its_sockets_on_every_node(agent, enterprise):
+    with gofly_server(log=ARTIFACTS / "suspend-a.log") as node_a, gofly_server() as node_b:
+        async with httpx.AsyncClient() as http:
+            tokens = (
+                await http.post(f"{node_a}/api/v1/auth/token", json={"username": "kefu2", "password": AGENT_PASSWORD})
+            ).json()
+            visitor = (
+                await http.post(f"{node_b}/api/v1/visitor/login", json={"ent_id": enterprise.pk, "kefu_id": "kefu2"})
+            ).json()
+        async with (
+            websockets.connect(ws_url(node_b, f"/ws/agent?token={tokens['access']}")) as agent_ws,
+            websockets.connect(ws_url(node_a, f"/ws/visitor?token={visitor['token']}")) as visitor_ws,
+        ):
+            await next_frame(agent_ws, "ready")
+            await next_frame(visitor_ws, "ready")
+
+            def suspend() -> None:
+                enterprise.is_active = False
+                enterprise.save()
+
+            await sync_to_async(suspend)()  # neither node: a third process, as a superadmin's in /admin
+            for ws in (agent_ws, visitor_ws):
+                assert (await next_frame(ws, "error"))["code"] == "unauthenticated"
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await ws.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        async with httpx.AsyncClient() as http:
+            me = await http.get(f"{node_a}/api/v1/agent/me", headers={"Authorization": f"Bearer {tokens['access']}"})
+            assert me.status_code == 401
+
+
