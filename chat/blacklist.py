@@ -8,10 +8,10 @@ enterprise at login and in the socket batch's one indexed range query (enterpris
 
 from __future__ import annotations
 
-import ipaddress
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts import permissions
-from enterprises.models import IPBlacklist, ip_network_parse
+from enterprises.models import IPBlacklist, ip_network_of, ip_network_parse, ip_network_prefix
 
 from . import frames
 from .access import access_visitor
@@ -39,6 +39,9 @@ DURATIONS: dict[str, timedelta | None] = {
     "forever": None,
 }
 WHAT = ("visitor", "ip", "network")
+# The furthest expiry a date may set; beyond it, "forever" says what is meant, and shown in any time zone
+# the date still exists.
+_EXPIRY_MAX = timedelta(days=100 * 365)
 _REASON_MAX = 200
 _NETWORK_MAX = 43
 
@@ -73,14 +76,31 @@ def expiry_parse(value: object) -> datetime | None:
     if isinstance(value, str) and value in DURATIONS:
         span = DURATIONS[value]
         return None if span is None else timezone.now() + span
-    moment = parse_datetime(value) if isinstance(value, str) and len(value) <= 40 else None
-    if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    if moment is None or moment <= timezone.now():
+    moment = _moment(value)
+    now = timezone.now()
+    if moment is None or moment <= now or moment > now + _EXPIRY_MAX:
         raise ChatError(
-            "invalid", _("Block until one of 1h, 1d, 7d, 30d, forever, or a future date and time (ISO 8601).")
+            "invalid",
+            _("Block until one of 1h, 1d, 7d, 30d, forever, or a date and time (ISO 8601) in the next %(years)d years.")
+            % {"years": _EXPIRY_MAX.days // 365},
         )
     return moment
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO 8601 datetime as an aware UTC datetime, or None for anything else: a day that does not exist
+    (2999-02-30) and an offset that pushes it past year 9999 (9999-12-31T23:59:59-14:00) included."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = parse_datetime(value)
+        if moment is None:
+            return None
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _reason(value: object) -> str:
@@ -94,11 +114,10 @@ def _reason(value: object) -> str:
 def _network_of(ip: str, what: str) -> str:
     if what == "ip":
         return ip
-    address = ipaddress.ip_address(ip)
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    network = ip_network_of(ip, 24, 64)
+    if network is None:
+        raise ChatError("invalid", _("This visitor's address is unknown."))
+    return network
 
 
 def visitor_block(
@@ -144,11 +163,28 @@ def ip_block(*, agent: User, network: object, reason: object = "", until: object
     return _address_block(agent=agent, network=network, reason=_reason(reason), expires_at=expiry_parse(until))
 
 
+def _width_allowed(agent: User, shown: str) -> None:
+    """The whole address space is never blocked; a network wider than GOFLY_BLOCK_PREFIX_V4 (/16) or
+    GOFLY_BLOCK_PREFIX_V6 (/32) only by someone who may change the enterprise's settings: one plain
+    agent must not be able to turn every visitor away."""
+    version, prefix = ip_network_prefix(shown)
+    if prefix == 0:
+        raise ChatError("too_wide", _("A block cannot hold every address of the internet."))
+    narrowest = settings.GOFLY["BLOCK_PREFIX_V4" if version == 4 else "BLOCK_PREFIX_V6"]
+    if prefix < narrowest and not agent.has_perm(permissions.MANAGE_SETTINGS):
+        raise ChatError(
+            "forbidden",
+            _("Only an enterprise admin may block a network wider than /%(prefix)d.") % {"prefix": narrowest},
+            403,
+        )
+
+
 def _address_block(*, agent: User, network: str, reason: str, expires_at: datetime | None) -> dict[str, Any]:
     enterprise_id = agent.enterprise_id
     if enterprise_id is None:
         raise permissions_forbidden()
     shown, start, end = ip_network_parse(network)
+    _width_allowed(agent, shown)
     with transaction.atomic():
         entry, _created = IPBlacklist.objects.update_or_create(
             enterprise_id=enterprise_id,

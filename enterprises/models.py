@@ -157,13 +157,32 @@ def ip_network_parse(value: str) -> tuple[str, str, str]:
     return shown, first, last
 
 
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def ip_network_prefix(value: str) -> tuple[int, int]:
+    """(IP version, prefix length) of a network as ip_network_parse shows it, for the width rules of
+    blocks (chat.blacklist). An IPv6 network that holds every IPv4-mapped address holds every IPv4
+    visitor too (ip_key maps them there), so it counts as IPv4's 0.0.0.0/0."""
+    network = ipaddress.ip_network(value, strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and _IPV4_MAPPED.subnet_of(network):
+        return 4, 0
+    return network.version, network.prefixlen
+
+
+def whole_address_space_error() -> ValidationError:
+    return ValidationError(_("A block cannot hold every address of the internet."), code="too_wide")
+
+
 def validate_ip_network(value: str) -> None:
     try:
-        ip_network_parse(value)
+        shown = ip_network_parse(value)[0]
     except ValueError:
         raise ValidationError(
             _("Enter an IP address (203.0.113.7) or a network (203.0.113.0/24)."), code="invalid"
         ) from None
+    if ip_network_prefix(shown)[1] == 0:
+        raise whole_address_space_error()
 
 
 class Block(models.Model):

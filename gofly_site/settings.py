@@ -310,6 +310,9 @@ GOFLY: dict[str, Any] = {
     "IMAGE_DECODES": int(os.environ.get("GOFLY_IMAGE_DECODES", "2")),
     "IMAGE_DECODE_WAIT": float(os.environ.get("GOFLY_IMAGE_DECODE_WAIT", "10")),
     "RATE_UPLOADS": env_rate("GOFLY_RATE_UPLOADS", "20/60"),
+    # The widest networks (prefix lengths) an agent without the manage_settings permission may block.
+    "BLOCK_PREFIX_V4": int(os.environ.get("GOFLY_BLOCK_PREFIX_V4", "16")),
+    "BLOCK_PREFIX_V6": int(os.environ.get("GOFLY_BLOCK_PREFIX_V6", "32")),
     # The widget's launcher state (GET /api/v1/widget): one per host page view.
     "RATE_WIDGET_PER_IP": env_rate("GOFLY_RATE_WIDGET", "600/60"),
     # Pages of the visitor's trail (the widget's `page` frame).

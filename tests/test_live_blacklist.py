@@ -63,7 +63,7 @@ async def test_a_block_written_on_one_process_closes_the_visitor_on_the_other(en
 
                 # --- by address: every visitor of the enterprise on it goes ----------------------------
                 answer = await http.post(
-                    f"{node_1}/api/v1/agent/blacklist", json={"network": "127.0.0.0/8"}, headers=auth
+                    f"{node_1}/api/v1/agent/blacklist", json={"network": "127.0.0.0/16"}, headers=auth
                 )
                 assert answer.status_code == 201
                 await closed_with(back, 4403)

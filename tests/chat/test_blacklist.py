@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from accounts.services import agent_create, roles_ensure
 from chat import blacklist, broadcast, frames
 from chat.blacklist import blacklist_entries, blacklist_remove, ip_block, visitor_block
 from chat.errors import ChatError
@@ -270,7 +271,7 @@ def test_the_visitor_http_check_adds_no_query(enterprise, agent):
     client.get("/api/v1/visitor/conversation")
     with CaptureQueriesContext(connection) as plain:
         client.get("/api/v1/visitor/conversation")
-    ip_block(agent=agent, network="10.0.0.0/8")
+    ip_block(agent=agent, network="10.0.0.0/16")
     visitor_block(agent=agent, visitor_id=login_visitor(enterprise, agent).visitor.visitor_id)
     with CaptureQueriesContext(connection) as blocked_elsewhere:
         assert client.get("/api/v1/visitor/conversation").status_code == 200
@@ -347,3 +348,87 @@ def test_the_api_refuses_an_agent_without_the_block_permission(enterprise, agent
 def test_blocked_until_is_what_the_summary_says(enterprise, agent):
     result = login_visitor(enterprise, agent)
     assert blacklist.visitor_block_summary(result.visitor) is None
+
+
+@pytest.mark.parametrize(
+    "until",
+    [
+        "9999-12-31T23:59:59-23:59",  # past year 9999 once in UTC
+        "9999-12-31T23:59:59-14:00",
+        "2999-02-30T00:00:00",  # no such day
+        "2024-13-01T00:00:00",
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59Z",  # exists, but shown east of UTC it would not
+        "2300-01-01T00:00:00Z",
+    ],
+)
+def test_an_expiry_date_that_does_not_exist_or_is_too_far_is_refused_as_invalid(enterprise, agent, until):
+    result = login_visitor(enterprise, agent)
+    with pytest.raises(ChatError) as err:
+        visitor_block(agent=agent, visitor_id=result.visitor.visitor_id, until=until)
+    assert err.value.code == "invalid"
+    with pytest.raises(ChatError) as err:
+        ip_block(agent=agent, network="203.0.113.9", until=until)
+    assert err.value.code == "invalid"
+    client = agent_client(agent)
+    for body in (
+        {"what": "visitor", "visitor_id": result.visitor.visitor_id, "until": until},
+        {"what": "network", "network": "203.0.113.0/24", "until": until},
+    ):
+        response = client.post("/api/v1/agent/blacklist", body, format="json")
+        assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
+    assert not VisitorBlock.objects.exists() and not IPBlacklist.objects.exists()
+
+
+def test_a_date_with_an_offset_is_kept_as_the_same_moment(enterprise, agent):
+    result = login_visitor(enterprise, agent)
+    entry = visitor_block(agent=agent, visitor_id=result.visitor.visitor_id, until="2099-06-01T08:00:00+08:00")
+    assert entry["expires_at"] == "2099-06-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0", "::ffff:0:0/96", "::/64", "::ffff:0:0/95", "0.0.0.0/0.0.0.0"])
+def test_the_whole_address_space_is_never_blocked_by_anyone(enterprise, agent, network):
+    roles_ensure()
+    boss = agent_create(enterprise=enterprise, username="boss", password=AGENT_PASSWORD, role="enterprise_admin")
+    for who in (agent, boss):
+        with pytest.raises(ChatError) as err:
+            ip_block(agent=who, network=network)
+        assert err.value.code in ("too_wide", "invalid")
+    response = agent_client(boss).post(
+        "/api/v1/agent/blacklist", {"what": "network", "network": network}, format="json"
+    )
+    assert response.status_code == 400
+    assert not IPBlacklist.objects.exists()
+    assert login_visitor(enterprise, agent, ip="198.51.100.1").created
+
+
+@pytest.mark.parametrize(
+    ("network", "plain_agent_may"),
+    [
+        ("10.1.0.0/16", True),
+        ("10.0.0.0/15", False),
+        ("10.0.0.0/8", False),
+        ("2001:db8::/32", True),
+        ("2001:d00::/24", False),
+        ("::ffff:10.0.0.0/104", True),  # IPv4 10.0.0.0/8 written as IPv6: judged as IPv4 /8... see below
+    ],
+)
+def test_a_network_wider_than_the_limit_needs_an_enterprise_admin(enterprise, agent, network, plain_agent_may):
+    if network.startswith("::ffff:"):
+        plain_agent_may = False  # ::ffff:10.0.0.0/104 is 10.0.0.0/8
+    roles_ensure()
+    boss = agent_create(enterprise=enterprise, username="boss", password=AGENT_PASSWORD, role="enterprise_admin")
+    if plain_agent_may:
+        assert ip_block(agent=agent, network=network)["what"]
+    else:
+        with pytest.raises(ChatError) as err:
+            ip_block(agent=agent, network=network)
+        assert (err.value.code, err.value.status) == ("forbidden", 403)
+        assert ip_block(agent=boss, network=network)["what"]
+
+
+def test_the_width_limits_are_configurable(enterprise, agent, settings):
+    settings.GOFLY = {**settings.GOFLY, "BLOCK_PREFIX_V4": 24}
+    with pytest.raises(ChatError):
+        ip_block(agent=agent, network="10.1.0.0/16")
+    assert ip_block(agent=agent, network="10.1.2.0/24")["what"] == "10.1.2.0/24"

@@ -108,7 +108,7 @@ def test_the_connect_check_costs_no_query_of_its_own(enterprise, agent):
     visitors_for_sockets([lookup])
     with CaptureQueriesContext(connection) as before:
         visitors_for_sockets([lookup])
-    ip_block(agent=agent, network="10.0.0.0/8")
+    ip_block(agent=agent, network="10.0.0.0/16")
     visitor_block(agent=agent, visitor_id=login_visitor(enterprise, agent).visitor.visitor_id)
     with CaptureQueriesContext(connection) as after:
         visitors_for_sockets([lookup])

@@ -34,7 +34,7 @@ def test_an_ipv4_mapped_ipv6_address_has_the_key_of_its_ipv4_address():
         ("198.51.100.0/24", "198.51.101.0", False),
         ("2001:db8::/32", "2001:db8:ffff::5", True),
         ("2001:db8::/32", "2001:db9::5", False),
-        ("0.0.0.0/0", "2001:db8::5", False),  # all of IPv4 is not IPv6
+        ("0.0.0.0/1", "2001:db8::5", False),  # half of IPv4 is not IPv6
     ],
 )
 def test_visitor_login_matches_addresses_and_networks_in_two_plain_queries(enterprise, entry, ip, blocked):
