@@ -36,6 +36,19 @@ def validate_origin(value: str) -> None:
         raise ValidationError(_("Not an origin (scheme://host[:port], no path): %(value)s"), params={"value": value})
 
 
+def validate_landing_domain(value: str) -> None:
+    """An origin whose host this server answers to (ALLOWED_HOSTS): anything else would make the platform's
+    own chat links an open redirect."""
+    from .origins import origin_normalize, served_here  # they read Enterprise
+
+    validate_origin(value)
+    normal = origin_normalize(value) if value.strip() else None
+    if normal is not None and not served_here(normal):
+        raise ValidationError(
+            _("%(value)s is not one of this server's hosts (ALLOWED_HOSTS)."), params={"value": normal}
+        )
+
+
 class Enterprise(models.Model):
     name = models.CharField(_("name"), max_length=100)
     welcome_text = models.TextField(
@@ -59,7 +72,7 @@ class Enterprise(models.Model):
         max_length=200,
         blank=True,
         default="",
-        validators=[validate_origin],
+        validators=[validate_landing_domain],
         help_text=_(
             "An origin (https://chat.example.com) where the visitor chat page is served: a chat link opened on "
             "any other host of this server is redirected there, with the same path and query. It must be one of "

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
+from django.http.request import validate_host
 
 from .models import Enterprise
 
@@ -41,6 +42,18 @@ def origin_normalize(value: str | None) -> str | None:
     if not _HOST.match(host):
         return None
     return f"{scheme}://{host}" if port in (None, _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
+
+
+def served_here(origin: str) -> bool:
+    """Whether the host of `origin` (normalised) is one this server answers to: in ALLOWED_HOSTS, as
+    Django matches them (".example.com" holds its subdomains). A bare "*" vouches for no host: it
+    would let a landing domain send visitors to any site."""
+    host = urlsplit(origin).hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    allowed = [pattern for pattern in settings.ALLOWED_HOSTS if pattern != "*"]
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # what Django itself admits then
+    return bool(host) and validate_host(host, allowed)
 
 
 def allowed_origins(enterprise: Enterprise) -> list[str]:
@@ -111,7 +124,7 @@ def landing_redirect(request: HttpRequest, enterprise: Enterprise) -> str | None
     Hosts (with their port) are compared, not schemes: behind a TLS proxy that does not say so, the scheme
     a request seems to come with is not the browser's, and comparing it would redirect for ever."""
     landing = origin_normalize(enterprise.landing_domain)
-    if landing is None:
+    if landing is None or not served_here(landing):  # a row from before the rule, or hosts changed since
         return None
     try:
         here = origin_normalize(f"{request.scheme}://{request.get_host()}")

@@ -11,7 +11,7 @@ from accounts import permissions
 from chat.errors import ChatError
 
 from .models import Enterprise, IPBlacklist, ip_network_parse, ip_network_prefix
-from .origins import origin_normalize
+from .origins import origin_normalize, served_here
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -39,12 +39,19 @@ def landing_domain_error() -> str:
 
 
 def landing_domain_clean(value: object) -> str:
-    """A landing domain as stored: a normalised origin, or "" for none; ChatError `invalid` otherwise."""
+    """A landing domain as stored: a normalised origin on one of this server's hosts, or "" for none;
+    ChatError `invalid` otherwise."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return ""
     normal = origin_normalize(value) if isinstance(value, str) and len(value) <= 200 else None
     if normal is None:
         raise ChatError("invalid", landing_domain_error())
+    if not served_here(normal):
+        raise ChatError(
+            "invalid",
+            _("%(value)s is not one of this server's hosts (ALLOWED_HOSTS): the landing domain must reach GoFly.")
+            % {"value": normal},
+        )
     return normal
 
 

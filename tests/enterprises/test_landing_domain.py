@@ -139,3 +139,30 @@ def test_an_agent_without_the_settings_permission_cannot_set_it(enterprise: Ente
 def test_a_superadmin_sets_it_in_the_admin(enterprise: Enterprise, admin_client: Any) -> None:
     page = admin_client.get(f"/admin/enterprises/enterprise/{enterprise.pk}/change/")
     assert page.status_code == 200 and b'name="landing_domain"' in page.content
+
+
+@pytest.mark.parametrize("value", ["https://evil.example", "https://chat.example.com.evil.example", "http://127.0.0.2"])
+def test_a_host_this_server_does_not_serve_is_refused_everywhere(enterprise: Enterprise, admin: Any, value: str):
+    refused = agent_client(admin).patch("/api/v1/agent/settings", {"landing_domain": value}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid")
+    assert "ALLOWED_HOSTS" in refused.json()["error"]["message"]["landing_domain"][0]
+    enterprise.landing_domain = value
+    with pytest.raises(ValidationError) as invalid:
+        enterprise.full_clean()
+    assert "landing_domain" in invalid.value.message_dict
+    assert Enterprise.objects.get(pk=enterprise.pk).landing_domain == ""
+
+
+def test_a_wildcard_host_setting_vouches_for_no_landing_domain(enterprise: Enterprise, admin: Any, settings: Any):
+    settings.ALLOWED_HOSTS = ["*"]
+    refused = agent_client(admin).patch("/api/v1/agent/settings", {"landing_domain": LANDING}, format="json")
+    assert refused.status_code == 400
+    settings.ALLOWED_HOSTS = [".example.com", "testserver"]  # a domain and its subdomains
+    changed = agent_client(admin).patch("/api/v1/agent/settings", {"landing_domain": LANDING}, format="json")
+    assert changed.status_code == 200
+
+
+def test_a_stored_landing_domain_on_a_host_not_served_redirects_nowhere(enterprise: Enterprise, agent: Any):
+    Enterprise.objects.filter(pk=enterprise.pk).update(landing_domain="https://evil.example")  # from before the rule
+    response = Client().get(f"/chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}", HTTP_HOST="old.example.com")
+    assert response.status_code == 200 and "Location" not in response
