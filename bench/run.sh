@@ -39,6 +39,7 @@ export GOFLY_REDIS_PREFIX=goflybench
 export GOFLY_VAR_DIR="$ROOT/bench/.var"      # credentials, pid file, secret key: not the app's var/
 export GOFLY_AGENT_PASSWORD=${GOFLY_AGENT_PASSWORD:-bench-Secret-2024}
 export GOFLY_LOGIN_RATE=${GOFLY_LOGIN_RATE:-1000000}   # all visitors log in from 127.0.0.1
+export GOFLY_SOCKETS_PER_IP=${GOFLY_SOCKETS_PER_IP:-1000000}   # ... and connect from it
 # One agent sends 200 msg/s in scenario b; the default (60 per 10 s) would refuse 97 % of them.
 export GOFLY_RATE_AGENT=${GOFLY_RATE_AGENT:-1000000/10}
 export LOG_LEVEL=${LOG_LEVEL:-WARNING}

@@ -160,7 +160,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         heartbeat.register(presence)
         return came_online
 
+    async def admitted(self, kind: str, pk: int) -> bool:
+        """Whether this socket fits the caps on sockets per visitor, agent and address; if not, it is
+        refused with 4429 and says which."""
+        over = lifecycle.socket_admit(self, kind, pk, self.scope["gofly"]["ip"])
+        if over is None:
+            return True
+        if over == "owner":
+            message = _("Too many chat windows are open; close one and this one reconnects.")
+        else:
+            message = _("Too many connections from your network; try again later.")
+        await self.refuse("too_many_sockets", message, frames.CLOSE_TOO_MANY)
+        return False
+
     async def disconnect(self, code: int) -> None:
+        lifecycle.socket_release(self)
         lifecycle.unregister(self)
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -297,6 +311,8 @@ class VisitorConsumer(ChatConsumer):
         enterprise = self.visitor.enterprise
         if not origins.socket_origin_allowed(enterprise, self.scope):
             await self.refuse("forbidden_origin", _("This site may not open the chat."), frames.CLOSE_FORBIDDEN)
+            return
+        if not await self.admitted(VISITOR, self.visitor.pk):
             return
         ent = enterprise.pk
         # Subscribed before `ready`: whatever is stored after the client's sync reaches it as a push.
@@ -445,6 +461,8 @@ class AgentConsumer(ChatConsumer):
         # A session cookie is sent by the browser on any site's behalf; only our own pages may use it.
         if info["agent_via"] == "session" and not self._same_site(info["origin"]):
             await self.refuse("forbidden_origin", _("Cross-site console connection refused."), frames.CLOSE_FORBIDDEN)
+            return
+        if not await self.admitted(AGENT, self.agent.pk):
             return
         self.visitor_cache: dict[str, Visitor] = {}
         self.send_chains: dict[str, asyncio.Task[None]] = {}

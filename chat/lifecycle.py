@@ -7,7 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import Counter
 from typing import Any, Protocol
+
+from django.conf import settings
+
+from enterprises.models import ip_network_of
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,10 @@ class Closable(Protocol):
 
 _live: weakref.WeakSet[Closable] = weakref.WeakSet()
 _stopping = False
+# Sockets open in this process per owner (("v", visitor pk) or ("a", agent pk)) and per client network.
+_owners: Counter[tuple[str, int]] = Counter()
+_networks: Counter[str] = Counter()
+_slots: weakref.WeakKeyDictionary[Any, tuple[tuple[str, int], str | None]] = weakref.WeakKeyDictionary()
 
 
 def register(socket: Closable) -> None:
@@ -36,6 +45,39 @@ def register(socket: Closable) -> None:
 
 def unregister(socket: Closable) -> None:
     _live.discard(socket)
+
+
+def socket_admit(socket: Any, kind: str, pk: int, ip: str | None) -> str | None:
+    """Count a socket that is about to open against the caps of this process (GOFLY_SOCKETS_PER_VISITOR,
+    _PER_AGENT and _PER_IP; an IPv6 client counts by its /64): None when it is within them, else which
+    cap it would pass ("owner" or "address"), and it is not counted. Caps are per process, like the
+    memory they protect; socket_release gives the slot back."""
+    owner = (kind, pk)
+    owner_cap = settings.GOFLY["SOCKETS_PER_VISITOR" if kind == "v" else "SOCKETS_PER_AGENT"]
+    if _owners[owner] >= owner_cap:
+        return "owner"
+    network = ip_network_of(ip, 32, 64)
+    if network is not None and _networks[network] >= settings.GOFLY["SOCKETS_PER_IP"]:
+        return "address"
+    _owners[owner] += 1
+    if network is not None:
+        _networks[network] += 1
+    _slots[socket] = (owner, network)
+    return None
+
+
+def socket_release(socket: Any) -> None:
+    slot = _slots.pop(socket, None)
+    if slot is None:
+        return
+    owner, network = slot
+    _owners[owner] -= 1
+    if _owners[owner] <= 0:
+        del _owners[owner]
+    if network is not None:
+        _networks[network] -= 1
+        if _networks[network] <= 0:
+            del _networks[network]
 
 
 def stopping() -> bool:
@@ -96,6 +138,9 @@ async def heal_older_than(epoch: int, since: float) -> int:
 
 
 def reset() -> None:
-    """Tests: forget the stopping flag."""
+    """Tests: forget the stopping flag and the sockets counted against the caps."""
     global _stopping
     _stopping = False
+    _owners.clear()
+    _networks.clear()
+    _slots.clear()

@@ -310,6 +310,11 @@ GOFLY: dict[str, Any] = {
     "IMAGE_DECODES": int(os.environ.get("GOFLY_IMAGE_DECODES", "2")),
     "IMAGE_DECODE_WAIT": float(os.environ.get("GOFLY_IMAGE_DECODE_WAIT", "10")),
     "RATE_UPLOADS": env_rate("GOFLY_RATE_UPLOADS", "20/60"),
+    # Websockets one process keeps open per visitor, per agent and per client address (an IPv6 /64); the
+    # next is refused with 4429 (chat.lifecycle.socket_admit).
+    "SOCKETS_PER_VISITOR": int(os.environ.get("GOFLY_SOCKETS_PER_VISITOR", "10")),
+    "SOCKETS_PER_AGENT": int(os.environ.get("GOFLY_SOCKETS_PER_AGENT", "20")),
+    "SOCKETS_PER_IP": int(os.environ.get("GOFLY_SOCKETS_PER_IP", "256")),
     # The widest networks (prefix lengths) an agent without the manage_settings permission may block.
     "BLOCK_PREFIX_V4": int(os.environ.get("GOFLY_BLOCK_PREFIX_V4", "16")),
     "BLOCK_PREFIX_V6": int(os.environ.get("GOFLY_BLOCK_PREFIX_V6", "32")),

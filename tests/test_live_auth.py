@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 import websockets
@@ -91,3 +93,22 @@ async def test_suspending_an_enterprise_closes_its_sockets_on_every_node(agent, 
             assert me.status_code == 401
 
 
+async def test_one_visitor_token_opens_only_so_many_sockets_on_a_real_server(agent, enterprise):
+    with gofly_server(env={"GOFLY_SOCKETS_PER_VISITOR": "5"}) as node:
+        async with httpx.AsyncClient() as http:
+            login = await http.post(f"{node}/api/v1/visitor/login", json={"ent_id": enterprise.pk})
+        url = ws_url(node, f"/ws/visitor?token={login.json()['token']}")
+        sockets = [await websockets.connect(url) for _ in range(30)]
+        try:
+            outcomes = []
+            for ws in sockets:
+                frame = json.loads(await ws.recv())
+                outcomes.append(frame["type"] if frame["type"] == "ready" else frame["data"]["code"])
+            assert outcomes == ["ready"] * 5 + ["too_many_sockets"] * 25
+            for ws in sockets[5:]:
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await ws.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        finally:
+            for ws in sockets:
+                await ws.close()

@@ -397,6 +397,7 @@
 
   var CLOSE_UNAUTHENTICATED = 4401;
   var CLOSE_FORBIDDEN = 4403;
+  var CLOSE_TOO_MANY = 4429; // too many sockets of this visitor, agent or network: retry, but slowly
 
   /**
    * opts: url() -> string; onOpen(); onFrame(type, data); onStatus("connecting"|"open"|"waiting"|"offline"|"stopped");
@@ -524,14 +525,14 @@
       this.opts.onUnauthenticated(this.lastError);
       return;
     }
-    this._schedule();
+    this._schedule(code === CLOSE_TOO_MANY ? 10000 : 500);
   };
 
-  Socket.prototype._schedule = function () {
+  Socket.prototype._schedule = function (base) {
     if (this.stopped || this.timer) return;
     var offline = global.navigator && global.navigator.onLine === false;
     this._setStatus(offline ? "offline" : "waiting");
-    var delay = backoffDelay(this.attempt, 500, offline ? 30000 : 15000);
+    var delay = backoffDelay(this.attempt, base || 500, offline ? 30000 : Math.max(15000, base || 0));
     this.attempt = Math.min(this.attempt + 1, 10);
     var self = this;
     this.timer = setTimeout(function () {
