@@ -1,4 +1,4 @@
-"""Django's header-only middleware, run on the event loop instead of a thread hop per hook.
+"""Header-only middleware (Django's, and django-csp's), run on the event loop instead of a thread hop per hook.
 
 Under ASGI Django runs each hook of a sync middleware through `sync_to_async` on the one thread that all
 sync code shares: with our list, 14 hops per request, a fifth of a visitor login's CPU (bench/README.md).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csp import middleware as csp
 from django.contrib.auth import middleware as auth
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, locale, security
@@ -55,3 +56,7 @@ class AuthenticationMiddleware(_Inline, auth.AuthenticationMiddleware):
 
 class XFrameOptionsMiddleware(_Inline, clickjacking.XFrameOptionsMiddleware):
     pass
+
+
+class CSPMiddleware(_Inline, csp.CSPMiddleware):
+    pass  # django-csp's hooks set a lazy nonce and a header

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "channels",
     "axes",
+    "csp",  # its system checks catch django-csp settings it no longer reads
     "accounts",
     "enterprises",
     "chat",
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
 # Django's own classes, but for those in gofly_site.middleware: the same, without a thread hop per hook.
 MIDDLEWARE = [
     "gofly_site.middleware.SecurityMiddleware",
+    "gofly_site.middleware.CSPMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gofly_site.middleware.LocaleMiddleware",
@@ -248,6 +250,20 @@ if env_bool("SECURE_PROXY_SSL"):
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips the client's own).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "SAMEORIGIN"
+
+# Content security policy (django-csp), on every answer, pages and JSON alike: scripts only from our own
+# origin, never inline or eval'd (our pages' <script> tags are files or JSON data), no plugins, no <base>.
+# Nothing else is restricted, so websockets, avatars on other hosts, style attributes and blob:/data:
+# previews keep working. django-csp writes default-src 'self' unless told otherwise, hence the None. The
+# chat page adds its enterprise's frame-ancestors, and /media/ keeps its own stricter policy (chat/views.py).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": None,
+        "script-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

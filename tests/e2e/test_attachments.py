@@ -98,7 +98,7 @@ def test_images_and_files_go_both_ways_picked_pasted_and_dropped(
     viewer = console.locator(".viewer")
     expect(viewer).to_be_visible()
     expect(viewer.locator(".viewer__img")).to_have_attribute("src", re.compile(r"^/media/[0-9a-f]{32}$"))
-    console.wait_for_function("document.querySelector('.viewer__img').naturalWidth === 1600")
+    console.wait_for_function("() => document.querySelector('.viewer__img').naturalWidth === 1600")
     console.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
     # The agent sends a file: the visitor gets a card that downloads it, served inert.

@@ -110,7 +110,7 @@ def open_row(console: Any, visitor_id: str) -> None:
 
 
 def visitor_id_of(page: Any) -> str:
-    page.wait_for_function("window.GoFlyVisitor && GoFlyVisitor.state.visitor")
+    page.wait_for_function("() => window.GoFlyVisitor && GoFlyVisitor.state.visitor")
     return page.evaluate("GoFlyVisitor.state.visitor.visitor_id")
 
 
@@ -215,10 +215,10 @@ def test_visitor_and_agent_chat_live_with_unread_badges_notifications_history_an
     desktop.goto(f"{server}/chatIndex?ent_id={enterprise.pk}")
     second = visitor_id_of(desktop)
     expect(row(console, second)).to_be_visible()
-    console.wait_for_function("window.__notifications.some(n => n.title.includes('New visitor'))")
+    console.wait_for_function("() => window.__notifications.some(n => n.title.includes('New visitor'))")
     send(desktop, "Second visitor here")
     expect(row(console, second).locator(".badge")).to_have_text("1")
-    console.wait_for_function("window.__notifications.some(n => n.body === 'Second visitor here')")
+    console.wait_for_function("() => window.__notifications.some(n => n.body === 'Second visitor here')")
     shot(console, "console")
     shot(desktop, "visitor-desktop")
     shot(phone, "visitor-phone")
@@ -265,9 +265,9 @@ def test_visitor_and_agent_chat_live_with_unread_badges_notifications_history_an
     expect(phone.locator('.msg--out[data-state="failed"]')).to_have_count(0)
 
     # --- the phone goes offline, types, comes back: delivered exactly once -----------------------
-    phone.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    phone.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     phone_context.set_offline(True)
-    phone.wait_for_function("GoFlyVisitor.socket.status !== 'open'")
+    phone.wait_for_function("() => GoFlyVisitor.socket.status !== 'open'")
     send(phone, "Typed while offline")
     queued = phone.locator(".msg--out").last
     expect(queued).to_have_attribute("data-state", "sending")
@@ -285,14 +285,14 @@ def test_visitor_and_agent_chat_live_with_unread_badges_notifications_history_an
     # --- the console goes offline and misses a message: the reconnect's sync fills the gap -------
     row(console, second).locator("button").click()
     agent_context.set_offline(True)
-    console.wait_for_function("GoFlyConsole.socket.status !== 'open'")
+    console.wait_for_function("() => GoFlyConsole.socket.status !== 'open'")
     send(phone, "Sent while the agent was away")
     expect(phone.locator(".msg--out").last).to_have_attribute("data-state", "sent")
     agent_context.set_offline(False)
     expect(console.locator("#conn-status")).to_have_attribute("data-state", "open")
     expect(row(console, first).locator(".vrow__preview")).to_have_text("Sent while the agent was away")
     expect(row(console, first).locator(".badge")).to_have_text("1")
-    console.wait_for_function("window.__notifications.some(n => n.body === 'Sent while the agent was away')")
+    console.wait_for_function("() => window.__notifications.some(n => n.body === 'Sent while the agent was away')")
     shot(console, "console-after-offline")
 
     # --- logging out (a CSRF-protected POST) returns to the login page ---------------------------
@@ -324,11 +324,11 @@ def test_a_message_typed_offline_in_a_tab_that_is_then_closed_is_sent_by_another
     second_tab.goto(link)
     assert visitor_id_of(second_tab) == visitor_id
     for tab in (first_tab, second_tab):
-        tab.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+        tab.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
 
     context.set_offline(True)
     for tab in (first_tab, second_tab):
-        tab.wait_for_function("GoFlyVisitor.socket.status !== 'open'")
+        tab.wait_for_function("() => GoFlyVisitor.socket.status !== 'open'")
     send(first_tab, "Typed in the first tab")
     send(second_tab, "Typed in the second tab")
     outbox_key = f"gofly.outbox.visitor.{enterprise.pk}"
@@ -404,7 +404,7 @@ def test_a_read_receipt_landing_before_the_reconnects_sync_leaves_the_missed_mes
 
     # Offline, the agent opens the first conversation (its read receipt waits for the reconnect), then the second.
     agent_context.set_offline(True)
-    console.wait_for_function("GoFlyConsole.socket.status !== 'open'")
+    console.wait_for_function("() => GoFlyConsole.socket.status !== 'open'")
     with console.expect_event("requestfailed", lambda request: request.url.endswith(f"/{first}/read")):
         row(console, first).locator("button").click()
     row(console, second).locator("button").click()

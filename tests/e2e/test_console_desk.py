@@ -61,7 +61,7 @@ def event_line(console: Any, code: str) -> Any:
 
 
 def notified(console: Any, predicate: str) -> None:
-    console.wait_for_function(f"window.__notifications.some(n => {predicate})")
+    console.wait_for_function(f"() => window.__notifications.some(n => {predicate})")
 
 
 def open_visitor(chromium: Any, base: str, enterprise: Any, text: str) -> tuple[Any, str]:
@@ -70,7 +70,7 @@ def open_visitor(chromium: Any, base: str, enterprise: Any, text: str) -> tuple[
     page = ctx.new_page()
     page.goto(f"{base}/chatIndex?ent_id={enterprise.pk}")
     visitor_id = visitor_id_of(page)
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     send(page, text)
     expect(page.locator(".msg--out").last).to_have_attribute("data-state", re.compile("sent|read"))
     return ctx, visitor_id

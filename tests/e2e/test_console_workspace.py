@@ -34,7 +34,7 @@ def _visitor_page(chromium: Any, base: str, enterprise: Any, text: str) -> tuple
     page = ctx.new_page()
     page.goto(f"{base}/chatIndex?ent_id={enterprise.pk}")
     visitor_id = visitor_id_of(page)
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     send(page, text)
     expect(page.locator(".msg--out").last).to_have_attribute("data-state", re.compile("sent|read"))
     return ctx, page, visitor_id
@@ -113,7 +113,7 @@ def test_an_agent_tags_finds_renames_and_notes_a_visitor_who_never_sees_the_note
     assert "20% off" not in visitor.locator("body").inner_text()
     # ...nor after a reload (sync and the HTTP history), nor in the history the page can ask for.
     visitor.reload()
-    visitor.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    visitor.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     expect(visitor.locator("#messages")).to_contain_text("Hello, how can I help?")
     assert "20% off" not in visitor.locator("body").inner_text()
     history = visitor.evaluate(

@@ -69,11 +69,11 @@ def test_an_admin_sets_the_landing_domain_and_a_chat_link_on_another_host_lands_
     assert page.url == f"{landing}/chatIndex?{query}"
     assert redirects == [f"{server}/chatIndex?{query}"]  # one hop, no loop
     visitor_id = visitor_id_of(page)
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     assert Visitor.objects.get(visitor_id=visitor_id).name == "Li Lei"
     # Reloading there stays there.
     page.reload()
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     assert page.url == f"{landing}/chatIndex?{query}"
     assert len(redirects) == 1

@@ -34,7 +34,7 @@ def test_with_nobody_online_a_visitor_leaves_a_message_that_waits_in_the_console
     page = ctx.new_page()
     page.goto(f"{server}/chatIndex?ent_id={enterprise.pk}&lang=en")
     visitor_id = visitor_id_of(page)
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
 
     # Nobody online: the offline text and the form above the composer.
     expect(page.locator("#offline-notice")).to_contain_text("We are away.")

@@ -40,7 +40,7 @@ def token_of(page: Any, enterprise: Any) -> str:
 
 
 def wait_open(page: Any) -> None:
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -145,7 +145,7 @@ def test_an_open_page_swaps_its_token_for_a_fresh_one_and_keeps_its_visitor(
     time.sleep(1.1)  # tokens carry their issue time in seconds: a fresh one differs
     # The token is old (the page has been open for long): the next connect swaps it.
     page.evaluate("GoFlyVisitor.state.tokenAt = Date.now() - 13 * 3600 * 1000; GoFlyVisitor.socket._drop(1006)")
-    page.wait_for_function(f"localStorage.getItem('gofly.visitor.{enterprise.pk}') !== {before!r}")
+    page.wait_for_function(f"() => localStorage.getItem('gofly.visitor.{enterprise.pk}') !== {before!r}")
     wait_open(page)
     assert page.evaluate("Date.now() - GoFlyVisitor.state.tokenAt") < 60000
     page.reload()

@@ -65,7 +65,7 @@ def test_in_chinese_no_english_is_left_on_the_visitor_page_in_any_state(
     page = context.new_page()
     page.goto(f"{server}/chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}&lang=zh-cn&extra={quote(extra)}")
     visitor_id_of(page)
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.locator("#leave-form")).to_be_visible()
     expect(page.locator("#product-pin")).to_be_visible()

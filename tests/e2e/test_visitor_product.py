@@ -91,7 +91,7 @@ def test_a_product_that_is_not_one_is_not_pinned_and_the_chat_works_and_dismissi
     page = context.new_page()
     page.goto(chat_link(server, enterprise, agent, {"title": "Trap", "url": "javascript:alert(1)"}, lang="zh-cn"))
     visitor_id = visitor_id_of(page)
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     expect(page.locator("#product-pin")).to_be_hidden()
     assert Visitor.objects.get(visitor_id=visitor_id).extra == {"plan": "gold"}
     base.send(page, "你好")
@@ -106,7 +106,7 @@ def test_a_product_that_is_not_one_is_not_pinned_and_the_chat_works_and_dismissi
     expect(page.locator("#product-pin")).to_be_hidden()
     page.reload()
     visitor_id_of(page)
-    page.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+    page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     expect(page.locator("#product-pin")).to_be_hidden()
     assert not Message.objects.filter(visitor__visitor_id=visitor_id, content__startswith="product[").exists()
     context.close()

@@ -183,7 +183,7 @@ def test_the_manuals_snippet_on_another_site_opens_the_chat_in_a_floating_panel_
     )
     # The newest one is previewed above the launcher, and the host's title flashes.
     expect(page.locator("gofly-widget .gfw-v")).to_contain_text("Shall I reserve one?")
-    page.wait_for_function("document.title === '(2) New message'")
+    page.wait_for_function("() => document.title === '(2) New message'")
     page.wait_for_timeout(600)  # a read receipt would have gone by now: the closed panel has seen nothing
     assert not Message.objects.filter(visitor=visitor, sender=Message.Sender.AGENT, read_at__isnull=False).exists()
     shot(page, "widget-unread")
@@ -246,7 +246,7 @@ def test_without_a_button_the_page_opens_the_chat_through_the_api_and_auto_open_
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.goto(host_site("quiet.html", body=quiet))
-    page.wait_for_function("window.GOFLY && document.querySelector('gofly-widget')")
+    page.wait_for_function("() => window.GOFLY && document.querySelector('gofly-widget')")
     expect(page.locator("gofly-widget .gfw-b")).to_be_hidden()
     assert page.locator("gofly-widget iframe").count() == 0
     page.evaluate("GOFLY.open()")
@@ -362,7 +362,7 @@ def test_the_launcher_shows_who_is_online_a_welcome_once_per_session_and_preview
         alice.post(path, {"client_id": "p-1", "content": "We have it in red."})
         expect(bubble.locator(".gfw-vt")).to_have_text("We have it in red.")
         expect(page.locator("gofly-widget .gfw-n")).to_have_text("1")
-        page.wait_for_function("document.title === '(1) New message'")
+        page.wait_for_function("() => document.title === '(1) New message'")
         card = 'product[{"title":"Red shoe","price":"99","img":"","url":""}]'
         alice.post(path, {"client_id": "p-2", "content": card})
         expect(bubble.locator(".gfw-vt")).to_have_text("[Product] Red shoe")  # the chat page words it
@@ -372,7 +372,7 @@ def test_the_launcher_shows_who_is_online_a_welcome_once_per_session_and_preview
     bubble.locator(".gfw-vb").click()  # the bubble opens the chat
     expect(page.locator("gofly-widget .gfw-p")).to_be_visible()
     expect(bubble).to_be_hidden()
-    page.wait_for_function("document.title === 'Shop'")
+    page.wait_for_function("() => document.title === 'Shop'")
     context.close()
     agent_context.close()
 
@@ -501,8 +501,8 @@ def test_one_message_rings_once_in_a_browser_with_the_chat_in_several_tabs(
     third.goto(f"{server}/chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}")
     assert base.visitor_id_of(third) == visitor_id
     for tab in (first, second):
-        chat_frame(tab).wait_for_function("GoFlyVisitor.socket.status === 'open'", polling=100)
-    third.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+        chat_frame(tab).wait_for_function("() => GoFlyVisitor.socket.status === 'open'", polling=100)
+    third.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     tabs = [first, second, third]
     assert sum(plays(tab) for tab in tabs) == 0
 
@@ -550,7 +550,7 @@ def test_a_tab_that_has_not_yet_seen_another_tabs_claim_still_stays_quiet(
     assert base.visitor_id_of(second) == visitor_id
     tabs = [first, second]
     for tab in tabs:
-        tab.wait_for_function("GoFlyVisitor.socket.status === 'open'")
+        tab.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
     alice = AgentAPI(server, agent.username)
     try:
         path = f"/api/v1/agent/visitors/{visitor_id}/messages"
@@ -577,7 +577,7 @@ def test_auto_show_loads_the_chat_hidden_and_opens_it_when_an_agent_writes(
     panel = page.locator("gofly-widget .gfw-p")
     expect(panel).to_be_hidden()
     visitor_id = chat_frame(page).evaluate("GoFlyVisitor.state.visitor.visitor_id")
-    chat_frame(page).wait_for_function("GoFlyVisitor.socket.status === 'open'", polling=100)
+    chat_frame(page).wait_for_function("() => GoFlyVisitor.socket.status === 'open'", polling=100)
     alice = AgentAPI(server, agent.username)
     try:
         alice.post(f"/api/v1/agent/visitors/{visitor_id}/messages", {"client_id": "a-1", "content": "Can I help?"})
