@@ -9,12 +9,12 @@ could keep an agent out of the console with ten wrong passwords. Following OWASP
   out for GOFLY_LOGIN_LOCKOUT seconds, the right password included (django-axes, counting in the cache).
   A guesser locks out only the addresses they guess from.
 - **Per account** (the normalised username, accounts.models.username_normalise): past GOFLY_LOGIN_FAILURES
-  unsuccessful attempts, each further attempt on the account from an unknown browser and network waits a
-  delay that doubles with each one, from 1 s to GOFLY_LOGIN_DELAY_MAX; until then it is refused with 429
-  and Retry-After, its password unchecked. Logins from a network that has logged into this account
-  before (accounts.LoginNetwork), or from a browser holding this account's device cookie, skip the delay:
-  a guesser spread over many addresses gets about one guess per GOFLY_LOGIN_DELAY_MAX seconds per
-  account, and the owner still gets in.
+  attempts (a successful login starts the count over), each further attempt on the account from an
+  unknown browser and network waits a delay that doubles with each one, from 1 s to
+  GOFLY_LOGIN_DELAY_MAX; until then it is refused with 429 and Retry-After, its password unchecked.
+  Logins from a network that has logged into this account before (accounts.LoginNetwork), or from a
+  browser holding this account's device cookie, skip the delay: a guesser spread over many addresses
+  gets about one guess per GOFLY_LOGIN_DELAY_MAX seconds per account, and the owner still gets in.
 
 Both fail open: while the cache (Redis) does not answer, logins are checked on their password alone and
 the outage is logged once (chat.health), instead of every login failing with a 500.
@@ -42,7 +42,7 @@ from django.utils.translation import ngettext
 from redis.exceptions import RedisError
 
 from chat import health
-from chat.identity import client_ip
+from chat.identity import request_client_ip
 from enterprises.models import ip_network_of
 
 from .models import LoginNetwork, User, username_normalise
@@ -71,12 +71,7 @@ def _clock() -> float:
 def request_ip(request: Any) -> str | None:
     """AXES_CLIENT_IP_CALLABLE: the network failures count against (login_network), found with the same
     trusted-proxy rule as everywhere else, not ipware's guess."""
-    return login_network(_address(request))
-
-
-def _address(request: Any) -> str | None:
-    meta = request.META
-    return client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP"))
+    return login_network(request_client_ip(request.META))
 
 
 def login_network(ip: str | None) -> str | None:
@@ -120,7 +115,7 @@ class FailOpenCacheHandler(AxesCacheHandler):
 
 
 class LockoutBackend(AxesStandaloneBackend):
-    """The gate in front of the password check: the account's delay first, then axes' network lock.
+    """The gate in front of the password check: axes' network lock first, then the account's delay.
 
     Axes refuses request-less calls outright (Django's test client `login()`, shell scripts); those
     cannot be brute-forced from outside, so they pass to the next backend unthrottled. Every login
@@ -203,7 +198,8 @@ def login_succeeded(request: Any, user: User) -> None:
     remembered as one the account logs in from."""
     if request is None:
         return
-    key = _account_key(username_normalise(user.username))
+    name = username_normalise(user.username)
+    key = _account_key(name)
     try:
         cache.delete_many([key, key + ":at"])
     except _CACHE_ERRORS as exc:
@@ -219,7 +215,7 @@ def login_succeeded(request: Any, user: User) -> None:
             return
         stale = LoginNetwork.objects.filter(user=user).order_by("-last_login_at").values_list("pk", flat=True)
         LoginNetwork.objects.filter(pk__in=list(stale[_KNOWN_KEPT:])).delete()
-    request.gofly_device = signing.dumps(username_normalise(user.username), salt=_DEVICE_SALT)
+    request.gofly_device = signing.dumps(name, salt=_DEVICE_SALT)
 
 
 def device_cookie_set(request: Any, response: HttpResponse) -> HttpResponse:

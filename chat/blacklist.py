@@ -19,7 +19,14 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts import permissions
-from enterprises.models import IPBlacklist, ip_network_of, ip_network_parse, ip_network_prefix
+from enterprises.models import (
+    IPBlacklist,
+    ip_network_is_everything,
+    ip_network_of,
+    ip_network_parse,
+    ip_network_prefix,
+    whole_address_space_error,
+)
 
 from . import frames
 from .access import access_visitor
@@ -167,9 +174,9 @@ def _width_allowed(agent: User, shown: str) -> None:
     """The whole address space is never blocked; a network wider than GOFLY_BLOCK_PREFIX_V4 (/16) or
     GOFLY_BLOCK_PREFIX_V6 (/32) only by someone who may change the enterprise's settings: one plain
     agent must not be able to turn every visitor away."""
+    if ip_network_is_everything(shown):
+        raise ChatError("too_wide", str(whole_address_space_error().message))
     version, prefix = ip_network_prefix(shown)
-    if prefix == 0:
-        raise ChatError("too_wide", _("A block cannot hold every address of the internet."))
     narrowest = settings.GOFLY["BLOCK_PREFIX_V4" if version == 4 else "BLOCK_PREFIX_V6"]
     if prefix < narrowest and not agent.has_perm(permissions.MANAGE_SETTINGS):
         raise ChatError(

@@ -7,9 +7,10 @@ import hmac
 import ipaddress
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -156,6 +157,11 @@ def _valid_ip(value: str) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
+
+
+def request_client_ip(meta: Mapping[str, Any]) -> str | None:
+    """client_ip of an HTTP request, from its META."""
+    return client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP"))
 
 
 def client_ip(peer: str | None, forwarded_for: str | None = None, real_ip: str | None = None) -> str | None:

@@ -183,6 +183,12 @@ def ip_network_prefix(value: str) -> tuple[int, int]:
     return network.version, network.prefixlen
 
 
+def ip_network_is_everything(value: str) -> bool:
+    """Whether a network (as ip_network_parse shows it) holds every address of its family, for IPv4
+    visitors ::ffff:0:0/96 and what holds it included: no blacklist entry may."""
+    return ip_network_prefix(value)[1] == 0
+
+
 def whole_address_space_error() -> ValidationError:
     return ValidationError(_("A block cannot hold every address of the internet."), code="too_wide")
 
@@ -194,7 +200,7 @@ def validate_ip_network(value: str) -> None:
         raise ValidationError(
             _("Enter an IP address (203.0.113.7) or a network (203.0.113.0/24)."), code="invalid"
         ) from None
-    if ip_network_prefix(shown)[1] == 0:
+    if ip_network_is_everything(shown):
         raise whole_address_space_error()
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from accounts import permissions
 from chat.errors import ChatError
 
-from .models import Enterprise, IPBlacklist, ip_network_parse, ip_network_prefix
+from .models import Enterprise, IPBlacklist, ip_network_is_everything, ip_network_parse
 from .origins import origin_normalize, served_here
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def ip_blacklist_add(*, enterprise: Enterprise, ip: str, reason: str = "") -> IP
     """Blacklist an address or a CIDR network (ValueError if `ip` is neither, or is every address); adding
     one twice is a no-op."""
     network = ip_network_parse(ip)[0]
-    if ip_network_prefix(network)[1] == 0:
+    if ip_network_is_everything(network):
         raise ValueError("a block cannot hold every address")
     entry, _ = IPBlacklist.objects.get_or_create(enterprise=enterprise, network=network, defaults={"reason": reason})
     return entry

@@ -22,7 +22,7 @@ from accounts.selectors import agent_payload
 from chat import blacklist, conversations, frames, health, jsonin, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.errors import ChatError, forbidden_origin
-from chat.identity import client_ip, identity_fingerprint, visitor_token_issue
+from chat.identity import identity_fingerprint, request_client_ip, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
 from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
@@ -114,7 +114,7 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
         visitor_id=data.get("visitor_id"),
         visitor_name=data.get("visitor_name"),
         avatar=data.get("avatar"),
-        ip=client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP")),
+        ip=request_client_ip(meta),
         user_agent=meta.get("HTTP_USER_AGENT", ""),
         # Not the request's Referer: that is our own chat page. The page passes the operator's page on.
         referrer=data.get("refer", ""),
@@ -196,12 +196,11 @@ class VisitorView(APIView):
 
     def visitor(self, request: Request) -> Visitor:
         claim = request.auth
-        meta = request.META
         visitor = access_visitor_self(
             enterprise_id=claim.enterprise_id,  # type: ignore[union-attr]
             visitor_pk=claim.visitor_pk,  # type: ignore[union-attr]
             identity=claim.identity,  # type: ignore[union-attr]
-            ip=client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP")),
+            ip=request_client_ip(request.META),
         )
         if not origins.request_origin_allowed(visitor.enterprise, request):
             raise forbidden_origin()

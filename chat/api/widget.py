@@ -17,7 +17,7 @@ from accounts.models import User, username_normalise
 from chat import health
 from chat.blacklist import address_blocked_error
 from chat.errors import ChatError, not_found
-from chat.identity import client_ip
+from chat.identity import request_client_ip
 from chat.presence import AGENT, online_or_nobody
 from chat.ratelimit import rate_limit
 from enterprises import origins
@@ -96,8 +96,7 @@ async def widget_state(request: HttpRequest) -> HttpResponse:
         problems["ent_id"] = [_("This field is required.")]
     if problems:
         return _error("invalid", problems, 400)
-    meta = request.META
-    ip = client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP"))
+    ip = request_client_ip(request.META)
     try:
         enterprise, agent = await database_sync_to_async(_lookup, thread_sensitive=False)(ent_id, kefu_id, ip)
     except ChatError as exc:
