@@ -17,7 +17,7 @@ could keep an agent out of the console with ten wrong passwords. Following OWASP
   gets about one guess per GOFLY_LOGIN_DELAY_MAX seconds per account, and the owner still gets in.
 
 Both fail open: while the cache (Redis) does not answer, logins are checked on their password alone and
-the outage is logged once (chat.health), instead of every login failing with a 500.
+the outage is logged once (core.health), instead of every login failing with a 500.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from redis.exceptions import RedisError
 
-from chat import health
-from chat.identity import request_client_ip
+from core import health
+from core.clientip import request_client_ip
 from enterprises.models import ip_network_of
 
 from .models import LoginNetwork, User, username_normalise

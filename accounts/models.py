@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from chat.safety import avatar_or, validate_avatar_url
+from core.safety import avatar_or, validate_avatar_url
 
 DEFAULT_AGENT_AVATAR = "/static/img/agent.svg"
 

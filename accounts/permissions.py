@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
-from chat.errors import ChatError
+from core.errors import ChatError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from chat import broadcast, frames
-from chat.errors import ChatError
+from core.errors import ChatError
 from enterprises.models import Enterprise
 
 from .models import RoleGroup, User, username_normalise

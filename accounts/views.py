@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from chat.api.errors import error_body
+from core.api.errors import error_body
 
 from . import lockout
 

@@ -15,7 +15,7 @@ import re
 
 # (bucket, markers): a sample goes to the first bucket any of whose markers is in one of its frames.
 BUCKETS: list[tuple[str, tuple[str, ...]]] = [
-    ("rate limit (chat/ratelimit.py)", ("rate_limit (chat/ratelimit.py",)),
+    ("rate limit (core/ratelimit.py)", ("rate_limit (core/ratelimit.py",)),
     ("DB ping (CONN_HEALTH_CHECKS is_usable)", ("is_usable (django/db/backends",)),
     ("close_old_connections (channels' per-event hop + database_sync_to_async)", ("close_old_connections",)),
     (

@@ -8,10 +8,10 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.errors import not_found
 from enterprises.models import ip_key
 from enterprises.selectors import ip_blacklisted
 
-from .errors import not_found
 from .identity import visitor_token_fits
 from .models import Conversation, Visitor
 

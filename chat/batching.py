@@ -16,7 +16,9 @@ from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
 
-from . import health, selectors, services
+from core import health
+
+from . import selectors, services
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts import permissions
+from core.errors import ChatError, not_found
 from enterprises.models import (
     IPBlacklist,
     ip_network_is_everything,
@@ -31,7 +32,6 @@ from enterprises.models import (
 from . import frames
 from .access import access_visitor
 from .broadcast import events_publish_on_commit
-from .errors import ChatError, not_found
 from .models import Visitor, VisitorBlock
 
 if TYPE_CHECKING:

@@ -15,7 +15,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from . import frames, health
+from core import health
+
+from . import frames
 from .layers import group_send_many
 
 logger = logging.getLogger(__name__)

@@ -16,13 +16,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from accounts.selectors import agent_payload
+from core import health, safety
+from core.errors import ChatError
 from enterprises import origins
 from enterprises.models import ip_key
 
-from . import batching, broadcast, conversations, frames, health, heartbeat, lifecycle, safety, selectors, services
+from . import batching, broadcast, conversations, frames, heartbeat, lifecycle, selectors, services
 from .access import access_visitor, access_visitor_self
 from .blacklist import blocked_error
-from .errors import ChatError
 from .frames import FrameError
 from .layers import layer_epoch
 from .models import Message, Visitor

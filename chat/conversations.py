@@ -26,15 +26,15 @@ from django.utils.translation import gettext as _
 
 from accounts import permissions
 from accounts.models import AgentStatus, User
+from core.errors import ChatError
+from core.savepoints import nested_savepoint
 from enterprises.models import Enterprise
 
 from . import frames
 from .access import access_colleague, access_conversation, access_visitor
 from .broadcast import publish_on_commit
-from .errors import ChatError
 from .models import Attachment, Conversation, Message, Visitor
 from .presence import AGENT, online_now
-from .savepoints import nested_savepoint
 from .selectors import open_loads
 
 Status = Conversation.Status

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from . import jsonin
+from core import jsonin
+from core.safety import avatar_or
+
 from .models import Conversation, Message, Tag, Visitor, VisitorPage
-from .safety import avatar_or
 
 if TYPE_CHECKING:
     from accounts.models import User

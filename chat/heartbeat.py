@@ -11,9 +11,10 @@ import weakref
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from core import health
 from notices import runner as alerts_runner
 
-from . import conversations, health, services
+from . import conversations, services
 from .presence import Presence, get_presence
 
 logger = logging.getLogger(__name__)

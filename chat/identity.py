@@ -1,22 +1,19 @@
-"""Visitor tokens, signed visitor identities (HMAC) and the client IP behind trusted proxies."""
+"""Visitor tokens and signed visitor identities (HMAC)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import re
 import time
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext as _
 
-from .errors import ChatError
+from core.errors import ChatError
 
 _SALT = "gofly.visitor-token.v1"
 
@@ -136,54 +133,3 @@ def identity_verify(
     if abs(now - int(timestamp)) > settings.GOFLY["IDENTITY_MAX_SKEW"]:
         raise ChatError("signature_expired", _("The visitor identity has expired: reload the page you came from."), 403)
     return SignedIdentity(visitor_id=visitor_id, visitor_name=visitor_name, avatar=avatar)
-
-
-@lru_cache(maxsize=1)
-def _trusted_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(item, strict=False) for item in settings.TRUSTED_PROXIES)
-
-
-def _is_trusted(ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in network for network in _trusted_networks())
-
-
-def _valid_ip(value: str) -> str | None:
-    value = value.strip()
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
-
-
-def request_client_ip(meta: Mapping[str, Any]) -> str | None:
-    """client_ip of an HTTP request, from its META."""
-    return client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_X_REAL_IP"))
-
-
-def client_ip(peer: str | None, forwarded_for: str | None = None, real_ip: str | None = None) -> str | None:
-    """The client's address: the peer itself unless the peer is a trusted proxy that tells us otherwise.
-
-    X-Forwarded-For is walked from the right, skipping trusted proxies, so a client cannot
-    smuggle an address in by sending the header itself.
-    """
-    peer_ip = _valid_ip(peer or "")
-    if peer_ip is None or not _is_trusted(peer_ip):
-        return peer_ip
-    if forwarded_for:
-        hops: Iterable[str] = reversed(forwarded_for.split(","))
-        candidate = None
-        for hop in hops:
-            candidate = _valid_ip(hop)
-            if candidate is None:
-                break
-            if not _is_trusted(candidate):
-                return candidate
-        if candidate:
-            return candidate
-    if real_ip:
-        return _valid_ip(real_ip) or peer_ip
-    return peer_ip

@@ -13,7 +13,9 @@ from channels.layers import BaseChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection
 from redis.exceptions import RedisError
 
-from . import health, lifecycle
+from core import health
+
+from . import lifecycle
 
 logger = logging.getLogger(__name__)
 

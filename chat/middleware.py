@@ -9,8 +9,9 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 
 from accounts.selectors import agent_from_jwt
+from core.clientip import client_ip
 
-from .identity import client_ip, visitor_token_read
+from .identity import visitor_token_read
 
 
 class GoflyAuthMiddleware(BaseMiddleware):

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.errors import ChatError
+from core.ratelimit import rate_limit
+
 from . import frames
 from .broadcast import publish_on_commit
-from .errors import ChatError
 from .models import Visitor, VisitorPage
-from .ratelimit import rate_limit
 
 PAGES_KEPT = 50
 URL_MAX = 1000

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from . import health
+from core import health
 
 VISITOR = "v"
 AGENT = "a"

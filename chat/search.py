@@ -14,8 +14,9 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
+from core.errors import ChatError
+
 from . import selectors
-from .errors import ChatError
 from .models import Message, Visitor, VisitorTag
 
 QUERY_MAX = 100

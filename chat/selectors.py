@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.errors import ChatError, not_found
 from enterprises.models import IPBlacklist, block_live, ip_key
 
 from . import frames
 from .blacklist import address_blocked_error, blocked_error, visitor_block_active
-from .errors import ChatError, not_found
 from .identity import visitor_token_fits
 from .models import Conversation, Message, Visitor
 

@@ -23,12 +23,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User, username_normalise
+from core import health, jsonin
+from core.errors import ChatError, forbidden_origin, not_found
+from core.ratelimit import rate_limit, rate_limited_error, rate_limits_allow
+from core.safety import avatar_or
+from core.savepoints import nested_savepoint
 from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 from replies.autoreply import keyword_answers
 
-from . import frames, health, jsonin, products, visitor_info
+from . import frames, products, visitor_info
 from .access import access_visitor_self
 from .blacklist import address_blocked_error, blocked_error, visitor_block_active
 from .broadcast import publish_on_commit
@@ -39,7 +44,6 @@ from .conversations import (
     conversations_claim_by_reply,
     conversations_open,
 )
-from .errors import ChatError, forbidden_origin, not_found
 from .identity import (
     PUBLIC_ID,
     SignedIdentity,
@@ -50,9 +54,6 @@ from .identity import (
 )
 from .models import Attachment, Conversation, Message, Visitor
 from .presence import AGENT, VISITOR, online_or_nobody
-from .ratelimit import rate_limit, rate_limited_error, rate_limits_allow
-from .safety import avatar_or
-from .savepoints import nested_savepoint
 from .uploads import attachment_message_parts, attachments_for_messages
 
 logger = logging.getLogger(__name__)

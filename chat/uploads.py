@@ -35,10 +35,11 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ChatError, not_found
+from core.errors import ChatError, not_found
+from core.ratelimit import rate_limit
+from core.savepoints import nested_savepoint
+
 from .models import Attachment, Message, Visitor
-from .ratelimit import rate_limit
-from .savepoints import nested_savepoint
 
 logger = logging.getLogger(__name__)
 

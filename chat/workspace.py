@@ -14,13 +14,13 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.permissions import MANAGE_SETTINGS, require
+from core.errors import ChatError, not_found
+from core.savepoints import nested_savepoint
 
 from . import frames
 from .access import _pk, access_visitor
 from .broadcast import publish_on_commit
-from .errors import ChatError, not_found
 from .models import Tag, Visitor, VisitorTag
-from .savepoints import nested_savepoint
 
 REMARK_MAX = 100
 TAG_NAME_MAX = 30

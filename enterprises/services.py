@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts import permissions
-from chat.errors import ChatError
+from core.errors import ChatError
 
 from .models import Enterprise, IPBlacklist, ip_network_is_everything, ip_network_parse
 from .origins import origin_normalize, served_here

@@ -13,7 +13,7 @@ from chat.routing import websocket_urlpatterns  # noqa: E402
 from gofly_site import daphne_body_limit, daphne_close_codes  # noqa: E402
 
 daphne_close_codes.install()  # 1012 and 1013 closes under daphne (docs/protocol.md section 3)
-daphne_body_limit.install()  # an oversized body refused before daphne reads it (chat/bodylimit.py)
+daphne_body_limit.install()  # an oversized body refused before daphne reads it (core/bodylimit.py)
 
 http_app = django_asgi
 if os.environ.get("GOFLY_SERVE_STATIC", "1") == "1":
@@ -35,7 +35,7 @@ if os.environ.get("GOFLY_SERVE_STATIC", "1") == "1":
 
     http_app = StaticFilesHandler(django_asgi)  # type: ignore[assignment]
 
-from chat.bodylimit import BodyLimit  # noqa: E402
+from core.bodylimit import BodyLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -1,11 +1,11 @@
-"""Make daphne refuse an oversized request body before it reads it, as chat/bodylimit.py does under uvicorn.
+"""Make daphne refuse an oversized request body before it reads it, as core/bodylimit.py does under uvicorn.
 
 daphne's request is a twisted.web `Request`, which stores the whole body (in memory, or in a temporary file
-past 100 kB) before daphne calls the ASGI application: chat.bodylimit.BodyLimit answered a 60 MB upload
+past 100 kB) before daphne calls the ASGI application: core.bodylimit.BodyLimit answered a 60 MB upload
 only once all of it had arrived and been written to disk, and a chunked body of any size was held whole.
 Twisted tells the request its announced length (`gotLength`, None for a chunked body) once the headers are
 in, before it answers `Expect: 100-continue`, and hands it each piece of the body (`handleContentChunk`).
-Here a length over chat.bodylimit.body_limit() is answered with BodyLimit's own 413 at once (without a
+Here a length over core.bodylimit.body_limit() is answered with BodyLimit's own 413 at once (without a
 `100 Continue`), a chunked body as soon as it passes the limit; the refused request never reaches the
 application, and what the client still sends is read and dropped (held nowhere) until it closes, or for
 LINGER_SECONDS at most. That linger is nginx's "lingering close": closed at once with its body still coming
@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from chat.bodylimit import body_limit, too_large_messages
+from core.bodylimit import body_limit, too_large_messages
 
 # How long a refused connection may go on sending what is dropped, before it is closed all the same.
 LINGER_SECONDS = 5.0

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "csp",  # its system checks catch django-csp settings it no longer reads
+    "core",
     "accounts",
     "enterprises",
     "chat",
@@ -272,8 +273,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["chat.api.parsers.GoflyJSONParser"],
-    "EXCEPTION_HANDLER": "chat.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.GoflyJSONParser"],
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SIMPLE_JWT = {

@@ -7,12 +7,12 @@ from django.views.generic import RedirectView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import views as accounts_views
-from chat import probes
 from chat import views as chat_views
 from chat.api import blacklist as blacklist_api
 from chat.api import views as api
 from chat.api import widget as widget_api
 from chat.api import workspace as workspace_api
+from core import probes
 from notices import api as notices_api
 
 urlpatterns = [

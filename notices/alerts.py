@@ -32,9 +32,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import AgentStatus
-from chat import health
 from chat.models import Conversation, Message
 from chat.presence import AGENT, get_presence
+from core import health
 
 from .models import AgentAlerts
 

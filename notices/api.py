@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.api.views import AgentView
-from chat.errors import ChatError
+from core.api.views import AgentView
+from core.errors import ChatError
 
 from . import selectors, services
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from chat.errors import ChatError
+from core.errors import ChatError
 
 from .alerts import newest_message_id
 from .models import AgentAlerts

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.permissions import MANAGE_SETTINGS, require
-from chat.errors import ChatError, not_found
+from core.errors import ChatError, not_found
 from enterprises.models import Enterprise
 
 from . import cache

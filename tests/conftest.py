@@ -12,10 +12,11 @@ from asgiref.sync import async_to_sync
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure
-from chat import broadcast, health, heartbeat, lifecycle
+from chat import broadcast, heartbeat, lifecycle
 from chat.presence import get_presence
-from chat.ratelimit import rate_limits_clear
 from chat.services import VisitorLogin, visitor_login
+from core import health
+from core.ratelimit import rate_limits_clear
 from enterprises.models import Enterprise
 from enterprises.services import enterprise_create
 from replies import cache as replies_cache

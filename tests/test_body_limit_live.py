@@ -23,13 +23,13 @@ import pytest
 import websockets
 from PIL import Image
 
-from chat.bodylimit import too_large_messages
+from core.bodylimit import too_large_messages
 from tests.servers import free_port, start_server, stop_server, wait_listening
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 MB = 1024 * 1024
-LIMIT = 2 * MB  # GOFLY_UPLOAD_MAX_MB=1, plus chat.bodylimit's 1 MB of slack
+LIMIT = 2 * MB  # GOFLY_UPLOAD_MAX_MB=1, plus core.bodylimit's 1 MB of slack
 SERVERS = ["daphne", "uvicorn"]
 
 
@@ -106,7 +106,7 @@ def read_until_closed(sock: socket.socket, timeout: float = 5) -> bytes:
 
 
 def assert_too_large(answer: bytes) -> None:
-    """The answer chat.bodylimit gives: the same status, headers and body, whichever path gave it."""
+    """The answer core.bodylimit gives: the same status, headers and body, whichever path gave it."""
     start, body = too_large_messages()
     head, _, content = answer.partition(b"\r\n\r\n")
     status_line, *header_lines = head.split(b"\r\n")

@@ -1,4 +1,4 @@
-"""DRF authentication and permissions for visitors (signed token) and agents (JWT or session)."""
+"""DRF authentication and permission for visitors (their signed token); agents' is core.api.auth.IsAgent."""
 
 from __future__ import annotations
 
@@ -41,11 +41,3 @@ class VisitorTokenAuthentication(BaseAuthentication):
 class IsVisitor(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         return isinstance(request.user, VisitorPrincipal)
-
-
-class IsAgent(BasePermission):
-    message = "Only an enterprise's agents may use this endpoint."
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        return bool(user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_agent", False))

@@ -13,9 +13,8 @@ from rest_framework.views import APIView
 from accounts import permissions
 from accounts.models import User
 from chat import blacklist
-from chat.errors import ChatError
-
-from .auth import IsAgent
+from core.api.auth import IsAgent
+from core.errors import ChatError
 
 
 class _AgentView(APIView):

@@ -19,21 +19,24 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import blacklist, conversations, frames, health, jsonin, selectors, services, uploads, workspace
+from chat import blacklist, conversations, frames, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
-from chat.errors import ChatError, forbidden_origin
-from chat.identity import identity_fingerprint, request_client_ip, visitor_token_issue
+from chat.identity import identity_fingerprint, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
 from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
-from chat.safety import avatar_or
+from core import health, jsonin
+from core.api.errors import error_body, unavailable_body
+from core.api.views import AgentView as BaseAgentView
+from core.clientip import request_client_ip
+from core.errors import ChatError, forbidden_origin
+from core.safety import avatar_or
 from enterprises import origins
 from enterprises import services as enterprise_services
 from enterprises.models import Enterprise
 from replies.selectors import welcomes_of
 
-from .auth import IsAgent, IsVisitor, VisitorTokenAuthentication
-from .errors import error_body, unavailable_body
+from .auth import IsVisitor, VisitorTokenAuthentication
 
 
 class VisitorLoginSerializer(serializers.Serializer):
@@ -274,15 +277,12 @@ class VisitorUploadView(VisitorView):
         return _upload(request, self.visitor(request), None)
 
 
-class AgentView(APIView):
-    permission_classes = [IsAgent]
+class AgentView(BaseAgentView):
+    """An agent API view that reaches its enterprise's visitors and conversations."""
 
     @staticmethod
     def agent(request: Request) -> User:
         return cast(User, request.user)  # IsAgent has checked it
-
-    def enterprise_id(self, request: Request) -> int:
-        return cast(int, self.agent(request).enterprise_id)
 
     def visitor(self, request: Request, visitor_id: str) -> Visitor:
         return access_visitor(agent=self.agent(request), visitor_id=visitor_id)

@@ -14,17 +14,16 @@ from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from accounts.models import User, username_normalise
-from chat import health
 from chat.blacklist import address_blocked_error
-from chat.errors import ChatError, not_found
-from chat.identity import request_client_ip
 from chat.presence import AGENT, online_or_nobody
-from chat.ratelimit import rate_limit
+from core import health
+from core.api.errors import error_body, unavailable_body
+from core.clientip import request_client_ip
+from core.errors import ChatError, not_found
+from core.ratelimit import rate_limit
 from enterprises import origins
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprise_for_visitor
-
-from .errors import error_body, unavailable_body
 
 # Short: the answer says who is online now. Varies with Origin, which decides `allowed`.
 CACHE_CONTROL = "public, max-age=10"

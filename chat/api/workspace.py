@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat import frames, search, workspace
-from chat.errors import ChatError
 from chat.presence import VISITOR, online_now
+from core.errors import ChatError
 
 from .views import AgentView
 

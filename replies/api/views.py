@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import MANAGE_SETTINGS, require
-from chat.api.views import AgentView
-from chat.errors import ChatError
+from core.api.views import AgentView
+from core.errors import ChatError
 
 from .. import selectors, services
 from ..models import KeywordRule, WelcomeText

@@ -13,8 +13,8 @@ from accounts.selectors import agent_payload
 from accounts.tokens import AgentAccessToken
 from chat import frames
 from chat.models import Visitor
-from chat.safety import avatar_url_safe
 from chat.services import message_create
+from core.safety import avatar_url_safe
 from tests.chat.wsutil import agent_socket, connect_ready, visitor_socket
 from tests.conftest import login_visitor
 

@@ -13,7 +13,7 @@ from django.test import Client
 from accounts import lockout
 from accounts.models import LoginNetwork, User
 from accounts.services import agent_create, roles_ensure, superadmin_create
-from chat.errors import ChatError
+from core.errors import ChatError
 from tests.conftest import AGENT_PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ from accounts.permissions import (
 )
 from accounts.selectors import agent_payload
 from accounts.services import agent_create, roles_ensure, superadmin_create
-from chat.errors import ChatError
+from core.errors import ChatError
 from enterprises.services import enterprise_create
 from tests.conftest import AGENT_PASSWORD
 

@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from chat.safety import Origin, origin_parse
+from core.safety import Origin, origin_parse
 from gofly_site.asgi import application
 
 from .wsutil import recv

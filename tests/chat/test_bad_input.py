@@ -12,11 +12,12 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
-from chat import frames, jsonin
-from chat.errors import ChatError
+from chat import frames
 from chat.frames import FrameError
 from chat.models import Message, Visitor
 from chat.services import NewMessage, message_create, messages_create
+from core import jsonin
+from core.errors import ChatError
 from tests.conftest import AGENT_PASSWORD, login_visitor
 
 from .wsutil import agent_socket, connect_ready, recv_type, send, visitor_socket

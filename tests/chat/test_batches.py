@@ -16,11 +16,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat import batching, services
-from chat.errors import ChatError
 from chat.layers import PubSubChannelLayer, group_send_many
 from chat.models import Message
 from chat.selectors import SocketLookup, visitors_for_sockets
 from chat.services import NewMessage, message_create, messages_create
+from core.errors import ChatError
 from enterprises.services import ip_blacklist_add
 from tests.conftest import login_visitor
 

@@ -19,8 +19,8 @@ from accounts.models import User
 from accounts.services import agent_create, roles_ensure
 from chat import blacklist, broadcast, frames
 from chat.blacklist import blacklist_entries, blacklist_remove, ip_block, visitor_block
-from chat.errors import ChatError
 from chat.models import VisitorBlock
+from core.errors import ChatError
 from enterprises.models import IPBlacklist, ip_key
 from tests.conftest import AGENT_PASSWORD, login_visitor
 

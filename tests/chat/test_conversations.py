@@ -19,10 +19,10 @@ from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create
 from chat import conversations, frames
 from chat.access import access_conversation, access_visitor_self
-from chat.errors import ChatError
 from chat.models import Conversation, Message, Visitor
 from chat.presence import AGENT, Presence, get_presence
 from chat.services import message_create
+from core.errors import ChatError
 from tests.conftest import AGENT_PASSWORD, login_visitor
 
 # Transactions commit for real: events are published on commit, and some tests roll one back.

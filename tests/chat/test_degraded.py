@@ -1,4 +1,4 @@
-"""The chat while Redis or the database is away (chat/health.py, docs/protocol.md section 7): messages are
+"""The chat while Redis or the database is away (core/health.py, docs/protocol.md section 7): messages are
 still stored and acknowledged, new sockets are refused with 1013, sockets that lived through a lost
 subscription are closed with 1012 so their clients sync, failed publishes are sent again, and an outage
 is logged once."""
@@ -20,9 +20,10 @@ from django.db import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
-from chat import broadcast, healing, lifecycle, ratelimit, selectors, services
+from chat import broadcast, healing, lifecycle, selectors, services
 from chat.layers import PubSubChannelLayer, layer_epoch
 from chat.presence import get_presence
+from core import ratelimit
 
 from .test_consumers import jwt_for, login
 from .wsutil import agent_socket, connect_ready, recv_type, send, visitor_socket
@@ -91,7 +92,7 @@ async def test_a_socket_opened_while_redis_is_away_is_refused_with_1013_and_the_
 ):
     result = await login(enterprise, agent)
     presence = get_presence()
-    caplog.set_level(logging.INFO, logger="chat.health")
+    caplog.set_level(logging.INFO, logger="core.health")
     with mock.patch.object(presence, "join", side_effect=RedisConnectionError("Connection refused")):
         for _ in range(3):
             comm = visitor_socket(result.token)
@@ -103,7 +104,7 @@ async def test_a_socket_opened_while_redis_is_away_is_refused_with_1013_and_the_
         agent_ws = agent_socket(jwt=jwt_for(agent))
         await agent_ws.connect(timeout=5)
         assert (await closed_with(agent_ws))[1] == lifecycle.CLOSE_TRY_AGAIN_LATER
-    outage_lines = [r for r in caplog.records if r.name == "chat.health" and "unreachable" in r.getMessage()]
+    outage_lines = [r for r in caplog.records if r.name == "core.health" and "unreachable" in r.getMessage()]
     assert len(outage_lines) == 1
     assert not [r for r in caplog.records if r.exc_info]  # no traceback per socket
     comm = visitor_socket(result.token)

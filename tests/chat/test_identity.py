@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from chat import identity
-from chat.identity import client_ip, visitor_token_issue, visitor_token_read
+from chat.identity import visitor_token_issue, visitor_token_read
+from core import clientip
+from core.clientip import client_ip
 
 
 @pytest.fixture(autouse=True)
 def _proxies(settings):
     settings.TRUSTED_PROXIES = ["127.0.0.1", "10.0.0.0/8"]
-    identity._trusted_networks.cache_clear()
+    clientip._trusted_networks.cache_clear()
     yield
-    identity._trusted_networks.cache_clear()
+    clientip._trusted_networks.cache_clear()
 
 
 def test_a_direct_client_cannot_choose_its_ip_with_forwarding_headers():

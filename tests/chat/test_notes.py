@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat import frames, healing, selectors
-from chat.errors import ChatError
 from chat.models import Conversation, Message, Visitor
 from chat.services import NewMessage, message_create, messages_create, messages_mark_read_by_visitor
+from core.errors import ChatError
 from tests.chat.test_api import agent_client, visitor_client
 from tests.conftest import login_visitor
 

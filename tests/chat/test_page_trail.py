@@ -11,10 +11,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from chat import frames
-from chat.errors import ChatError
 from chat.models import VisitorPage
 from chat.pages import PAGES_KEPT, visitor_page_record, visitor_pages
 from chat.services import message_create
+from core.errors import ChatError
 from tests.conftest import login_visitor
 
 from .test_api import agent_client

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat.errors import ChatError
 from chat.models import Message, Visitor
 from chat.services import message_create, messages_mark_read
+from core.errors import ChatError
 from enterprises.services import ip_blacklist_add
 from tests.conftest import login_visitor
 

@@ -18,10 +18,10 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from chat import frames, services, uploads
-from chat.bodylimit import BodyLimit
-from chat.errors import ChatError
 from chat.models import Attachment, Message
 from chat.uploads import upload_store
+from core.bodylimit import BodyLimit
+from core.errors import ChatError
 from tests.conftest import login_visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)

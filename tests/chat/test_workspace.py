@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create
 from chat import frames, workspace
-from chat.errors import ChatError
 from chat.models import Tag, Visitor, VisitorTag
+from core.errors import ChatError
 from tests.chat.test_api import agent_client
 from tests.conftest import AGENT_PASSWORD, login_visitor
 

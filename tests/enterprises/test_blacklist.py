@@ -8,8 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import roles_ensure, superadmin_create
-from chat.errors import ChatError
 from chat.selectors import SocketLookup, visitors_for_sockets
+from core.errors import ChatError
 from enterprises.models import IPBlacklist, ip_key
 from enterprises.selectors import enterprise_for_visitor
 from enterprises.services import ip_blacklist_add

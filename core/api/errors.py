@@ -9,8 +9,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chat import health
-from chat.errors import ChatError
+from core import health
+from core.errors import ChatError
 
 
 def error_body(code: str, message: Any) -> dict[str, Any]:

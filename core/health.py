@@ -15,7 +15,7 @@ import time
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import RedisError
 
-logger = logging.getLogger("chat.health")
+logger = logging.getLogger("core.health")
 
 REDIS = "redis"
 DATABASE = "database"

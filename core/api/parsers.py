@@ -1,4 +1,4 @@
-"""The JSON parser of the whole API: the text and depth rule of chat/jsonin.py, with its error codes."""
+"""The JSON parser of the whole API: the text and depth rule of core/jsonin.py, with its error codes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
-from chat import jsonin
+from core import jsonin
 
 
 class BodyTooLarge(exceptions.APIException):
