@@ -26,9 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.utils.translation import gettext as _
-
-from core.errors import ChatError
+from core.errors import forbidden
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -93,7 +91,7 @@ def require(user: User | AnonymousUser, perm: str) -> None:
         # A typo would refuse everyone but superusers, and tests logged in as one would not notice.
         raise ValueError(f"unknown permission {perm!r}; name it in accounts/permissions.py")
     if not user.has_perm(perm):
-        raise ChatError("forbidden", _("Your role does not allow this."), 403)
+        raise forbidden()
 
 
 _KNOWN = frozenset(PERMISSIONS.values())

@@ -9,10 +9,10 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
-from chat import broadcast, frames
 from core.errors import ChatError
 from enterprises.models import Enterprise
 
+from . import hooks
 from .models import RoleGroup, User, username_normalise
 from .permissions import DEFAULT_ROLES, ROLE_AGENT
 
@@ -96,4 +96,4 @@ def user_credentials_revoke(*, user: User) -> None:
     """
     User.objects.filter(pk=user.pk).update(credentials_version=F("credentials_version") + 1)
     user.credentials_version = User.objects.values_list("credentials_version", flat=True).get(pk=user.pk)
-    broadcast.events_publish_on_commit([(frames.group_agent(user.pk), frames.agent_revoked_event())])
+    hooks.credentials_revoked.send_on_commit(user)

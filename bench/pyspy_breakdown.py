@@ -20,7 +20,7 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ("close_old_connections (channels' per-event hop + database_sync_to_async)", ("close_old_connections",)),
     (
         "publish: group_send -> Redis PUBLISH (incl. async_to_sync from the sync thread)",
-        ("_publish (chat/broadcast.py", "group_send (channels_redis"),
+        ("_publish (chat/realtime/broadcast.py", "group_send (channels_redis"),
     ),
     (
         "ORM and the rest of message_create (INSERT, UPDATE/transaction where present)",
@@ -28,7 +28,7 @@ BUCKETS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("other sync DB work (selectors, login, connect)", ("selectors.py", "visitor_login", "agent_from_jwt")),
     ("pub/sub receive + fan-out to consumer queues", ("_do_receiving (channels_redis",)),
-    ("presence heartbeat / sweep", ("chat/heartbeat.py", "chat/presence.py")),
+    ("presence heartbeat / sweep", ("chat/realtime/heartbeat.py", "chat/realtime/presence.py")),
     (
         "websocket out: send_frame json + daphne/autobahn framing",
         ("send_frame (chat/consumers.py", "handle_reply (daphne", "serverSend"),

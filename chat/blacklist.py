@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts import permissions
-from core.errors import ChatError, not_found
+from core.errors import ChatError, forbidden, not_found
 from enterprises.models import (
     IPBlacklist,
     ip_network_is_everything,
@@ -31,8 +31,8 @@ from enterprises.models import (
 
 from . import frames
 from .access import access_visitor
-from .broadcast import events_publish_on_commit
 from .models import Visitor, VisitorBlock
+from .realtime.broadcast import events_publish_on_commit
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -189,7 +189,7 @@ def _width_allowed(agent: User, shown: str) -> None:
 def _address_block(*, agent: User, network: str, reason: str, expires_at: datetime | None) -> dict[str, Any]:
     enterprise_id = agent.enterprise_id
     if enterprise_id is None:
-        raise permissions_forbidden()
+        raise forbidden()
     shown, start, end = ip_network_parse(network)
     _width_allowed(agent, shown)
     with transaction.atomic():
@@ -201,10 +201,6 @@ def _address_block(*, agent: User, network: str, reason: str, expires_at: dateti
         # Every visitor socket of the enterprise hears it and checks its own address.
         events_publish_on_commit([(frames.group_visitors(enterprise_id), frames.visitor_blocked_event(start, end))])
     return ip_entry_payload(entry, agent)
-
-
-def permissions_forbidden() -> ChatError:
-    return ChatError("forbidden", _("Your role does not allow this."), 403)
 
 
 def _entry_pk(value: object) -> int | None:

@@ -21,14 +21,15 @@ from core.errors import ChatError
 from enterprises import origins
 from enterprises.models import ip_key
 
-from . import batching, broadcast, conversations, frames, heartbeat, lifecycle, selectors, services
+from . import batching, conversations, frames, selectors, services
 from .access import access_visitor, access_visitor_self
 from .blacklist import blocked_error
 from .frames import FrameError
-from .layers import layer_epoch
 from .models import Message, Visitor
 from .pages import visitor_page_record
-from .presence import AGENT, VISITOR, Presence, get_presence
+from .realtime import broadcast, heartbeat, lifecycle
+from .realtime.layers import layer_epoch
+from .realtime.presence import AGENT, VISITOR, Presence, get_presence
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     groups_joined: list[str]
     last_typing = 0.0
     accepted = False
-    layer_epoch = 0  # the channel layer's epoch when this socket subscribed (chat/layers.py)
+    layer_epoch = 0  # the channel layer's epoch when this socket subscribed (chat/realtime/layers.py)
     conversations_epoch = 0  # the layer's epoch when this socket last read the conversations it caches
     delivered: _Delivered  # the newest message ids sent to this client
 
@@ -192,7 +193,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def conversations_stale(self) -> bool:
         """Whether the conversations this socket caches may have changed unheard of: its subscription broke
-        since it cached them (chat/layers.py), so the events that would have said so may be lost."""
+        since it cached them (chat/realtime/layers.py), so the events that would have said so may be lost."""
         return self.conversations_epoch != layer_epoch()
 
     async def send_history(self, after: int, query: Callable[[], tuple[list[dict[str, Any]], bool]]) -> None:
@@ -252,11 +253,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Keep the conversations this socket caches in step with the events that change them."""
 
     def heal_scope(self) -> tuple[str, int]:
-        """Whose messages this socket carries, for chat/healing.py: ("visitor", pk) or ("enterprise", id)."""
+        """Whose messages this socket carries, for chat/realtime/healing.py: ("visitor", pk) or ("enterprise", id)."""
         raise NotImplementedError
 
     async def deliver_missing(self, payloads: list[dict[str, Any]]) -> None:
-        """Send the messages of `payloads` (oldest first) that this socket has not sent (chat/healing.py)."""
+        """Send the messages of `payloads` (oldest first) that this socket has not sent (chat/realtime/healing.py)."""
         for payload in payloads:
             if payload["id"] not in self.delivered:
                 self.note_delivered((payload["id"],))

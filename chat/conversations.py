@@ -1,6 +1,6 @@
 """The conversation services: opening and routing, the queue, take, transfer, close, reopen, clearing a
 visitor's history, and the agents' status. Each one checks the caller's permission, writes in one
-transaction and publishes its events after the commit (chat.broadcast).
+transaction and publishes its events after the commit (chat.realtime.broadcast).
 
 A new conversation waits behind those already in the enterprise's queue; with nobody waiting, routing
 gives it to the agent the visitor asked for (kefu_id) if they are online and under their limit, else to
@@ -11,6 +11,7 @@ conversations are given to it, so that two processes cannot both fill its last s
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from contextlib import nullcontext
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -32,9 +34,9 @@ from enterprises.models import Enterprise
 
 from . import frames
 from .access import access_colleague, access_conversation, access_visitor
-from .broadcast import publish_on_commit
 from .models import Attachment, Conversation, Message, Visitor
-from .presence import AGENT, online_now
+from .realtime.broadcast import publish_on_commit
+from .realtime.presence import AGENT, online_now
 from .selectors import open_loads
 
 Status = Conversation.Status
@@ -431,7 +433,7 @@ def queue_offer(*, enterprise: Enterprise) -> list[Conversation]:
 def queues_offer_all() -> int:
     """queue_offer for every enterprise with a waiting conversation; how many were given out.
 
-    Run now and then (chat.heartbeat): the events that give out the queue (an agent coming online, a
+    Run now and then (chat.realtime.heartbeat): the events that give out the queue (an agent coming online, a
     slot freed) may have found presence unreadable while Redis was away, and would not come again.
     """
     given = 0
@@ -786,3 +788,20 @@ def agent_limit_set(*, agent: User, agent_id: object, max_conversations: object)
     if colleague.enterprise is not None:
         queue_offer(enterprise=colleague.enterprise)
     return payload
+
+
+_CHORES_EVERY = 60.0  # seconds between two passes over the conversations
+_chores_done = 0.0
+
+
+async def desk_chores(_: None = None) -> None:
+    """chat.hooks.periodic_chore: close the conversations idle for longer than their enterprise allows, and
+    give out waiting ones that an agent has room for. Every process may run them: each change is a
+    conditional UPDATE, so it is made and announced once."""
+    global _chores_done
+    now = time.monotonic()
+    if now - _chores_done < _CHORES_EVERY:
+        return
+    _chores_done = now
+    await database_sync_to_async(conversations_close_idle)()
+    await database_sync_to_async(queues_offer_all)()

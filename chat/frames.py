@@ -36,7 +36,7 @@ AGENT_FRAMES = {
 # Close codes (4000-4999 are ours).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-CLOSE_TOO_MANY = 4429  # too many sockets of one visitor, agent or address (chat.lifecycle.socket_admit)
+CLOSE_TOO_MANY = 4429  # too many sockets of one visitor, agent or address (chat.realtime.lifecycle.socket_admit)
 
 
 class FrameError(Exception):

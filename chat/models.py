@@ -159,6 +159,31 @@ class Conversation(models.Model):
         return last
 
 
+AUDIENCE_EVERYONE = "everyone"  # the visitor and the enterprise's agents
+AUDIENCE_AGENTS = "agents"  # the enterprise's agents alone
+
+
+def message_audience(sender: str) -> str:
+    """Who may see a message sent by `sender`: an internal note is for the enterprise's agents alone. The one
+    rule every path follows: the pushes of a new message (chat.services), the visitor's history and catch-up
+    (MessageQuerySet.for_visitor), healing after a layer gap (chat.realtime.healing), channels forwarding."""
+    return AUDIENCE_AGENTS if sender == Message.Sender.NOTE else AUDIENCE_EVERYONE
+
+
+def visitor_may_see(sender: str) -> bool:
+    return message_audience(sender) == AUDIENCE_EVERYONE
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    def for_visitor(self) -> MessageQuerySet:
+        """Only what the visitor may see (message_audience)."""
+        return self.filter(sender__in=visitor_senders())
+
+
+def visitor_senders() -> list[str]:
+    return [sender for sender in Message.Sender.values if visitor_may_see(sender)]
+
+
 class Message(models.Model):
     class Sender(models.TextChoices):
         VISITOR = "visitor", _("visitor")
@@ -191,6 +216,8 @@ class Message(models.Model):
     client_id = models.CharField(_("client id"), max_length=64)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("message")

@@ -15,8 +15,8 @@ from core.errors import ChatError
 from core.ratelimit import rate_limit
 
 from . import frames
-from .broadcast import publish_on_commit
 from .models import Visitor, VisitorPage
+from .realtime.broadcast import publish_on_commit
 
 PAGES_KEPT = 50
 URL_MAX = 1000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +18,7 @@ from enterprises.models import IPBlacklist, block_live, ip_key
 from . import frames
 from .blacklist import address_blocked_error, blocked_error, visitor_block_active
 from .identity import visitor_token_fits
-from .models import Conversation, Message, Visitor
+from .models import Conversation, Message, Visitor, visitor_senders
 
 
 def _messages(queryset: Any) -> Any:
@@ -38,7 +37,7 @@ def messages_page(*, visitor: Visitor, before: int | None, limit: int) -> tuple[
 
 def messages_page_for_visitor(*, visitor: Visitor, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
     """The same page as the visitor sees it: without the agents' internal notes."""
-    return _page(Message.objects.filter(visitor=visitor).exclude(sender=Message.Sender.NOTE), before, limit)
+    return _page(Message.objects.for_visitor().filter(visitor=visitor), before, limit)
 
 
 def _page(qs: Any, before: int | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
@@ -58,34 +57,12 @@ def _after(queryset: Any, after: int) -> tuple[list[dict[str, Any]], bool]:
 
 def messages_after_for_visitor(*, visitor_pk: int, after: int) -> tuple[list[dict[str, Any]], bool]:
     """What a visitor missed since `after`: never the agents' internal notes."""
-    return _after(Message.objects.filter(visitor_id=visitor_pk).exclude(sender=Message.Sender.NOTE), after)
+    return _after(Message.objects.for_visitor().filter(visitor_id=visitor_pk), after)
 
 
 def messages_after_for_enterprise(*, enterprise_id: int, after: int) -> tuple[list[dict[str, Any]], bool]:
     """What an agent missed since `after` across the enterprise."""
     return _after(Message.objects.filter(enterprise_id=enterprise_id), after)
-
-
-def messages_since(
-    *, visitor_pks: set[int], enterprise_ids: set[int], since: datetime, limit: int
-) -> list[tuple[int, int, dict[str, Any]]] | None:
-    """(visitor pk, enterprise id, payload) of the messages of those visitors or enterprises stored at or
-    after `since`, oldest first; None if there are more than `limit`."""
-    if not visitor_pks and not enterprise_ids:
-        return []
-    # Ids grow with time: the newest message older than `since`, found walking back from the newest
-    # (created_at has no index), bounds the scan by primary key.
-    floor = Message.objects.filter(created_at__lt=since).order_by("-pk").values_list("pk", flat=True).first() or 0
-    rows = list(
-        _messages(
-            Message.objects.filter(
-                Q(visitor_id__in=visitor_pks) | Q(enterprise_id__in=enterprise_ids), pk__gt=floor
-            ).order_by("pk")
-        )[: limit + 1]
-    )
-    if len(rows) > limit:
-        return None
-    return [(m.visitor_id, m.enterprise_id, frames.message_payload(m, m.visitor.visitor_id)) for m in rows]
 
 
 def last_message_id(*, enterprise_id: int) -> int:
@@ -141,7 +118,7 @@ def _summaries(visitors: list[Visitor], online: set[int]) -> list[dict[str, Any]
             last_id=Max("pk"),
             unread=Count("pk", filter=_UNREAD),
             # The newest the visitor may see (their `ready` frame's last_message_id): internal notes left out.
-            public_id=Max("pk", filter=~Q(sender=Message.Sender.NOTE)),
+            public_id=Max("pk", filter=Q(sender__in=visitor_senders())),
         )
     }
     last_ids = [row["last_id"] for row in stats.values()]

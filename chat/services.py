@@ -31,12 +31,10 @@ from core.savepoints import nested_savepoint
 from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
-from replies.autoreply import keyword_answers
 
-from . import frames, products, visitor_info
+from . import frames, hooks, products, visitor_info
 from .access import access_visitor_self
 from .blacklist import address_blocked_error, blocked_error, visitor_block_active
-from .broadcast import publish_on_commit
 from .conversations import (
     agent_presence_changed,
     conversation_of,
@@ -52,8 +50,9 @@ from .identity import (
     visitor_token_issue,
     visitor_token_read,
 )
-from .models import Attachment, Conversation, Message, Visitor
-from .presence import AGENT, VISITOR, online_or_nobody
+from .models import Attachment, Conversation, Message, Visitor, visitor_may_see
+from .realtime.broadcast import publish_on_commit
+from .realtime.presence import AGENT, VISITOR, online_or_nobody
 from .uploads import attachment_message_parts, attachments_for_messages
 
 logger = logging.getLogger(__name__)
@@ -504,6 +503,14 @@ def _messages_insert(messages: list[Message]) -> list[tuple[Message, bool] | Exc
     return [_message_insert_one(message) for message in messages]
 
 
+def _audience_groups(message: Message, frame: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """`frame` for each group of the message's audience (models.message_audience)."""
+    groups = [(frames.group_agents(message.enterprise_id), frame)]
+    if visitor_may_see(message.sender):
+        groups.append((frames.group_visitor(message.visitor_id), frame))
+    return groups
+
+
 def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exception]:
     """Store each message once per (visitor, sender, client_id) and publish the new ones, all at once.
 
@@ -562,10 +569,8 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         message, created = outcome
         visitor = message.visitor
         payload = frames.message_new_frame(frames.message_payload(message, visitor.visitor_id))
-        targets = [(frames.group_agents(visitor.enterprise_id), payload)]
-        note = message.sender == Message.Sender.NOTE
-        if not note:  # an internal note is for the enterprise's agents alone, never the visitor's sockets
-            targets.append((frames.group_visitor(visitor.pk), payload))
+        targets = _audience_groups(message, payload)
+        note = not visitor_may_see(message.sender)
         if not created:
             # Not announced again; only offered to sockets that never got it (frames.redelivery_event).
             redeliver += targets
@@ -584,12 +589,15 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             replied.add(message.conversation_id)
             conversation.first_reply_at = message.created_at
     new_messages = [outcome[0] for outcome in stored if isinstance(outcome, tuple) and outcome[1]]
-    # Keyword auto-replies (replies.autoreply): stored and announced after what they answer.
-    for outcome in _messages_insert(keyword_answers(new_messages)) if new_messages else ():
+    # What the apps above answer (chat.hooks.messages_stored: keyword auto-replies), after what they answer.
+    answers = [answer for batch in hooks.messages_stored.send(new_messages) for answer in batch] if new_messages else []
+    for outcome in _messages_insert(answers) if answers else ():
         if isinstance(outcome, tuple) and outcome[1]:
+            new_messages.append(outcome[0])
             answer = frames.message_new_frame(frames.message_payload(outcome[0], outcome[0].visitor.visitor_id))
-            enterprise_id, visitor_pk = outcome[0].enterprise_id, outcome[0].visitor.pk
-            publish += [(frames.group_agents(enterprise_id), answer), (frames.group_visitor(visitor_pk), answer)]
+            publish += _audience_groups(outcome[0], answer)
+    if new_messages:
+        hooks.messages_committed.send_on_commit(new_messages)
     for index, first in repeats:
         result = results[first]
         results[index] = (result[0], False) if isinstance(result, tuple) else result
@@ -751,9 +759,9 @@ async def agent_typing(*, agent: User, visitor: Visitor) -> None:
     await _hint([(frames.group_visitor(visitor.pk), frames.typing_from_agent_frame(visitor.visitor_id, agent))])
 
 
-async def presence_expired(*, gone: list[tuple[int, str, int]]) -> None:
-    """Owners whose every process stopped beating (chat.heartbeat): visitors reported offline to agents,
-    agents to their colleagues and to visitors."""
+async def presence_expired(gone: list[tuple[int, str, int]]) -> None:
+    """chat.hooks.presence_gone: owners whose every process stopped beating (chat.realtime.heartbeat):
+    visitors reported offline to agents, agents to their colleagues and to visitors."""
     if not gone:
         return
     visitor_pks = [pk for _ent, kind, pk in gone if kind == VISITOR]

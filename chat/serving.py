@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from chat import lifecycle
+from chat.realtime import lifecycle
 
 logger = logging.getLogger("gofly.server")
 
@@ -175,9 +175,11 @@ def run_daphne(sock: socket.socket, pid_path: Path) -> None:
     from daphne.access import AccessLogGenerator
     from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
+    from django.conf import settings
+    from django.utils.module_loading import import_string
     from twisted.internet import reactor
 
-    from gofly_site.asgi import application
+    application = import_string(settings.ASGI_APPLICATION)  # the site's, which routes to this app
 
     class GoflyDaphne(Server):  # type: ignore[misc]
         def __init__(self, **kwargs: Any) -> None:

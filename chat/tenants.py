@@ -1,4 +1,5 @@
-"""What an enterprise's suspension or new identity secret does to its open sockets, on every process.
+"""What an enterprise's suspension or new identity secret, or an agent's revoked credentials, do to open
+sockets, on every process.
 
 Sockets authenticate once, when they open; later requests and sockets check the enterprise themselves
 (accounts.models.User.login_allowed, chat.access, chat.identity.visitor_token_fits). So when an
@@ -12,11 +13,12 @@ from typing import Any
 
 from django.db.models.signals import post_save, pre_save
 
+from accounts.models import User
 from enterprises.models import Enterprise
 
 from . import frames
-from .broadcast import events_publish_on_commit
 from .identity import identity_fingerprint
+from .realtime.broadcast import events_publish_on_commit
 
 
 def _before(sender: type[Enterprise], instance: Enterprise, raw: bool, update_fields: Any, **kwargs: Any) -> None:
@@ -51,3 +53,9 @@ def connect() -> None:
     """ChatConfig.ready: listen to every save of an enterprise (the admin, services, scripts)."""
     pre_save.connect(_before, sender=Enterprise, dispatch_uid="chat.tenants.before")
     post_save.connect(_after, sender=Enterprise, dispatch_uid="chat.tenants.after")
+
+
+def agent_sockets_close(user: User) -> None:
+    """accounts.hooks.credentials_revoked: every process closes the user's sockets (they authenticated once,
+    at connect)."""
+    events_publish_on_commit([(frames.group_agent(user.pk), frames.agent_revoked_event())])

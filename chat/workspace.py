@@ -19,8 +19,8 @@ from core.savepoints import nested_savepoint
 
 from . import frames
 from .access import _pk, access_visitor
-from .broadcast import publish_on_commit
 from .models import Tag, Visitor, VisitorTag
+from .realtime.broadcast import publish_on_commit
 
 REMARK_MAX = 100
 TAG_NAME_MAX = 30

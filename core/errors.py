@@ -22,6 +22,11 @@ def not_found(what: str) -> ChatError:
     return ChatError("not_found", _("%(what)s not found.") % {"what": what}, 404)
 
 
+def forbidden() -> ChatError:
+    """The user is who they say, but their role (or lack of an enterprise) does not allow the action."""
+    return ChatError("forbidden", _("Your role does not allow this."), 403)
+
+
 def forbidden_origin() -> ChatError:
     """A browser page on a site the enterprise has not listed (docs/protocol.md, "Origins")."""
     return ChatError("forbidden_origin", _("This site may not open the chat."), 403)

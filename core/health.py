@@ -3,7 +3,7 @@
 Redis carries the channel layer, presence and rate limits. When it is away the chat degrades instead of
 failing (docs/protocol.md section 7): messages are still stored and acknowledged, rate limits are counted
 per process, new sockets are refused with 1013, and once the layer is back every socket that was open
-while pushes could be lost is sent what it missed (chat/healing.py).
+while pushes could be lost is sent what it missed (chat/realtime/healing.py).
 """
 
 from __future__ import annotations

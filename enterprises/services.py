@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import permissions
 from core.errors import ChatError
 
 from .models import Enterprise, IPBlacklist, ip_network_is_everything, ip_network_parse
 from .origins import origin_normalize, served_here
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 
 @transaction.atomic
@@ -55,10 +49,10 @@ def landing_domain_clean(value: object) -> str:
     return normal
 
 
-def enterprise_landing_domain_set(*, agent: User, landing_domain: object) -> str:
-    """An enterprise admin sets (or clears, with "") the origin visitor chat pages are redirected to."""
-    permissions.require(agent, permissions.MANAGE_SETTINGS)
+def enterprise_landing_domain_set(*, enterprise_id: int, landing_domain: object) -> str:
+    """Set (or clear, with "") the origin the enterprise's visitor chat pages are redirected to; the caller
+    has checked that its user may change the enterprise's settings."""
     value = landing_domain_clean(landing_domain)
     with transaction.atomic():
-        Enterprise.objects.filter(pk=agent.enterprise_id or 0).update(landing_domain=value)
+        Enterprise.objects.filter(pk=enterprise_id).update(landing_domain=value)
     return value

@@ -165,8 +165,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # The pub/sub layer costs about a sixth of the default layer per message (DESIGN section 8);
-            # ours adds batched sends and unsubscriptions that closing storms cannot leak (chat/layers.py).
-            "BACKEND": "chat.layers.PubSubChannelLayer",
+            # ours adds batched sends and unsubscriptions that closing storms cannot leak (chat/realtime/layers.py).
+            "BACKEND": "chat.realtime.layers.PubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
                 "prefix": f"{GOFLY_REDIS_PREFIX}:layer",

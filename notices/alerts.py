@@ -33,7 +33,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import AgentStatus
 from chat.models import Conversation, Message
-from chat.presence import AGENT, get_presence
+from chat.realtime.presence import AGENT, get_presence
 from core import health
 
 from .models import AgentAlerts

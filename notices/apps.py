@@ -1,4 +1,4 @@
-"""Application config for system announcements and notifications (filled by later issues)."""
+"""Application config for notices: e-mail alerts to away agents (system announcements arrive later)."""
 
 from django.apps import AppConfig
 
@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class NoticesConfig(AppConfig):
     name = "notices"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from chat import hooks
+
+        from .runner import on_heartbeat
+
+        hooks.periodic_chore.connect(on_heartbeat)

@@ -45,3 +45,8 @@ def tick() -> None:
         return
     _last = now
     _task = asyncio.get_running_loop().create_task(_run())
+
+
+async def on_heartbeat(_: None) -> None:
+    """chat.hooks.periodic_chore: start the alert sweep when it is due."""
+    tick()

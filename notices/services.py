@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core.errors import ChatError
+from core.errors import ChatError, forbidden
 
 from .alerts import newest_message_id
 from .models import AgentAlerts
@@ -49,7 +49,7 @@ def alerts_settings_set(
     address = _email(email) if email is not None else None
     lang = _language(language) if language is not None else None
     if agent.enterprise_id is None:
-        raise ChatError("forbidden", _("Your role does not allow this."), 403)
+        raise forbidden()
     with transaction.atomic():
         row, _created = AgentAlerts.objects.select_for_update().get_or_create(
             agent=agent, defaults={"enterprise_id": agent.enterprise_id, "language": settings.LANGUAGE_CODE}

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.permissions import MANAGE_SETTINGS, require
-from core.errors import ChatError, not_found
+from core.errors import ChatError, forbidden, not_found
 from enterprises.models import Enterprise
 
 from . import cache
@@ -46,7 +46,7 @@ def _int(value: Any, *, what: str) -> int:
 
 def _enterprise_id(agent: User) -> int:
     if agent.enterprise_id is None:
-        raise ChatError("forbidden", _("Your role does not allow this."), 403)
+        raise forbidden()
     return agent.enterprise_id
 
 

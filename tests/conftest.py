@@ -12,8 +12,8 @@ from asgiref.sync import async_to_sync
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure
-from chat import broadcast, heartbeat, lifecycle
-from chat.presence import get_presence
+from chat.realtime import broadcast, heartbeat, lifecycle
+from chat.realtime.presence import get_presence
 from chat.services import VisitorLogin, visitor_login
 from core import health
 from core.ratelimit import rate_limits_clear

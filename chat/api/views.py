@@ -17,14 +17,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import permissions
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import blacklist, conversations, frames, selectors, services, uploads, workspace
+from chat import blacklist, conversations, frames, hooks, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.identity import identity_fingerprint, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
-from chat.presence import AGENT, VISITOR, online_now, online_or_nobody
+from chat.realtime.presence import AGENT, VISITOR, online_now, online_or_nobody
 from core import health, jsonin
 from core.api.errors import error_body, unavailable_body
 from core.api.views import AgentView as BaseAgentView
@@ -34,7 +35,6 @@ from core.safety import avatar_or
 from enterprises import origins
 from enterprises import services as enterprise_services
 from enterprises.models import Enterprise
-from replies.selectors import welcomes_of
 
 from .auth import IsVisitor, VisitorTokenAuthentication
 
@@ -131,18 +131,20 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
     visitor = login.visitor
     enterprise = login.enterprise
     agent = login.agent
+    about: dict[str, Any] = {
+        "id": enterprise.pk,
+        "name": enterprise.name,
+        "welcome": enterprise.welcome_text,
+        "welcomes": [],  # every welcome text, sanitised HTML in order, from the replies app (its hook answer)
+        "offline_text": enterprise.offline_text,
+    }
+    for fields in hooks.visitor_logged_in.send(hooks.VisitorLoggedIn(visitor, enterprise, login.created)):
+        about.update(fields)
     return {
         "token": login.token,
         "created": login.created,
         "visitor": {"visitor_id": visitor.visitor_id, "name": visitor.name, "avatar": avatar_or(visitor.avatar, "")},
-        "enterprise": {
-            "id": enterprise.pk,
-            "name": enterprise.name,
-            "welcome": enterprise.welcome_text,
-            # Every welcome text, sanitised HTML in order (replies); `welcome` is the first, for older pages.
-            "welcomes": welcomes_of(enterprise),
-            "offline_text": enterprise.offline_text,
-        },
+        "enterprise": about,
         "agent": {"name": agent.display_name, "avatar": agent.avatar_url} if agent else None,
         "uploads": uploads.upload_limits(enterprise),
         "product": login.product,
@@ -503,7 +505,10 @@ class AgentRoutingSettingsView(AgentView):
         body = _validated(RoutingSettingsSerializer, request.data)
         agent = self.agent(request)
         if "landing_domain" in body:
-            enterprise_services.enterprise_landing_domain_set(agent=agent, landing_domain=body.pop("landing_domain"))
+            permissions.require(agent, permissions.MANAGE_SETTINGS)
+            enterprise_services.enterprise_landing_domain_set(
+                enterprise_id=agent.enterprise_id or 0, landing_domain=body.pop("landing_domain")
+            )
         conversations.routing_settings_update(agent=agent, **body)
         return self.answer(Enterprise.objects.get(pk=agent.enterprise_id or 0))
 

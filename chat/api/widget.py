@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User, username_normalise
 from chat.blacklist import address_blocked_error
-from chat.presence import AGENT, online_or_nobody
+from chat.realtime.presence import AGENT, online_or_nobody
 from core import health
 from core.api.errors import error_body, unavailable_body
 from core.clientip import request_client_ip

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat import frames, search, workspace
-from chat.presence import VISITOR, online_now
+from chat.realtime.presence import VISITOR, online_now
 from core.errors import ChatError
 
 from .views import AgentView

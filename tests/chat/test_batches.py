@@ -16,8 +16,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat import batching, services
-from chat.layers import PubSubChannelLayer, group_send_many
 from chat.models import Message
+from chat.realtime.layers import PubSubChannelLayer, group_send_many
 from chat.selectors import SocketLookup, visitors_for_sockets
 from chat.services import NewMessage, message_create, messages_create
 from core.errors import ChatError

@@ -17,9 +17,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure
-from chat import blacklist, broadcast, frames
+from chat import blacklist, frames
 from chat.blacklist import blacklist_entries, blacklist_remove, ip_block, visitor_block
 from chat.models import VisitorBlock
+from chat.realtime import broadcast
 from core.errors import ChatError
 from enterprises.models import IPBlacklist, ip_key
 from tests.conftest import AGENT_PASSWORD, login_visitor

@@ -10,8 +10,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from chat import broadcast, conversations, layers, selectors
+from chat import conversations, selectors
 from chat.models import Conversation, Message
+from chat.realtime import broadcast, layers
 from chat.services import message_create
 
 from .test_consumers import jwt_for, login

@@ -20,7 +20,7 @@ from accounts.services import agent_create
 from chat import conversations, frames
 from chat.access import access_conversation, access_visitor_self
 from chat.models import Conversation, Message, Visitor
-from chat.presence import AGENT, Presence, get_presence
+from chat.realtime.presence import AGENT, Presence, get_presence
 from chat.services import message_create
 from core.errors import ChatError
 from tests.conftest import AGENT_PASSWORD, login_visitor

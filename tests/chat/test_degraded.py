@@ -20,9 +20,10 @@ from django.db import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
-from chat import broadcast, healing, lifecycle, selectors, services
-from chat.layers import PubSubChannelLayer, layer_epoch
-from chat.presence import get_presence
+from chat import selectors, services
+from chat.realtime import broadcast, healing, lifecycle
+from chat.realtime.layers import PubSubChannelLayer, layer_epoch
+from chat.realtime.presence import get_presence
 from core import ratelimit
 
 from .test_consumers import jwt_for, login

@@ -12,8 +12,9 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from chat import broadcast, services
+from chat import services
 from chat.models import Message
+from chat.realtime import broadcast
 from tests.conftest import login_visitor
 
 from .test_consumers import jwt_for, login

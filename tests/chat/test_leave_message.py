@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from chat import conversations, frames, selectors
 from chat.models import Conversation, Message, Visitor
-from chat.presence import AGENT, Presence, get_presence
+from chat.realtime.presence import AGENT, Presence, get_presence
 from chat.services import offline_message_leave
 from core.errors import ChatError
 from tests.conftest import login_visitor

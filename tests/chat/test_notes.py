@@ -11,8 +11,9 @@ from channels.db import database_sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat import frames, healing, selectors
+from chat import frames, selectors
 from chat.models import Conversation, Message, Visitor
+from chat.realtime import healing
 from chat.services import NewMessage, message_create, messages_create, messages_mark_read_by_visitor
 from core.errors import ChatError
 from tests.chat.test_api import agent_client, visitor_client

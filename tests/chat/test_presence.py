@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from chat.presence import AGENT, VISITOR, MemoryPresence, Presence, RedisPresence
+from chat.realtime.presence import AGENT, VISITOR, MemoryPresence, Presence, RedisPresence
 
 
 def backends() -> list[object]:

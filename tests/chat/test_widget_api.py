@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from django.test import Client
 
 from accounts.services import agent_create
-from chat.presence import AGENT, Presence, get_presence
+from chat.realtime.presence import AGENT, Presence, get_presence
 from tests.conftest import AGENT_PASSWORD
 
 # The view reads the database on a pool thread, which sees committed data only.

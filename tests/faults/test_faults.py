@@ -214,7 +214,7 @@ async def test_a_redis_restart_loses_no_message_at_any_client(enterprise, agent)
 
     run = await run_scenario("redis", enterprise.pk, fault)
     # Pushes sent while a process's subscription was down are lost; each process, once subscribed again,
-    # sends its open sockets what they missed from the database (chat/healing.py, docs/protocol.md 7.1).
+    # sends its open sockets what they missed from the database (chat/realtime/healing.py, docs/protocol.md 7.1).
     check(run.figures)
 
 

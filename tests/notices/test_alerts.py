@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 
 from accounts.models import User
 from chat.models import Conversation, Message
-from chat.presence import AGENT, Presence, get_presence
+from chat.realtime.presence import AGENT, Presence, get_presence
 from chat.services import message_create
 from notices import alerts
 from notices.alerts import alerts_sweep

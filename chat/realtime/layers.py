@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from core import health
 
-from . import lifecycle
+from . import healing
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _resubscribed() -> None:
     since = (_failing_since or time.time()) - _HEAL_MARGIN
     _failing_since = None
     health.recovered(health.LAYER)
-    asyncio.get_running_loop().create_task(lifecycle.heal_older_than(_epoch, since))
+    asyncio.get_running_loop().create_task(healing.heal_older_than(_epoch, since))
 
 
 class _Shard(RedisSingleShardConnection):

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from core import health
 
-from . import frames
+from .. import frames
 from .layers import group_send_many
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The websockets open in this process, so that they can be closed together on shutdown (1012, the client
 reconnects to another process) and given what they missed after the channel layer may have lost pushes to
-them (see chat/layers.py)."""
+them (see chat/realtime/layers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import logging
 import weakref
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -32,11 +33,27 @@ class Closable(Protocol):
 
 
 _live: weakref.WeakSet[Closable] = weakref.WeakSet()
+# What must finish before a stopping process exits (the message batcher, the publisher): ChatConfig.ready.
+_drains: list[Callable[[], Awaitable[None]]] = []
 _stopping = False
 # Sockets open in this process per owner (("v", visitor pk) or ("a", agent pk)) and per client network.
 _owners: Counter[tuple[str, int]] = Counter()
 _networks: Counter[str] = Counter()
 _slots: weakref.WeakKeyDictionary[Any, tuple[tuple[str, int], str | None]] = weakref.WeakKeyDictionary()
+
+
+def on_drain(idle: Callable[[], Awaitable[None]]) -> None:
+    """`idle()` returns once the work it stands for is done; close_all awaits it before the process exits."""
+    if idle not in _drains:
+        _drains.append(idle)
+
+
+def live_sockets() -> list[Closable]:
+    return list(_live)
+
+
+async def sockets_close(sockets: list[Closable], code: int, reason: str) -> int:
+    return await _close(sockets, code, reason)
 
 
 def register(socket: Closable) -> None:
@@ -103,38 +120,15 @@ async def close_all(code: int = CLOSE_SERVICE_RESTART, reason: str = "server res
     global _stopping
     _stopping = True
     closed = await _close(list(_live), code, reason)
-    from . import batching, broadcast  # here: both import modules that import this one
 
     try:
         async with asyncio.timeout(drain):
             await asyncio.sleep(0.1)  # the frames already read reach the batcher
-            await batching.message_create.idle()
-            await broadcast.idle()
+            for idle in _drains:
+                await idle()
     except TimeoutError:
         logger.warning("stopping: messages still being stored or announced after %.1f s", drain)
     return closed
-
-
-async def heal_older_than(epoch: int, since: float) -> int:
-    """Send the sockets that subscribed before layer epoch `epoch` every message of theirs stored since
-    `since` (Unix time) that they have not sent: pushes to them may have been lost while the subscription
-    was away, and a client cannot see that gap (it may already hold later ids). Where that is too much to
-    read, the sockets are closed with 1012 instead and their clients sync (docs/protocol.md section 7)."""
-    from .healing import heal  # here: healing imports this module
-
-    sockets = [s for s in list(_live) if s.layer_epoch < epoch]
-    for socket in sockets:
-        socket.layer_epoch = epoch
-    if not sockets:
-        return 0
-    try:
-        healed = await heal(sockets, since)
-    except Exception as exc:  # the database is away too, or the gap is too long: the clients sync
-        logger.warning("could not fill the layer gap of %d sockets (%r): closing them", len(sockets), exc)
-        healed = False
-    if not healed:
-        await _close(sockets, CLOSE_SERVICE_RESTART, "resync")
-    return len(sockets)
 
 
 def reset() -> None:

@@ -1,0 +1,47 @@
+"""What chat announces, for the apps above it to react to (core.hooks): replies answers keywords and adds
+the welcome texts to a login, notices mails away agents, a channel such as WeChat forwards what agents send.
+
+Receivers connect in their AppConfig.ready; chat never imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.hooks import AsyncHook, Hook
+
+if TYPE_CHECKING:
+    from enterprises.models import Enterprise
+
+    from .models import Message, Visitor
+
+messages_stored: Hook[list[Message], list[Message]] = Hook("chat.messages_stored")
+"""A batch's new messages, inserted in its transaction (not yet committed). A receiver may answer with unsaved
+messages (agent messages to the same visitors) to store and announce right after them: keyword auto-replies.
+It runs in the message path: it must not query per message."""
+
+messages_committed: Hook[list[Message], None] = Hook("chat.messages_committed")
+"""A batch's new messages, after their transaction committed (a channel forwards them; a note is among them:
+`chat.audience.visitor_may_see` says which the visitor may see)."""
+
+
+@dataclass(frozen=True)
+class VisitorLoggedIn:
+    visitor: Visitor
+    enterprise: Enterprise
+    created: bool
+
+
+visitor_logged_in: Hook[VisitorLoggedIn, dict[str, Any]] = Hook("chat.visitor_logged_in")
+"""A visitor logged in (HTTP). A receiver may answer with fields for the `enterprise` part of the login
+answer (docs/protocol.md): replies gives the welcome texts."""
+
+presence_gone: AsyncHook[list[tuple[int, str, int]]] = AsyncHook("chat.presence_gone")
+"""(enterprise id, "v" or "a", pk) of the visitors and agents whose every process stopped beating, found by
+this process's heartbeat (chat.realtime.heartbeat): chat tells their enterprise."""
+
+periodic_chore: AsyncHook[None] = AsyncHook("chat.periodic_chore")
+"""Every heartbeat of a server process with open sockets (GOFLY_HEARTBEAT seconds), from its event loop,
+receivers one after the other: chat closes idle conversations and offers the queue (once a minute), notices
+starts its e-mail alert sweep in a thread of its own. A receiver keeps its own pace and must not block."""

@@ -1,0 +1,35 @@
+"""The apps form a tower (DESIGN.md section 5): no import runs upward, no two apps import each other."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tower():  # scripts/ is not a package: load the checker as the README runs it
+    spec = importlib.util.spec_from_file_location("tower", ROOT / "scripts" / "tower.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tower"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_no_import_runs_up_the_tower_and_no_two_apps_import_each_other():
+    upward, pairs = _tower().upward_imports()
+    assert upward == []
+    assert [pair for pair in pairs if (pair[1], pair[0]) in pairs] == []
+
+
+def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
+    tower = _tower()
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "x.py").write_text("from chat.models import Message\n")
+    (tmp_path / "chat").mkdir()
+    (tmp_path / "chat" / "y.py").write_text("from core import x\n")
+    monkeypatch.setattr(tower, "ROOT", tmp_path)
+    upward, _pairs = tower.upward_imports()
+    assert upward == ["core/x.py:1 core -> chat"]
