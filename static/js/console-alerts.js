@@ -12,8 +12,12 @@
     error: document.getElementById("alerts-error"),
   };
   var URL = "/api/v1/agent/alerts";
+  // Ticked before an address was given: the server refuses to turn alerts on without one, so the wish
+  // waits for the address and goes with it.
+  var wanted = false;
 
   function show(data) {
+    if (data.email_enabled) wanted = false;
     box.checked = !!data.email_enabled;
     if (document.activeElement !== email) email.value = data.email || "";
     hints.digest.hidden = !data.email_enabled || !data.mail_configured;
@@ -57,11 +61,17 @@
 
   box.addEventListener("change", function () {
     var body = { email_enabled: box.checked };
-    if (email.value.trim()) body.email = email.value.trim();
-    save(body);
+    var address = email.value.trim();
+    if (address) body.email = address;
+    wanted = box.checked && !address;
+    save(body).then(function () {
+      if (wanted) email.focus();
+    });
   });
   email.addEventListener("change", function () {
-    save({ email: email.value.trim() });
+    var body = { email: email.value.trim() };
+    if (wanted && body.email) body.email_enabled = true;
+    save(body);
   });
   email.addEventListener("keydown", function (e) {
     if (e.key === "Enter") {

@@ -1,6 +1,6 @@
 /* GoFly console: blocking a visitor, their IP or their network from the conversation header or the
  * details panel; "Blocked until …" with Unblock in the details; the enterprise's blacklist screen.
- * Builds on console.js through window.GoFlyConsole; the server (chat/blacklist.py) decides and checks. */
+ * Builds on static/js/console/*.js through window.GoFlyConsole; the server (chat/blacklist.py) decides and checks. */
 (function () {
   "use strict";
 

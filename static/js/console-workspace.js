@@ -1,5 +1,5 @@
 /* The console's workspace extras (chat.workspace, chat.search): remark names, tags, internal notes, search.
- * Loaded after console.js; builds on what it exposes as window.GoFlyConsole. */
+ * Loaded after static/js/console/*.js; builds on what they share as window.GoFlyConsole. */
 (function () {
   "use strict";
   var C = window.GoFlyConsole;
@@ -399,12 +399,17 @@
 
   // --- tag management (admins) ------------------------------------------------------------
 
-  var dialog = el("dialog", { className: "dialog tags-dialog", attrs: { id: "tags-dialog", "aria-labelledby": "tags-dialog-title" } });
-  document.body.appendChild(dialog);
+  // The dialog's frame and its new-tag form are in templates/chat/_workspace.html: what is typed there
+  // survives the redraws of the list that every tag change brings.
+  var dialog = document.getElementById("tags-dialog");
+  var dialogList = document.getElementById("tags-dialog-list");
+  var newForm = document.getElementById("tags-new");
+  var newName = document.getElementById("tags-new-name");
+  var newColour = document.getElementById("tags-new-colour");
   function colourSelect(value) {
     var select = el(
       "select",
-      { attrs: { "aria-label": t("Colour") } },
+      { className: "dialog__input tags-dialog__colour", attrs: { "aria-label": t("Colour") } },
       COLOURS.map(function (c) {
         return el("option", { text: t(c), attrs: { value: c } });
       })
@@ -414,7 +419,7 @@
   }
   function renderDialog() {
     var rows = tagList().map(function (tag) {
-      var name = el("input", { attrs: { type: "text", maxlength: 30, "aria-label": t("Name") } });
+      var name = el("input", { className: "dialog__input tags-dialog__name", attrs: { type: "text", maxlength: 30, "aria-label": t("Name") } });
       name.value = tag.name;
       var colour = colourSelect(tag.colour);
       return el("li", { className: "tags-dialog__row", dataset: { tagId: tag.id } }, [
@@ -422,7 +427,7 @@
         name,
         colour,
         el("button", {
-          className: "btn",
+          className: "btn btn--sm",
           text: t("Save"),
           attrs: { type: "button" },
           on: {
@@ -432,7 +437,7 @@
           },
         }),
         el("button", {
-          className: "btn btn--danger",
+          className: "btn btn--sm btn--danger",
           text: t("Delete"),
           attrs: { type: "button" },
           on: {
@@ -450,31 +455,18 @@
         }),
       ]);
     });
-    var newName = el("input", { attrs: { type: "text", maxlength: 30, id: "tags-new-name", placeholder: t("New tag"), "aria-label": t("New tag") } });
-    var newColour = colourSelect("blue");
-    dialog.replaceChildren(
-      el("h2", { text: t("Tags"), attrs: { id: "tags-dialog-title" } }),
-      el("p", { className: "muted", text: t("Tags are shared by the whole team; any agent puts them on visitors.") }),
-      el("ul", { className: "tags-dialog__list" }, rows.length ? rows : [el("li", { className: "muted", text: t("No tags yet.") })]),
-      el("div", { className: "tags-dialog__new" }, [
-        newName,
-        newColour,
-        el("button", {
-          className: "btn btn--primary",
-          text: t("Create"),
-          attrs: { type: "button", id: "tags-create" },
-          on: {
-            click: function () {
-              G.api("POST", "/api/v1/agent/tags", { name: newName.value, colour: newColour.value }).then(answered);
-            },
-          },
-        }),
-      ]),
-      el("div", { className: "dialog__actions" }, [
-        el("button", { className: "btn", text: t("Close"), attrs: { type: "button" }, on: { click: function () { dialog.close(); } } }),
-      ])
-    );
+    dialogList.replaceChildren.apply(dialogList, rows.length ? rows : [el("li", { className: "muted", text: t("No tags yet.") })]);
   }
+  newForm.addEventListener("submit", function (e) {
+    e.preventDefault();
+    G.api("POST", "/api/v1/agent/tags", { name: newName.value, colour: newColour.value }).then(function (res) {
+      if (res.ok) newName.value = "";
+      answered(res);
+    });
+  });
+  document.getElementById("tags-dialog-close").addEventListener("click", function () {
+    dialog.close();
+  });
   function answered(res) {
     if (!res.ok) {
       C.showToast(refusal(res), "error");

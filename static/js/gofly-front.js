@@ -65,15 +65,16 @@
     ".gfw-p{position:fixed;right:20px;bottom:92px;width:380px;height:600px;max-width:calc(100vw - 40px);max-height:calc(100vh - 112px);" +
     "display:flex;flex-direction:column;background:#fff;border-radius:12px;overflow:hidden;box-shadow:0 12px 40px rgba(0,0,0,.25)}" +
     ".gfw-nb .gfw-p{bottom:20px;max-height:calc(100vh - 40px)}" +
-    ".gfw-h{display:flex;align-items:center;gap:8px;height:36px;padding:0 6px 0 12px;background:#1e3a8a;color:#fff;flex:none}" +
-    ".gfw-h img{width:22px;height:22px;border-radius:50%;object-fit:cover}" +
-    ".gfw-t{flex:1;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;font-weight:600}" +
-    ".gfw-x{all:initial;cursor:pointer;color:#fff;font-family:inherit;font-size:20px;line-height:32px;width:32px;height:32px;text-align:center;border-radius:6px}" +
-    ".gfw-x:hover,.gfw-x:focus-visible{background:rgba(255,255,255,.2)}" +
+    // No title bar of ours: the chat page's header is the panel's (it names the agent), and our close button lies
+    // over its right end, where the page keeps room for it. The title is for screen readers only.
+    ".gfw-t{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
+    ".gfw-x{all:initial;position:absolute;top:17px;right:12px;cursor:pointer;color:#fff;background:rgba(15,23,42,.28);font-family:inherit;" +
+    "font-size:20px;line-height:32px;width:32px;height:32px;text-align:center;border-radius:50%}" +
+    ".gfw-x:hover,.gfw-x:focus-visible{background:rgba(15,23,42,.5)}.gfw-x:focus-visible{outline:3px solid #93c5fd}" +
     ".gfw-p iframe{flex:1;width:100%;border:0;display:block;background:#fff}" +
     ".gfw-w [hidden],.gfw-w[hidden]{display:none!important}" +
     "@media (max-width:480px){.gfw-p{right:0;bottom:0;width:100%;height:100%;max-width:none;max-height:none;border-radius:0}" +
-    ".gfw-nb .gfw-p{bottom:0;max-height:none}.gfw-h{height:44px}.gfw-x{width:40px;height:40px;line-height:40px;font-size:24px}" +
+    ".gfw-nb .gfw-p{bottom:0;max-height:none}.gfw-x{top:13px;right:8px;width:40px;height:40px;line-height:40px;font-size:24px}" +
     ".gfw-o .gfw-b{display:none}}";
   var ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
 
@@ -139,6 +140,31 @@
       return false;
     }
   }
+  // The visit this page belongs to: its first page, and the page of another site (a search) that led to it, as
+  // the host page's own document.referrer said. Kept in the host site's sessionStorage (this tab, until it
+  // closes); a page reached from another site than the one it remembers starts a new visit.
+  var visit = null;
+  function visitOf() {
+    var key = "gofly.visit";
+    var here = { landing: String(window.location.href).slice(0, 1000), referrer: String(document.referrer || "").slice(0, 1000) };
+    var known = null;
+    try {
+      known = JSON.parse(window.sessionStorage.getItem(key));
+    } catch (e) {
+      known = null;
+    }
+    var valid = known && typeof known.landing === "string" && typeof known.referrer === "string";
+    // From another site, and not the one that started the remembered visit (a reload of its first page).
+    var arrived = !!here.referrer && originOf(here.referrer) !== originOf(here.landing) && !(valid && here.referrer === known.referrer);
+    if (valid && !arrived) return known;
+    try {
+      window.sessionStorage.setItem(key, JSON.stringify(here));
+    } catch (e) {
+      /* no storage: this page is the visit's first */
+    }
+    return here;
+  }
+
   // The welcome bubble, once per browser session: a session cookie of the host site.
   var welcomedCookie = "";
   function welcomed(set) {
@@ -156,9 +182,11 @@
         /* an extra that cannot be encoded is left out */
       }
     }
-    var here = String(window.location.href).slice(0, 1000);
-    q.push("refer=" + encodeURIComponent(here));
-    q.push("landing_page=" + encodeURIComponent(here));
+    // The visit, not this page: where the visitor came from (the search words are read from it) and where
+    // they landed. `widget`: the chat page is our panel's, and leaves room for our close button.
+    q.push("refer=" + encodeURIComponent(visit.referrer));
+    q.push("landing_page=" + encodeURIComponent(visit.landing));
+    q.push("widget=1");
     return base + "/chatIndex?" + q.join("&");
   }
 
@@ -273,21 +301,17 @@
     bubble.appendChild(bubbleBody);
     bubble.appendChild(bubbleClose);
 
-    var panel = el("div", "gfw-p", { role: "dialog", "aria-label": label() });
+    // The dialog is named by its title (the agent, once known); the chat page in it shows its own header.
+    var panel = el("div", "gfw-p", { role: "dialog", "aria-labelledby": "gofly-widget-title" });
     panel.hidden = true;
-    var head = el("div", "gfw-h");
-    var avatar = el("img", "", { alt: "" });
-    avatar.hidden = true;
-    var title = text(el("span", "gfw-t"), label());
+    var title = text(el("span", "gfw-t", { id: "gofly-widget-title" }), label());
     var close = text(el("button", "gfw-x", { type: "button", "aria-label": t("close"), title: t("close") }), "\u00d7");
     close.onclick = function () {
       api.close();
       if (!button.hidden) button.focus();
     };
-    head.appendChild(avatar);
-    head.appendChild(title);
-    head.appendChild(close);
-    panel.appendChild(head);
+    panel.appendChild(title);
+    panel.appendChild(close);
     wrap.appendChild(panel);
     wrap.appendChild(bubble);
     wrap.appendChild(button);
@@ -306,7 +330,6 @@
       bubbleName: bubbleName,
       bubbleMsg: bubbleMsg,
       panel: panel,
-      avatar: avatar,
       title: title,
       frame: null,
     };
@@ -348,7 +371,9 @@
 
   function frame() {
     if (!ui.frame) {
-      ui.frame = el("iframe", "", { src: chatUrl(), title: label(), allow: "autoplay; clipboard-write" });
+      // No Referer: the chat page would take this page for where the visitor came from (chatUrl says it).
+      var attrs = { src: chatUrl(), title: label(), allow: "autoplay; clipboard-write", referrerpolicy: "no-referrer" };
+      ui.frame = el("iframe", "", attrs);
       ui.panel.appendChild(ui.frame);
     }
     return ui.frame;
@@ -446,8 +471,8 @@
     ui.badge.textContent = !unread ? "" : unread > 99 ? "99+" : String(unread);
     if (agent && agent.name) ui.title.textContent = agent.name;
     if (agent && agent.avatar) {
-      ui.avatar.src = ui.faceImg.src = agent.avatar;
-      ui.avatar.hidden = ui.faceImg.hidden = false;
+      ui.faceImg.src = agent.avatar;
+      ui.faceImg.hidden = false;
       var icon = ui.faceImg.previousSibling;
       if (icon && icon.nodeName.toLowerCase() === "svg") icon.style.display = "none";
     }
@@ -509,6 +534,7 @@
       var who = (o.ENT || "") + "." + (o.KEFU_ID || "");
       chattedKey = "gofly.chatted." + who;
       welcomedCookie = "gofly_welcomed_" + who.replace(/[^A-Za-z0-9_]/g, "_");
+      visit = visitOf(); // on every page, so that the first one is remembered whether or not the chat opens there
       fetchState();
       whenBody(build);
       return api;

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from django.utils import timezone
 
-from chat import conversations
+from chat import services
 from chat.identity import identity_sign
 from chat.models import Conversation, Message, Visitor
 from tests.e2e import test_browser as base
@@ -167,7 +167,7 @@ def test_a_conversation_closed_for_inactivity_shows_ended_and_writing_again_open
     later = timezone.now() + timedelta(minutes=enterprise.auto_close_minutes + 1)
     # In a thread of its own: it publishes its events through async_to_sync, and this one runs Playwright's loop.
     with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(conversations.conversations_close_idle, now=later).result() == 1
+        assert pool.submit(services.conversations_close_idle, now=later).result() == 1
     # Live through Redis; on the embedded server (another process's memory) the page learns it when it reconnects.
     page.evaluate("GoFlyVisitor.socket._drop(1006)")
     expect(page.locator("#ended-notice")).to_be_visible()

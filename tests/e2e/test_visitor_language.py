@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pytest
 
 from accounts.models import User
+from replies.models import WelcomeText
 from tests.e2e import test_browser as base
 
 pytestmark = base.pytestmark
@@ -55,8 +56,9 @@ def assert_chinese(page: Any, state: str) -> None:
 def test_in_chinese_no_english_is_left_on_the_visitor_page_in_any_state(
     browser: Any, server: str, enterprise: Any, agent: Any
 ) -> None:
-    enterprise.name, enterprise.welcome_text, enterprise.offline_text = "蓝鲸商城", "您好，欢迎光临！", "客服不在线。"
+    enterprise.name, enterprise.offline_text = "蓝鲸商城", "客服不在线。"
     enterprise.save()
+    WelcomeText.objects.filter(enterprise=enterprise).update(content="您好，欢迎光临！")
     User.objects.filter(pk=agent.pk).update(nickname="小美")
     product = {"title": "蓝色水壶", "price": "¥99", "url": "https://shop.example.com/k"}
     extra = base64.b64encode(json.dumps({"visitorProduct": product}).encode()).decode()
