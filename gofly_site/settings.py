@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "replies",
     "notices",
     "wechat",
+    "gofly_site",  # the top of the tower: `manage.py install`, which sets up every app
 ]
 
 # Django's own classes, but for those in gofly_site.middleware: the same, without a thread hop per hook.
@@ -226,7 +227,16 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# collectstatic's target (gofly_site/staticfiles.py): what nginx serves, and the manifest of hashed names
+# that {% static %} reads in every mode. Embedded, `install` and the server's start collect when out of date.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+# Embedded (no nginx in front), WhiteNoise's middleware serves STATIC_ROOT: gzip, a year's caching for
+# hashed names, WHITENOISE_MAX_AGE for the others (the widget loader /static/js/gofly-front.js).
+if os.environ.get("GOFLY_SERVE_STATIC", "1") == "1":
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("gofly_site.middleware.SecurityMiddleware") + 1, "gofly_site.staticfiles.StaticFilesMiddleware"
+    )
+WHITENOISE_MAX_AGE = 0 if DEBUG else 300  # seconds
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Uploads go to the default storage: MEDIA_ROOT on this machine, or any Django storage backend, for
@@ -237,7 +247,12 @@ STORAGES = {
         "BACKEND": os.environ.get("GOFLY_MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage"),
         "OPTIONS": json.loads(os.environ.get("GOFLY_MEDIA_STORAGE_OPTIONS", "{}")),
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Hashed names, gzip copies and a manifest; world-readable whatever the umask says, since nginx's
+    # worker reads them (FILE_UPLOAD_PERMISSIONS, below, keeps uploads private and would apply otherwise).
+    "staticfiles": {
+        "BACKEND": "gofly_site.staticfiles.StaticFilesStorage",
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
+    },
 }
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
@@ -328,7 +343,7 @@ GOFLY: dict[str, Any] = {
     "IMAGE_DECODE_WAIT": float(os.environ.get("GOFLY_IMAGE_DECODE_WAIT", "10")),
     "RATE_UPLOADS": env_rate("GOFLY_RATE_UPLOADS", "20/60"),
     # Websockets one process keeps open per visitor, per agent and per client address (an IPv6 /64); the
-    # next is refused with 4429 (chat.lifecycle.socket_admit).
+    # next is refused with 4429 (chat.realtime.lifecycle.socket_admit).
     "SOCKETS_PER_VISITOR": int(os.environ.get("GOFLY_SOCKETS_PER_VISITOR", "10")),
     "SOCKETS_PER_AGENT": int(os.environ.get("GOFLY_SOCKETS_PER_AGENT", "20")),
     "SOCKETS_PER_IP": int(os.environ.get("GOFLY_SOCKETS_PER_IP", "256")),

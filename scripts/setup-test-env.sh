@@ -18,7 +18,7 @@ DB_NAME="${GOFLY_TEST_DB_NAME:-gofly_test}"
 DB_USER="${GOFLY_TEST_DB_USER:-gofly_test_runner}"
 DB_PASSWORD="${GOFLY_TEST_DB_PASSWORD:-gofly_test_runner}"
 PACKAGES=(python3 python3-venv python3-dev build-essential pkg-config libmariadb-dev mariadb-server mariadb-client
-          redis-server chromium fonts-wqy-microhei fonts-noto-color-emoji gettext tzdata make curl)
+          redis-server chromium fonts-wqy-microhei fonts-noto-color-emoji gettext tzdata make curl nginx-light)
 # `setup-test-env.sh run` (used by `make run`): only what building the runtime requirements needs.
 MODE="${1:-test}"
 if [ "$MODE" = run ]; then

@@ -1,19 +1,24 @@
-"""`manage.py install`: create the schema and the default data (roles, a superadmin, a demo enterprise)."""
+"""`manage.py install`: create the schema and the default data (roles, a superadmin, a demo enterprise), and
+collect the static files when they are missing or out of date."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure, superadmin_create
 from enterprises.services import enterprise_create
+from gofly_site.staticfiles import collect_if_stale
+from replies.services import welcome_text_seed
 
 
 class Command(BaseCommand):
@@ -27,6 +32,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        # Pages name their scripts by hashed names from STATIC_ROOT's manifest: collected on every run that
+        # finds it missing or a static file changed since, so `make run` after an update serves the new ones.
+        collect_if_stale(self.stdout)
         if User.objects.exists():
             if options["if_missing"] and not options["force"]:
                 # The passwords were shown once, at install; a routine `make run` must not print them again.
@@ -48,10 +56,12 @@ class Command(BaseCommand):
             superadmin_create(username="admin", password=admin_password)
             enterprise = enterprise_create(
                 name="GoFly Demo",
-                welcome_text="您好，欢迎咨询！有什么可以帮您？ Hello, how can we help you?",
                 offline_text=(
                     "客服暂时不在线，请留言，我们会尽快回复。 We are away; leave a message and we will reply soon."
                 ),
+            )
+            welcome_text_seed(
+                enterprise=enterprise, content="您好，欢迎咨询！有什么可以帮您？ Hello, how can we help you?"
             )
             agent = agent_create(
                 enterprise=enterprise, username=options["agent"], password=agent_password, nickname="小飞 Fly"
@@ -61,12 +71,45 @@ class Command(BaseCommand):
             f"agent        {agent.username} / {agent_password}   (/login)",
             f"visitor link /chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}",
         ]
-        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path = settings.VAR_DIR / "credentials.txt"
-        path.write_text("\n".join(lines) + "\n")
-        path.chmod(0o600)
+        path, kept = _credentials_record(lines)
         self.stdout.write(self.style.SUCCESS("Installed."))
         self.stdout.write("\n".join(lines))
         self.stdout.write(
             f"These passwords are shown only now; they are kept in {path} (mode 0600, readable by this user only)."
         )
+        if kept:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{path} already held credentials (of an earlier install, possibly of another database): they"
+                    f" were kept, and these were added after them, headed by the database they belong to."
+                )
+            )
+
+
+def _database_described() -> str:
+    """The database this install wrote to, as an operator tells it apart from another: never its password."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite {db['NAME']}"
+    where = f"{db.get('HOST') or 'localhost'}:{db['PORT']}" if db.get("PORT") else db.get("HOST") or "localhost"
+    return f"{connection.vendor} {db.get('USER') or ''}@{where}/{db['NAME']}"
+
+
+def _credentials_record(lines: list[str]) -> tuple[Path, bool]:
+    """Add this install's logins to var/credentials.txt as a section dated and named by its database. What the
+    file held is never overwritten (switching a clone from SQLite to MariaDB must not lose the first passwords).
+    Returns the path and whether earlier credentials were kept."""
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = settings.VAR_DIR / "credentials.txt"
+    before = path.read_text(errors="replace") if path.exists() else ""
+    kept = bool(before.strip())
+    header = f"# {timezone.localtime():%Y-%m-%d %H:%M:%S %z}  manage.py install  database {_database_described()}"
+    section = "\n".join([header, *lines]) + "\n"
+    # Created 0600 from the start: the passwords are never readable by others, not even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as file:
+        if kept:
+            file.write("\n" if before.endswith("\n") else "\n\n")
+        file.write(section)
+    path.chmod(0o600)
+    return path, kept
