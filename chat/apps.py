@@ -32,7 +32,7 @@ class ChatConfig(AppConfig):
         request_finished.connect(close_request_thread_connections, dispatch_uid="gofly-close-request-db")
         from accounts.hooks import credentials_revoked
 
-        from . import batching, conversations, hooks, services, tenants
+        from . import batching, hooks, services, tenants
         from .models import Attachment
         from .realtime import broadcast, lifecycle
         from .uploads import attachment_files_delete
@@ -40,7 +40,7 @@ class ChatConfig(AppConfig):
         tenants.connect()
         credentials_revoked.connect(tenants.agent_sockets_close)
         hooks.presence_gone.connect(services.presence_expired)
-        hooks.periodic_chore.connect(conversations.desk_chores)
+        hooks.periodic_chore.connect(services.desk_chores)
         # What a stopping process waits for (lifecycle.close_all): messages being stored, then announced.
         lifecycle.on_drain(batching.message_create.idle)
         lifecycle.on_drain(broadcast.idle)

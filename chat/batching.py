@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from core import health
 
 from . import selectors, services
+from .models import Message, Visitor
 
 logger = logging.getLogger(__name__)
 
@@ -70,17 +71,30 @@ class Batcher(Generic[T, R]):
                     # The batch's publishes are scheduled on this loop before this await returns, so each
                     # announcement is written to Redis before its ack is written to its sender.
                     results = await database_sync_to_async(self.batch_call)([item for item, _ in batch])
-                except health.INFRASTRUCTURE_ERRORS as exc:  # the database is away: every caller hears of it
-                    health.failed(health.component_of(exc), exc)
-                    results = [exc] * len(batch)
-                except Exception as exc:
-                    logger.exception("%s: a batch of %d failed", self.name, len(batch))
+                except Exception as exc:  # every caller hears of it
+                    component = health.outage_of(exc)
+                    if component is None:
+                        logger.exception("%s: a batch of %d failed", self.name, len(batch))
+                    else:  # the database is away: one line per outage, not a traceback per batch
+                        health.failed(component, exc)
                     results = [exc] * len(batch)
                 else:
-                    health.recovered(health.DATABASE)
+                    self._note_health(results)
                 self._answer(batch, results)
         finally:
             waiting.task = None
+
+    @staticmethod
+    def _note_health(results: list[R | Exception]) -> None:
+        """A batch that ran is the database answering, unless it answered an item with an outage (a lost
+        connection is returned for the items it cost, not raised): then the outage goes on."""
+        away = False
+        for result in results:
+            if isinstance(result, Exception) and (component := health.outage_of(result)) is not None:
+                health.failed(component, result)
+                away = away or component == health.DATABASE
+        if not away:
+            health.recovered(health.DATABASE)
 
     @staticmethod
     def _answer(batch: list[tuple[T, asyncio.Future[R]]], results: list[R | Exception]) -> None:
@@ -100,20 +114,20 @@ class Batcher(Generic[T, R]):
             await asyncio.sleep(0.02)
 
 
-def _messages_create(batch: list[services.NewMessage]) -> list[tuple[services.Message, bool] | Exception]:
+def _messages_create(batch: list[services.NewMessage]) -> list[tuple[Message, bool] | Exception]:
     return list(services.messages_create(batch))  # looked up per call, so tests can patch it
 
 
 def _visitors_for_sockets(
     batch: list[selectors.SocketLookup],
-) -> list[tuple[services.Visitor, dict[str, Any]] | Exception]:
+) -> list[tuple[Visitor, dict[str, Any]] | Exception]:
     return list(selectors.visitors_for_sockets(batch))
 
 
 # Stores a message: (message, created), the ChatError that refused it or the database error it met
 # (see services.messages_create).
-message_create = Batcher[services.NewMessage, tuple[services.Message, bool]]("message_create", _messages_create)
+message_create = Batcher[services.NewMessage, tuple[Message, bool]]("message_create", _messages_create)
 # The visitor a socket's token names and its summary line (see selectors.visitors_for_sockets).
-visitor_for_socket = Batcher[selectors.SocketLookup, tuple[services.Visitor, dict[str, Any]]](
+visitor_for_socket = Batcher[selectors.SocketLookup, tuple[Visitor, dict[str, Any]]](
     "visitor_for_socket", _visitors_for_sockets
 )

@@ -21,7 +21,7 @@ from core.errors import ChatError
 from enterprises import origins
 from enterprises.models import ip_key
 
-from . import batching, conversations, frames, selectors, services
+from . import batching, frames, hooks, selectors, services
 from .access import access_visitor, access_visitor_self
 from .blacklist import blocked_error
 from .frames import FrameError
@@ -105,7 +105,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         try:
             await super().websocket_connect(message)
-        except health.INFRASTRUCTURE_ERRORS as exc:
+        except Exception as exc:
+            if health.outage_of(exc) is None:
+                raise
             await self.refuse_unavailable(exc)
 
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
@@ -185,8 +187,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             try:
                 if await get_presence().leave(self.presence):
                     await self.went_offline()
-            except health.INFRASTRUCTURE_ERRORS as exc:  # expires with its heartbeat instead
-                health.failed(health.REDIS, exc)
+            except Exception as exc:  # an outage: the presence expires with its heartbeat instead
+                component = health.outage_of(exc)
+                if component is None:
+                    raise
+                health.failed(component, exc)
 
     async def went_offline(self) -> None:
         pass
@@ -201,7 +206,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         where an error frame would leave its gap open (docs/protocol.md section 7)."""
         try:
             messages, more = await database_sync_to_async(query)()
-        except health.INFRASTRUCTURE_ERRORS as exc:
+        except Exception as exc:
+            if health.outage_of(exc) is None:
+                raise
             await self.refuse_unavailable(exc)
             return
         self.note_delivered(m["id"] for m in messages)
@@ -225,13 +232,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_frame(frames.error_frame(exc.code, exc.message, exc.ref or ref))
         except ChatError as exc:
             await self.send_frame(frames.error_frame(exc.code, exc.message, ref))
-        except health.INFRASTRUCTURE_ERRORS as exc:  # one log line per outage, not a traceback per frame
-            health.failed(health.component_of(exc), exc)
-            await self.send_frame(
-                frames.error_frame("server_error", _("The server could not handle this frame; retry."), ref)
-            )
-        except Exception:
-            logger.exception("frame handler failed")
+        except Exception as exc:
+            component = health.outage_of(exc)
+            if component is None:
+                logger.exception("frame handler failed")
+            else:  # one log line per outage, not a traceback per frame
+                health.failed(component, exc)
             await self.send_frame(
                 frames.error_frame("server_error", _("The server could not handle this frame; retry."), ref)
             )
@@ -323,6 +329,8 @@ class VisitorConsumer(ChatConsumer):
         )
         agents_online = len(await get_presence().online(ent, AGENT))
         conversation = await self.conversation_view()
+        # The first welcome text (replies, through a hook): read in a thread, it may query the database.
+        welcome = await database_sync_to_async(hooks.welcome_of)(enterprise)
         await self.accept()
         await self.send_frame(
             frames.visitor_ready_frame(
@@ -331,6 +339,7 @@ class VisitorConsumer(ChatConsumer):
                 # Not summary["last_message"]: that is the agents' view, internal notes included.
                 last_message_id=self.visitor.last_public_message_id,
                 conversation=conversation,
+                welcome=welcome,
             )
         )
         if came_online:
@@ -359,7 +368,7 @@ class VisitorConsumer(ChatConsumer):
 
     async def conversation_view(self) -> dict[str, Any] | None:
         """The visitor's open conversation as they see it; its queue position costs a query while it waits."""
-        conversation = conversations.conversation_of(self.visitor)
+        conversation = services.conversation_of(self.visitor)
         if conversation is None:
             return None
         position = await database_sync_to_async(selectors.queue_position)(conversation)
@@ -374,25 +383,28 @@ class VisitorConsumer(ChatConsumer):
     def conversation_news(self, frame_: dict[str, Any]) -> None:
         if frame_["type"] == "conversation":
             payload = frame_["data"]["conversation"]
-            conversation = conversations.conversation_from_payload(payload, self.visitor)
-            conversations.conversation_cache(self.visitor, conversation)
+            conversation = services.conversation_from_payload(payload, self.visitor)
+            services.conversation_cache(self.visitor, conversation)
             if payload and payload["status"] == "closed" and payload["id"] in self.wrote_in:
                 self.wrote_in.discard(payload["id"])
                 # Its last messages may have been stored just after the close: give them a new conversation.
                 asyncio.get_running_loop().create_task(self.adopt_late(payload["id"]))
         elif frame_["type"] == "visitor.cleared":
-            conversations.conversation_cache(self.visitor, None)
+            services.conversation_cache(self.visitor, None)
 
     async def adopt_late(self, conversation_id: int) -> None:
         try:
-            adopted = await database_sync_to_async(conversations.conversation_adopt_late)(
+            adopted = await database_sync_to_async(services.conversation_adopt_late)(
                 visitor=self.visitor, conversation_id=conversation_id
             )
-        except health.INFRASTRUCTURE_ERRORS as exc:
-            health.failed(health.component_of(exc), exc)
+        except Exception as exc:
+            component = health.outage_of(exc)
+            if component is None:
+                raise
+            health.failed(component, exc)
             return
         if adopted is not None:
-            conversations.conversation_cache(self.visitor, adopted)
+            services.conversation_cache(self.visitor, adopted)
 
     async def fresh_visitor(self) -> Visitor:
         if self.conversations_stale():
@@ -430,8 +442,8 @@ class VisitorConsumer(ChatConsumer):
 
     async def on_conversation_close(self, data: dict[str, Any]) -> None:
         visitor = self.visitor
-        closed = await database_sync_to_async(conversations.conversation_close_by_visitor)(visitor=visitor)
-        conversations.conversation_cache(visitor, None)
+        closed = await database_sync_to_async(services.conversation_close_by_visitor)(visitor=visitor)
+        services.conversation_cache(visitor, None)
         await self.acted(data, {"conversation": frames.conversation_visitor_payload(closed, None)})
 
     async def on_typing(self, data: dict[str, Any]) -> None:
@@ -517,9 +529,12 @@ class AgentConsumer(ChatConsumer):
     async def presence_changed(self, *, online: bool) -> None:
         """The agent's first socket opened or last one closed: colleagues, the queue and visitors hear of it."""
         try:
-            await database_sync_to_async(conversations.agent_presence_changed)(agent=self.agent, online=online)
-        except health.INFRASTRUCTURE_ERRORS as exc:  # the next `ready` and the periodic queue pass correct it
-            health.failed(health.component_of(exc), exc)
+            await database_sync_to_async(services.agent_presence_changed)(agent=self.agent, online=online)
+        except Exception as exc:  # an outage: the next `ready` and the periodic queue pass correct it
+            component = health.outage_of(exc)
+            if component is None:
+                raise
+            health.failed(component, exc)
         await services.agents_online_announce(enterprise_id=self.agent.enterprise_id)
 
     def conversation_news(self, frame_: dict[str, Any]) -> None:
@@ -527,7 +542,7 @@ class AgentConsumer(ChatConsumer):
             payload = frame_["data"]["conversation"]
             visitor = self.visitor_cache.get(payload["visitor_id"])
             if visitor is not None:
-                conversations.conversation_cache(visitor, conversations.conversation_from_payload(payload, visitor))
+                services.conversation_cache(visitor, services.conversation_from_payload(payload, visitor))
         elif frame_["type"] == "visitor.cleared":
             self.visitor_cache.pop(frame_["data"]["visitor_id"], None)
 
@@ -615,9 +630,7 @@ class AgentConsumer(ChatConsumer):
         await database_sync_to_async(services.messages_mark_read)(agent=self.agent, visitor=visitor, up_to=up_to)
 
     async def on_status_set(self, data: dict[str, Any]) -> None:
-        payload = await database_sync_to_async(conversations.agent_status_set)(
-            agent=self.agent, status=data.get("status")
-        )
+        payload = await database_sync_to_async(services.agent_status_set)(agent=self.agent, status=data.get("status"))
         await self.acted(data, {"agent": payload})
 
     async def conversation_action(self, data: dict[str, Any], action: Callable[..., Any], **kwargs: Any) -> None:
@@ -629,15 +642,15 @@ class AgentConsumer(ChatConsumer):
         )
 
     async def on_conversation_take(self, data: dict[str, Any]) -> None:
-        await self.conversation_action(data, conversations.conversation_take)
+        await self.conversation_action(data, services.conversation_take)
 
     async def on_conversation_transfer(self, data: dict[str, Any]) -> None:
         await self.conversation_action(
-            data, conversations.conversation_transfer, to_agent_id=data.get("to_agent_id"), note=data.get("note", "")
+            data, services.conversation_transfer, to_agent_id=data.get("to_agent_id"), note=data.get("note", "")
         )
 
     async def on_conversation_close(self, data: dict[str, Any]) -> None:
-        await self.conversation_action(data, conversations.conversation_close)
+        await self.conversation_action(data, services.conversation_close)
 
     async def on_conversation_reopen(self, data: dict[str, Any]) -> None:
-        await self.conversation_action(data, conversations.conversation_reopen)
+        await self.conversation_action(data, services.conversation_reopen)

@@ -13,6 +13,7 @@ from django.conf import settings
 from core import jsonin
 from core.safety import avatar_or
 
+from . import hooks
 from .models import Conversation, Message, Tag, Visitor, VisitorPage
 
 if TYPE_CHECKING:
@@ -105,18 +106,6 @@ def require_int(data: dict[str, Any], key: str, *, minimum: int = 0, default: in
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= jsonin.MAX_INT:
         raise FrameError("bad_frame", f'"{key}" must be an integer from {minimum} to {jsonin.MAX_INT}.')
     return value
-
-
-def require_str(data: dict[str, Any], key: str, *, max_length: int, ref: str | None = None) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise FrameError("bad_frame", f'"{key}" must be a non-empty string.', ref)
-    if len(value) > max_length:
-        raise FrameError("too_large", f'"{key}" is limited to {max_length} characters.', ref)
-    return value
-
-
-# --- payloads --------------------------------------------------------------------------------------
 
 
 def agent_brief(agent: User | None) -> dict[str, Any] | None:
@@ -309,8 +298,15 @@ def history_frame(after: int, messages: list[dict[str, Any]], more: bool) -> dic
 
 
 def visitor_ready_frame(
-    visitor: Visitor, *, agents_online: int, last_message_id: int, conversation: dict[str, Any] | None
+    visitor: Visitor,
+    *,
+    agents_online: int,
+    last_message_id: int,
+    conversation: dict[str, Any] | None,
+    welcome: str | None = None,
 ) -> dict[str, Any]:
+    """`welcome`: the enterprise's first welcome text (hooks.welcome_of, read in a sync thread); asked of the hook
+    here when not given, which may read the database: never from the event loop."""
     enterprise = visitor.enterprise
     return frame(
         "ready",
@@ -321,7 +317,7 @@ def visitor_ready_frame(
                 "avatar": avatar_or(visitor.avatar, ""),
             },
             "agents_online": agents_online,
-            "welcome": enterprise.welcome_text,
+            "welcome": hooks.welcome_of(enterprise) if welcome is None else welcome,
             "offline_text": enterprise.offline_text,
             "last_message_id": last_message_id,
             "conversation": conversation,

@@ -35,7 +35,18 @@ class VisitorLoggedIn:
 
 visitor_logged_in: Hook[VisitorLoggedIn, dict[str, Any]] = Hook("chat.visitor_logged_in")
 """A visitor logged in (HTTP). A receiver may answer with fields for the `enterprise` part of the login
-answer (docs/protocol.md): replies gives the welcome texts."""
+answer (docs/protocol.md): replies gives the welcome texts (`welcomes`, and the first as `welcome`)."""
+
+enterprise_welcome: Hook[Enterprise, str] = Hook("chat.enterprise_welcome")
+"""The enterprise's welcome for answers that carry one text (`welcome` of the visitor's `ready` frame and of the
+widget API, for older pages): replies answers with the first of its welcome texts, sanitised HTML ("" for none).
+Called from sync code: a receiver may read the database."""
+
+
+def welcome_of(enterprise: Enterprise) -> str:
+    """The first non-empty answer of `enterprise_welcome`; "" without one. Sync: it may read the database."""
+    return next((answer for answer in enterprise_welcome.send(enterprise) if answer), "")
+
 
 presence_gone: AsyncHook[list[tuple[int, str, int]]] = AsyncHook("chat.presence_gone")
 """(enterprise id, "v" or "a", pk) of the visitors and agents whose every process stopped beating, found by

@@ -78,8 +78,8 @@ def _summary(visitor: Visitor, last: Message | None, unread: int, online: bool) 
             "sender": last.sender,
             "kind": last.kind,
             "created_at": last.created_at.isoformat(),
-            # A left message says so in the console's rows; timeline lines keep theirs to the thread.
-            **({"meta": last.meta} if last.meta and last.kind == Message.Kind.TEXT else {}),
+            # A left message says so in the console's rows; a timeline line names who closed, took, transferred.
+            **({"meta": last.meta} if last.meta else {}),
         }
         if last
         else None

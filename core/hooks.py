@@ -52,10 +52,11 @@ class Hook(Generic[T, R]):
         for receiver in list(self._receivers):
             try:
                 answers.append(receiver(value))
-            except health.INFRASTRUCTURE_ERRORS as exc:  # an outage: one line when it starts, not one per call
-                health.failed(health.component_of(exc), exc)
-            except Exception:
-                logger.exception("hook %s: receiver %s failed; skipped", self.name, _name(receiver))
+            except Exception as exc:
+                if (component := health.outage_of(exc)) is not None:  # an outage: one line, not one per call
+                    health.failed(component, exc)
+                else:
+                    logger.exception("hook %s: receiver %s failed; skipped", self.name, _name(receiver))
         return answers
 
     def send_on_commit(self, value: T) -> None:
@@ -87,10 +88,11 @@ class AsyncHook(Generic[T]):
         for receiver in list(self._receivers):
             try:
                 await receiver(value)
-            except health.INFRASTRUCTURE_ERRORS as exc:
-                health.failed(health.component_of(exc), exc)
-            except Exception:
-                logger.exception("hook %s: receiver %s failed; skipped", self.name, _name(receiver))
+            except Exception as exc:
+                if (component := health.outage_of(exc)) is not None:  # an outage: one line, not one per call
+                    health.failed(component, exc)
+                else:
+                    logger.exception("hook %s: receiver %s failed; skipped", self.name, _name(receiver))
 
 
 def _name(receiver: Callable[..., object]) -> str:

@@ -51,9 +51,6 @@ def validate_landing_domain(value: str) -> None:
 
 class Enterprise(models.Model):
     name = models.CharField(_("name"), max_length=100)
-    welcome_text = models.TextField(
-        _("welcome text"), blank=True, default="", help_text=_("Shown to every visitor when the chat opens.")
-    )
     offline_text = models.TextField(
         _("offline text"), blank=True, default="", help_text=_("Shown to visitors while no agent is online.")
     )

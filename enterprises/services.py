@@ -12,8 +12,9 @@ from .origins import origin_normalize, served_here
 
 
 @transaction.atomic
-def enterprise_create(*, name: str, welcome_text: str = "", offline_text: str = "") -> Enterprise:
-    return Enterprise.objects.create(name=name, welcome_text=welcome_text, offline_text=offline_text)
+def enterprise_create(*, name: str, offline_text: str = "") -> Enterprise:
+    """A new enterprise. Its welcome texts are replies' WelcomeText rows (replies.services.welcome_text_seed)."""
+    return Enterprise.objects.create(name=name, offline_text=offline_text)
 
 
 @transaction.atomic

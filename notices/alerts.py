@@ -1,5 +1,6 @@
 """E-mail alerts for away agents: a periodic sweep that mails each opted-in agent, who is away or offline,
-one digest of the visitor messages in their conversations and in the queue since the last one.
+one digest of the visitor messages in their conversations and in the queue since the last one that arrived
+while they were away and are still unread (read in the console, by them or a colleague, they are no news).
 
 Off the message path: nothing here runs per chat message. A sweep (every ALERT_SWEEP_SECONDS in each
 server process, or `manage.py send_alerts`) reads each enterprise's newest message id once, asks presence
@@ -193,13 +194,20 @@ class SweepResult:
 
 def _pending(row: AgentAlerts, up_to: int) -> list[Message]:
     """Visitor messages after `row.alerted_up_to`, up to `up_to`, in the agent's conversations or the queue
-    of their enterprise. Only sender "visitor": agents' messages, notes and system lines never go out."""
+    of their enterprise, and still unread. Only sender "visitor": agents' messages, notes and system lines
+    never go out.
+
+    `alerted_up_to` follows the agent while they are here (each sweep that finds them online moves it on), so
+    what is after it arrived after they were last seen; but a sweep comes only every ALERT_SWEEP_SECONDS, and
+    what the agent (or a colleague) read in the console before leaving, or after, is no news to mail: the
+    team's read state (`read_at`, set by messages_mark_read) decides."""
     return list(
         Message.objects.filter(
             enterprise_id=row.enterprise_id,
             id__gt=row.alerted_up_to,
             id__lte=up_to,
             sender=Message.Sender.VISITOR,
+            read_at__isnull=True,
         )
         .filter(Q(conversation__assignee_id=row.agent_id) | Q(conversation__status=Conversation.Status.WAITING))
         .exclude(conversation__status=Conversation.Status.CLOSED)

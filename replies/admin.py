@@ -9,7 +9,6 @@ from django.contrib import admin
 from . import cache
 from .models import CannedGroup, CannedReply, KeywordRule, WelcomeText
 from .sanitise import sanitise
-from .services import welcomes_mirror
 
 
 @admin.register(CannedGroup)
@@ -57,14 +56,14 @@ class WelcomeTextAdmin(admin.ModelAdmin):
     def save_model(self, request: Any, obj: WelcomeText, form: Any, change: bool) -> None:
         obj.content = sanitise(obj.content)
         super().save_model(request, obj, form, change)
-        welcomes_mirror(obj.enterprise_id)
+        cache.bump(obj.enterprise_id)
 
     def delete_model(self, request: Any, obj: WelcomeText) -> None:
         super().delete_model(request, obj)
-        welcomes_mirror(obj.enterprise_id)
+        cache.bump(obj.enterprise_id)
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
         enterprises = set(queryset.values_list("enterprise_id", flat=True))
         super().delete_queryset(request, queryset)
         for enterprise_id in enterprises:
-            welcomes_mirror(enterprise_id)
+            cache.bump(enterprise_id)

@@ -18,10 +18,21 @@ class RepliesConfig(AppConfig):
 
         hooks.messages_stored.connect(keyword_answers)
         hooks.visitor_logged_in.connect(_login_welcomes)
+        hooks.enterprise_welcome.connect(_first_welcome)
 
 
 def _login_welcomes(login: Any) -> dict[str, Any]:
-    """chat.hooks.visitor_logged_in: the enterprise's welcome texts in the login answer."""
+    """chat.hooks.visitor_logged_in: the enterprise's welcome texts in the login answer, and the first as
+    `welcome` for older pages."""
     from .selectors import welcomes_of
 
-    return {"welcomes": welcomes_of(login.enterprise)}
+    welcomes = welcomes_of(login.enterprise)
+    return {"welcomes": welcomes, "welcome": welcomes[0] if welcomes else ""}
+
+
+def _first_welcome(enterprise: Any) -> str:
+    """chat.hooks.enterprise_welcome: the first of the enterprise's welcome texts ("" for none)."""
+    from .selectors import welcomes_of
+
+    welcomes = welcomes_of(enterprise)
+    return welcomes[0] if welcomes else ""

@@ -84,7 +84,8 @@ class KeywordRule(models.Model):
 
 class WelcomeText(models.Model):
     """One of the enterprise's welcome texts, sanitised rich text (replies.sanitise), shown in order when
-    a conversation opens. The first is mirrored into Enterprise.welcome_text for older clients."""
+    a conversation opens: the only source of the welcome (the first is the `welcome` of answers that carry one
+    text, for older clients)."""
 
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
     content = models.TextField(_("content"), max_length=WELCOME_MAX)

@@ -11,7 +11,6 @@ from accounts.models import User
 
 from .cache import cached
 from .models import CannedGroup, CannedReply, KeywordRule, WelcomeText
-from .sanitise import sanitise
 
 
 @dataclass(frozen=True)
@@ -73,13 +72,9 @@ _welcomes = cached(_welcomes_load)
 
 
 def welcomes_of(enterprise: Any) -> list[str]:
-    """The enterprise's welcome texts, sanitised HTML in order; without any, its welcome_text (the one
-    field older installations have) as the only one. No query while the cache holds them."""
-    found = _welcomes.get(enterprise.pk)
-    if found:
-        return list(found)
-    legacy = sanitise(enterprise.welcome_text or "")
-    return [legacy] if legacy else []
+    """The enterprise's welcome texts, sanitised HTML in order: the rows the console's welcome screen lists,
+    the only source of what visitors are welcomed with. No query while the cache holds them."""
+    return list(_welcomes.get(enterprise.pk))
 
 
 def welcome_texts(*, enterprise_id: int) -> list[dict[str, Any]]:

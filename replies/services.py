@@ -258,11 +258,17 @@ def _welcome_content(value: Any) -> str:
     return clean
 
 
-def welcomes_mirror(enterprise_id: int) -> None:
-    """The first welcome text is mirrored into Enterprise.welcome_text, which older clients read."""
-    first = WelcomeText.objects.filter(enterprise_id=enterprise_id).values_list("content", flat=True).first()
-    Enterprise.objects.filter(pk=enterprise_id).update(welcome_text=first or "")
-    cache.bump(enterprise_id)
+@transaction.atomic
+def welcome_text_seed(*, enterprise: Enterprise, content: str) -> WelcomeText:
+    """A new enterprise's first welcome text, written by the platform (`manage.py install`, tests): sanitised like
+    the console's, without an agent's permission."""
+    row = WelcomeText.objects.create(
+        enterprise=enterprise,
+        content=_welcome_content(content),
+        position=WelcomeText.objects.filter(enterprise=enterprise).count(),
+    )
+    cache.bump(enterprise.pk)
+    return row
 
 
 def _welcome(agent: User, welcome_id: Any) -> WelcomeText:
@@ -286,7 +292,7 @@ def welcome_text_create(*, agent: User, content: Any, position: Any = None) -> W
         content=_welcome_content(content),
         position=count if position is None else _int(position, what=_("Position")),
     )
-    welcomes_mirror(ent)
+    cache.bump(ent)
     return row
 
 
@@ -298,7 +304,7 @@ def welcome_text_update(*, agent: User, welcome_id: Any, content: Any = None, po
     if position is not None:
         row.position = _int(position, what=_("Position"))
     row.save()
-    welcomes_mirror(row.enterprise_id)
+    cache.bump(row.enterprise_id)
     return row
 
 
@@ -306,4 +312,4 @@ def welcome_text_update(*, agent: User, welcome_id: Any, content: Any = None, po
 def welcome_text_delete(*, agent: User, welcome_id: Any) -> None:
     row = _welcome(agent, welcome_id)
     row.delete()
-    welcomes_mirror(row.enterprise_id)
+    cache.bump(row.enterprise_id)

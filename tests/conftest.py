@@ -20,10 +20,21 @@ from core.ratelimit import rate_limits_clear
 from enterprises.models import Enterprise
 from enterprises.services import enterprise_create
 from replies import cache as replies_cache
+from replies.services import welcome_text_seed
 
 AGENT_PASSWORD = "agent-pass-123"
 # Server processes that tests start inherit this and so accept the fast hashes the fixtures write.
 os.environ["GOFLY_TEST_FAST_HASHER"] = "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files() -> None:
+    """Pages name their scripts by the hashed names of STATIC_ROOT's manifest ($GOFLY_VAR_DIR/staticfiles),
+    which server processes the tests start serve too: collected once per var dir (one worker at a time), and
+    again only when a static file changed (gofly_site/staticfiles.py)."""
+    from gofly_site.staticfiles import collect_if_stale
+
+    collect_if_stale()
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +55,16 @@ def _clean_state(settings: Any) -> Iterator[None]:
 
 @pytest.fixture
 def enterprise(db: Any) -> Enterprise:
-    return enterprise_create(name="Acme", welcome_text="Welcome to Acme!", offline_text="We are away.")
+    created = enterprise_create(name="Acme", offline_text="We are away.")
+    welcome_text_seed(enterprise=created, content="Welcome to Acme!")  # its welcome screen's one row
+    return created
 
 
 @pytest.fixture
 def other_enterprise(db: Any) -> Enterprise:
-    return enterprise_create(name="Globex", welcome_text="Globex here.")
+    created = enterprise_create(name="Globex")
+    welcome_text_seed(enterprise=created, content="Globex here.")
+    return created
 
 
 @pytest.fixture

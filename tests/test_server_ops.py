@@ -121,7 +121,7 @@ async def test_sigterm_closes_open_websockets_with_1012_and_the_server_exits_wit
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 while True:
                     await ws.recv()
-        # 1012 (service restart): from chat.realtime.lifecycle once the consumers register there, else the server closes it.
+        # 1012 (service restart): from chat.realtime.lifecycle once the consumers register there, else the server.
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
         proc.wait(timeout=STOP_BOUND + 1)
         assert time.monotonic() - started < STOP_BOUND

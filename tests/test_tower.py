@@ -33,3 +33,35 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     monkeypatch.setattr(tower, "ROOT", tmp_path)
     upward, _pairs = tower.upward_imports()
     assert upward == ["core/x.py:1 core -> chat"]
+
+
+# chat/realtime's modules, lowest first: each imports only those before it, and of the rest of chat only
+# the floor the realtime plumbing stands on (models, frames, hooks); never the services it carries.
+REALTIME = ["lifecycle", "presence", "healing", "layers", "broadcast", "heartbeat"]
+CHAT_FLOOR = {"models", "frames", "hooks"}
+
+
+def test_the_realtime_modules_import_downward_only():
+    import ast
+
+    wrong = []
+    for index, name in enumerate(REALTIME):
+        path = ROOT / "chat" / "realtime" / f"{name}.py"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            dots = "." * node.level
+            targets = [dots + (node.module or alias.name) for alias in node.names]
+            for target in targets:
+                if target.startswith(("chat.realtime.", "..realtime.")) or (
+                    target.startswith(".") and not target.startswith("..")
+                ):
+                    sibling = target.rsplit(".", 1)[-1]
+                    if sibling in REALTIME and REALTIME.index(sibling) >= index:
+                        wrong.append(f"{name} -> {sibling}")
+                elif target.startswith(("..", "chat.")):
+                    first = target.lstrip(".").removeprefix("chat.").split(".")[0]
+                    if first not in CHAT_FLOOR:
+                        wrong.append(f"{name} -> chat.{first}")
+    assert wrong == []
+    assert sorted(p.stem for p in (ROOT / "chat" / "realtime").glob("*.py") if p.stem != "__init__") == sorted(REALTIME)

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from accounts import permissions
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import blacklist, conversations, frames, hooks, selectors, services, uploads, workspace
+from chat import blacklist, frames, hooks, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.identity import identity_fingerprint, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
@@ -134,8 +134,9 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
     about: dict[str, Any] = {
         "id": enterprise.pk,
         "name": enterprise.name,
-        "welcome": enterprise.welcome_text,
-        "welcomes": [],  # every welcome text, sanitised HTML in order, from the replies app (its hook answer)
+        # The welcome texts, sanitised HTML in order, and the first of them: from the replies app (its hook answer).
+        "welcome": "",
+        "welcomes": [],
         "offline_text": enterprise.offline_text,
     }
     for fields in hooks.visitor_logged_in.send(hooks.VisitorLoggedIn(visitor, enterprise, login.created)):
@@ -358,7 +359,7 @@ class AgentVisitorReadView(AgentView):
 
 class AgentVisitorClearView(AgentView):
     def post(self, request: Request, visitor_id: str) -> Response:
-        conversations.visitor_history_clear(agent=self.agent(request), visitor_id=visitor_id)
+        services.visitor_history_clear(agent=self.agent(request), visitor_id=visitor_id)
         return Response({"cleared": True})
 
 
@@ -373,14 +374,14 @@ class VisitorReadView(VisitorView):
 class VisitorConversationView(VisitorView):
     def get(self, request: Request) -> Response:
         visitor = self.visitor(request)
-        conversation = conversations.conversation_of(visitor)
+        conversation = services.conversation_of(visitor)
         position = selectors.queue_position(conversation) if conversation is not None else None
         return Response({"conversation": frames.conversation_visitor_payload(conversation, position)})
 
 
 class VisitorConversationCloseView(VisitorView):
     def post(self, request: Request) -> Response:
-        closed = conversations.conversation_close_by_visitor(visitor=self.visitor(request))
+        closed = services.conversation_close_by_visitor(visitor=self.visitor(request))
         return Response({"conversation": frames.conversation_visitor_payload(closed, None)})
 
 
@@ -436,10 +437,10 @@ class TransferSerializer(serializers.Serializer):
 
 
 _ACTIONS: dict[str, Callable[..., Conversation]] = {
-    "take": conversations.conversation_take,
-    "transfer": conversations.conversation_transfer,
-    "close": conversations.conversation_close,
-    "reopen": conversations.conversation_reopen,
+    "take": services.conversation_take,
+    "transfer": services.conversation_transfer,
+    "close": services.conversation_close,
+    "reopen": services.conversation_reopen,
 }
 
 
@@ -473,7 +474,7 @@ class StatusSerializer(serializers.Serializer):
 class AgentStatusView(AgentView):
     def post(self, request: Request) -> Response:
         body = _validated(StatusSerializer, request.data)
-        return Response(conversations.agent_status_set(agent=self.agent(request), status=body["status"]))
+        return Response(services.agent_status_set(agent=self.agent(request), status=body["status"]))
 
 
 class RoutingSettingsSerializer(serializers.Serializer):
@@ -494,7 +495,7 @@ class AgentRoutingSettingsView(AgentView):
 
     @staticmethod
     def answer(enterprise: Enterprise) -> Response:
-        return Response({**conversations.routing_settings(enterprise), "landing_domain": enterprise.landing_domain})
+        return Response({**services.routing_settings(enterprise), "landing_domain": enterprise.landing_domain})
 
     def get(self, request: Request) -> Response:
         agent = self.agent(request)
@@ -509,7 +510,7 @@ class AgentRoutingSettingsView(AgentView):
             enterprise_services.enterprise_landing_domain_set(
                 enterprise_id=agent.enterprise_id or 0, landing_domain=body.pop("landing_domain")
             )
-        conversations.routing_settings_update(agent=agent, **body)
+        services.routing_settings_update(agent=agent, **body)
         return self.answer(Enterprise.objects.get(pk=agent.enterprise_id or 0))
 
 
@@ -523,7 +524,7 @@ class AgentColleagueView(AgentView):
     def patch(self, request: Request, agent_id: int) -> Response:
         body = _validated(AgentLimitSerializer, request.data)
         return Response(
-            conversations.agent_limit_set(
+            services.agent_limit_set(
                 agent=self.agent(request), agent_id=agent_id, max_conversations=body["max_conversations"]
             )
         )

@@ -14,6 +14,7 @@ from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from accounts.models import User, username_normalise
+from chat import hooks
 from chat.blacklist import address_blocked_error
 from chat.realtime.presence import AGENT, online_or_nobody
 from core import health
@@ -108,6 +109,7 @@ async def widget_state(request: HttpRequest) -> HttpResponse:
         body: dict[str, Any] = {"allowed": False, "origin": origins.origin_normalize(origin) or origin}
     else:
         online = await online_or_nobody(enterprise.pk, AGENT)
+        welcome = await database_sync_to_async(hooks.welcome_of, thread_sensitive=False)(enterprise)
         body = {
             "allowed": True,
             "enterprise": {"id": enterprise.pk, "name": enterprise.name},
@@ -120,7 +122,7 @@ async def widget_state(request: HttpRequest) -> HttpResponse:
             }
             if agent is not None
             else None,
-            "welcome": plain_text(enterprise.welcome_text),
+            "welcome": plain_text(welcome),
             "offline_text": plain_text(enterprise.offline_text),
         }
     response = _cors(JsonResponse(body))

@@ -246,5 +246,5 @@ def test_arriving_sockets_are_looked_up_together_and_each_refusal_is_its_own(ent
     first, second = results[0], results[1]
     assert isinstance(first, tuple) and first[0] == quiet and first[1]["last_message"] is None
     assert isinstance(second, tuple) and second[1]["last_message"]["id"] == stored.pk and second[1]["unread"] == 1
-    assert second[1]["online"] is True and second[0].enterprise.welcome_text == enterprise.welcome_text
+    assert second[1]["online"] is True and second[0].enterprise.offline_text == enterprise.offline_text
     assert [getattr(r, "code", None) for r in results[2:]] == ["not_found", "blacklisted", "not_found"]

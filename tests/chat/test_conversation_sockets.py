@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from chat import conversations, selectors
+from chat import selectors, services
 from chat.models import Conversation, Message
 from chat.realtime import broadcast, layers
 from chat.services import message_create
@@ -116,7 +116,7 @@ async def test_a_visitor_socket_follows_a_close_made_elsewhere_and_its_next_mess
     await connect_ready(visitor_ws)
     first = await conversation_of(await open_conversation(visitor_ws))
     # Closed over HTTP (another thread, maybe another process): the socket hears it.
-    await database_sync_to_async(conversations.conversation_close)(agent=agent, conversation_id=first.pk)
+    await database_sync_to_async(services.conversation_close)(agent=agent, conversation_id=first.pk)
     ended = await until(visitor_ws, "conversation", lambda d: d["conversation"]["status"] == "closed")
     assert ended["conversation"]["closed_by"] == "agent"
     second = await conversation_of(await open_conversation(visitor_ws, "one more thing"))
@@ -139,8 +139,8 @@ async def test_a_message_stored_in_the_moment_after_a_close_is_given_a_new_conve
     first = await conversation_of(await open_conversation(visitor_ws))
     held: list[Any] = []
     # The close commits, but its events are late: the socket still thinks the conversation is open.
-    with mock.patch.object(conversations, "publish_on_commit", lambda items: held.extend(items)):
-        await database_sync_to_async(conversations.conversation_close)(agent=agent, conversation_id=first.pk)
+    with mock.patch("chat.services.timeline.publish_on_commit", lambda items: held.extend(items)):
+        await database_sync_to_async(services.conversation_close)(agent=agent, conversation_id=first.pk)
     late = await open_conversation(visitor_ws, "are you there?")
     assert (await conversation_of(late)).pk == first.pk  # landed in the closed one
     await database_sync_to_async(broadcast.publish_on_commit)(held)
@@ -160,14 +160,12 @@ async def test_after_the_layer_reconnects_an_agent_socket_reads_conversations_ag
     await connect_ready(agent_ws)
     result = await login(enterprise)
     await database_sync_to_async(
-        lambda: conversations.conversation_close(
+        lambda: services.conversation_close(
             agent=User.objects.get(pk=agent.pk),
             conversation_id=Message.objects.create(
                 enterprise=enterprise,
                 visitor=result.visitor,
-                conversation=conversations.conversations_open(visitors=[result.visitor], agent=agent)[
-                    result.visitor.pk
-                ],
+                conversation=services.conversations_open(visitors=[result.visitor], agent=agent)[result.visitor.pk],
                 sender="agent",
                 content="hi",
                 client_id="seed",
@@ -178,8 +176,8 @@ async def test_after_the_layer_reconnects_an_agent_socket_reads_conversations_ag
     await send(agent_ws, "message.send", {"client_id": "a1", "visitor_id": vid, "content": "first"})
     first = await conversation_of((await recv_type(agent_ws, "message.ack"))["id"])
     # Its close is never heard (events lost while the subscription was away), but the epoch moved on.
-    with mock.patch.object(conversations, "publish_on_commit", lambda items: None):
-        await database_sync_to_async(conversations.conversation_close)(agent=agent, conversation_id=first.pk)
+    with mock.patch("chat.services.timeline.publish_on_commit", lambda items: None):
+        await database_sync_to_async(services.conversation_close)(agent=agent, conversation_id=first.pk)
     layers._epoch += 1
     try:
         await send(agent_ws, "message.send", {"client_id": "a2", "visitor_id": vid, "content": "second"})

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import AgentStatus, User
 from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create
-from chat import conversations, frames
+from chat import frames, services
 from chat.access import access_conversation, access_visitor_self
 from chat.models import Conversation, Message, Visitor
 from chat.realtime.presence import AGENT, Presence, get_presence
@@ -132,7 +132,7 @@ def test_an_enterprise_limit_applies_unless_the_agent_has_their_own(enterprise, 
     assert conversation_for(late).status == Status.WAITING
     agent.max_conversations = 0  # no limit for this agent (agent_limit_set would offer the queue too)
     agent.save()
-    conversations.queue_offer(enterprise=enterprise)
+    services.queue_offer(enterprise=enterprise)
     assert conversation_for(late).assignee_id == agent.pk
     third = login_visitor(enterprise).visitor
     write(third, "c")
@@ -150,7 +150,7 @@ def test_a_newcomer_waits_behind_those_already_waiting_and_the_oldest_is_served_
     assert place["queue_position"] == 2
     agent.max_conversations = 1
     agent.save()
-    conversations.queues_offer_all()
+    services.queues_offer_all()
     assert conversation_for(first).assignee_id == agent.pk
     assert conversation_for(second).status == Status.WAITING
 
@@ -162,7 +162,7 @@ def test_an_agent_coming_online_is_given_the_oldest_waiting_conversations(enterp
     go_online(agent)
     agent.max_conversations = 1
     agent.save()
-    conversations.agent_presence_changed(agent=User.objects.select_related("enterprise").get(pk=agent.pk), online=True)
+    services.agent_presence_changed(agent=User.objects.select_related("enterprise").get(pk=agent.pk), online=True)
     first, second = (conversation_for(v) for v in visitors)
     assert (first.status, first.assignee_id) == (Status.OPEN, agent.pk)
     assert second.status == Status.WAITING
@@ -183,7 +183,7 @@ def test_closing_frees_a_slot_that_the_queue_fills_at_once(enterprise, agent):
     served, waiting = login_visitor(enterprise).visitor, login_visitor(enterprise).visitor
     write(served, "a")
     write(waiting, "b")
-    conversations.conversation_close(agent=agent, conversation_id=conversation_for(served).pk)
+    services.conversation_close(agent=agent, conversation_id=conversation_for(served).pk)
     assert conversation_for(waiting).assignee_id == agent.pk
 
 
@@ -194,10 +194,10 @@ def test_the_first_taker_wins_and_the_second_hears_it_was_taken(enterprise, agen
     visitor = login_visitor(enterprise).visitor
     write(visitor)
     conversation = conversation_for(visitor)
-    taken = conversations.conversation_take(agent=agent, conversation_id=conversation.pk)
+    taken = services.conversation_take(agent=agent, conversation_id=conversation.pk)
     assert (taken.status, taken.assignee_id) == (Status.OPEN, agent.pk)
     with pytest.raises(ChatError) as refused:
-        conversations.conversation_take(agent=second_agent, conversation_id=conversation.pk)
+        services.conversation_take(agent=second_agent, conversation_id=conversation.pk)
     assert (refused.value.code, refused.value.status) == ("already_taken", 409)
     assert lines(conversation) == ["taken"]
     change = frames_of(published, "conversation.updated")[-1]
@@ -218,9 +218,9 @@ def test_a_take_that_loses_the_race_in_the_database_is_refused_too(enterprise, a
         Conversation.objects.filter(pk=found.pk).update(status=Status.OPEN, assignee=second_agent)
         return found
 
-    with mock.patch.object(conversations, "access_conversation", read_then_lose):
+    with mock.patch("chat.services.transfer.access_conversation", read_then_lose):
         with pytest.raises(ChatError) as refused:
-            conversations.conversation_take(agent=agent, conversation_id=conversation.pk)
+            services.conversation_take(agent=agent, conversation_id=conversation.pk)
     assert refused.value.code == "already_taken"
 
 
@@ -232,7 +232,7 @@ def test_an_agent_at_their_limit_cannot_take_more(enterprise, agent):
     waiting = login_visitor(enterprise).visitor
     write(waiting, "b")
     with pytest.raises(ChatError) as refused:
-        conversations.conversation_take(agent=agent, conversation_id=conversation_for(waiting).pk)
+        services.conversation_take(agent=agent, conversation_id=conversation_for(waiting).pk)
     assert (refused.value.code, refused.value.status) == ("over_limit", 409)
 
 
@@ -245,9 +245,9 @@ def test_another_enterprises_conversation_is_not_found_exactly_like_a_missing_on
     answers = []
     for conversation_id in (theirs, 10**9, "nope", True, -1):
         for action in (
-            conversations.conversation_take,
-            conversations.conversation_close,
-            conversations.conversation_reopen,
+            services.conversation_take,
+            services.conversation_close,
+            services.conversation_reopen,
         ):
             with pytest.raises(ChatError) as refused:
                 action(agent=other_agent, conversation_id=conversation_id)
@@ -262,7 +262,7 @@ def test_an_agent_without_the_permission_is_refused_before_anything_changes(ente
     conversation = conversation_for(visitor)
     agent.groups.clear()
     bare = User.objects.get(pk=agent.pk)  # permissions are cached per user object
-    for action in (conversations.conversation_take, conversations.conversation_close):
+    for action in (services.conversation_take, services.conversation_close):
         with pytest.raises(ChatError) as refused:
             action(agent=bare, conversation_id=conversation.pk)
         assert (refused.value.code, refused.value.status) == ("forbidden", 403)
@@ -278,7 +278,7 @@ def test_a_transfer_hands_over_with_a_note_for_the_new_assignee_alone(enterprise
     write(visitor)
     conversation = conversation_for(visitor)
     published.clear()
-    moved = conversations.conversation_transfer(
+    moved = services.conversation_transfer(
         agent=agent, conversation_id=conversation.pk, to_agent_id=second_agent.pk, note="VIP, wants a refund"
     )
     assert moved.assignee_id == second_agent.pk
@@ -303,13 +303,13 @@ def test_a_transfer_to_an_offline_a_foreign_or_the_same_agent_is_refused(enterpr
     pk = conversation_for(visitor).pk
     for target, code in [(second_agent, "agent_offline"), (other_agent, "not_found"), (agent, "same_agent")]:
         with pytest.raises(ChatError) as refused:
-            conversations.conversation_transfer(agent=agent, conversation_id=pk, to_agent_id=target.pk)
+            services.conversation_transfer(agent=agent, conversation_id=pk, to_agent_id=target.pk)
         assert refused.value.code == code
     go_online(second_agent)
     second_agent.status = AgentStatus.OFFLINE  # chose to appear offline
     second_agent.save()
     with pytest.raises(ChatError) as refused:
-        conversations.conversation_transfer(agent=agent, conversation_id=pk, to_agent_id=second_agent.pk)
+        services.conversation_transfer(agent=agent, conversation_id=pk, to_agent_id=second_agent.pk)
     assert refused.value.code == "agent_offline"
     assert conversation_for(visitor).assignee_id == agent.pk
 
@@ -322,7 +322,7 @@ def test_a_transfer_to_an_agent_at_their_limit_is_refused(enterprise, agent, sec
     visitor = login_visitor(enterprise, agent).visitor
     write(visitor)
     with pytest.raises(ChatError) as refused:
-        conversations.conversation_transfer(
+        services.conversation_transfer(
             agent=agent, conversation_id=conversation_for(visitor).pk, to_agent_id=second_agent.pk
         )
     assert refused.value.code == "over_limit"
@@ -337,14 +337,14 @@ def test_a_closed_conversation_stays_in_history_and_the_visitors_next_message_op
     go_online(agent)
     visitor = login_visitor(enterprise, agent).visitor
     first = write(visitor).conversation_id
-    closed = conversations.conversation_close(agent=agent, conversation_id=first)
+    closed = services.conversation_close(agent=agent, conversation_id=first)
     assert (closed.status, closed.closed_by, closed.closed_by_agent_id) == (Status.CLOSED, "agent", agent.pk)
     assert closed.closed_at is not None
     seen = frames_of(published, "conversation", frames.group_visitor(visitor.pk))[-1]["conversation"]
     assert seen["status"] == "closed" and seen["closed_by"] == "agent"
     # Closing again changes nothing and announces nothing.
     published.clear()
-    assert conversations.conversation_close(agent=agent, conversation_id=first).status == Status.CLOSED
+    assert services.conversation_close(agent=agent, conversation_id=first).status == Status.CLOSED
     assert published == []
     second = write(fresh(visitor), "back again").conversation_id
     assert second != first
@@ -357,24 +357,24 @@ def test_a_closed_conversation_stays_in_history_and_the_visitors_next_message_op
 def test_a_visitor_ends_their_own_conversation(enterprise, agent):
     visitor = login_visitor(enterprise).visitor
     write(visitor)
-    closed = conversations.conversation_close_by_visitor(visitor=visitor)
+    closed = services.conversation_close_by_visitor(visitor=visitor)
     assert closed is not None and (closed.status, closed.closed_by) == (Status.CLOSED, "visitor")
-    assert conversations.conversation_close_by_visitor(visitor=visitor) is None
+    assert services.conversation_close_by_visitor(visitor=visitor) is None
 
 
 def test_reopening_serves_the_conversation_unless_the_visitor_has_another_one(enterprise, agent, second_agent):
     go_online(agent)
     visitor = login_visitor(enterprise).visitor
     first = write(visitor).conversation_id
-    conversations.conversation_close(agent=agent, conversation_id=first)
+    services.conversation_close(agent=agent, conversation_id=first)
     with pytest.raises(ChatError) as refused:
-        conversations.conversation_reopen(agent=agent, conversation_id=write(fresh(visitor), "new").conversation_id)
+        services.conversation_reopen(agent=agent, conversation_id=write(fresh(visitor), "new").conversation_id)
     assert refused.value.code == "not_closed"
     with pytest.raises(ChatError) as refused:
-        conversations.conversation_reopen(agent=agent, conversation_id=first)
+        services.conversation_reopen(agent=agent, conversation_id=first)
     assert refused.value.code == "conversation_open"
-    conversations.conversation_close(agent=agent, conversation_id=conversation_for(visitor).pk)
-    reopened = conversations.conversation_reopen(agent=second_agent, conversation_id=first)
+    services.conversation_close(agent=agent, conversation_id=conversation_for(visitor).pk)
+    reopened = services.conversation_reopen(agent=second_agent, conversation_id=first)
     assert (reopened.status, reopened.assignee_id, reopened.closed_at) == (Status.OPEN, second_agent.pk, None)
     assert conversation_for(visitor).pk == first
     assert lines(reopened)[-1] == "reopened"
@@ -394,7 +394,7 @@ def test_idle_conversations_close_after_the_enterprises_time_and_not_before(ente
     # The busy visitor wrote a minute ago: their conversation's last activity is that message.
     Visitor.objects.exclude(pk=busy.pk).update(last_message_at=long_ago)
     Visitor.objects.filter(pk=busy.pk).update(last_message_at=timezone.now() - timedelta(minutes=1))
-    assert conversations.conversations_close_idle() == 1
+    assert services.conversations_close_idle() == 1
     closed = Conversation.objects.get(visitor=idle)
     assert (closed.status, closed.closed_by) == (Status.CLOSED, "system")
     assert closed.last_activity_at == long_ago
@@ -407,9 +407,9 @@ def test_clearing_a_visitors_history_needs_the_permission_and_reaches_every_view
     visitor = login_visitor(enterprise).visitor
     write(visitor)
     with pytest.raises(ChatError) as refused:
-        conversations.visitor_history_clear(agent=agent, visitor_id=visitor.visitor_id)
+        services.visitor_history_clear(agent=agent, visitor_id=visitor.visitor_id)
     assert refused.value.code == "forbidden"
-    conversations.visitor_history_clear(agent=admin, visitor_id=visitor.visitor_id)
+    services.visitor_history_clear(agent=admin, visitor_id=visitor.visitor_id)
     assert not Message.objects.filter(visitor=visitor).exists()
     assert not Conversation.objects.filter(visitor=visitor).exists()
     cleared = {(group, frame["type"]) for group, frame in published if frame["type"] == "visitor.cleared"}
@@ -426,16 +426,16 @@ def test_clearing_a_visitors_history_needs_the_permission_and_reaches_every_view
 
 def test_an_agent_sets_their_status_and_colleagues_hear_it(enterprise, agent, published):
     go_online(agent)
-    payload = conversations.agent_status_set(agent=agent, status="away")
+    payload = services.agent_status_set(agent=agent, status="away")
     assert payload["status"] == "away" and User.objects.get(pk=agent.pk).status == "away"
     assert frames_of(published, "agent.status", frames.group_agents(enterprise.pk))[-1]["status"] == "away"
     with pytest.raises(ChatError) as refused:
-        conversations.agent_status_set(agent=agent, status="asleep")
+        services.agent_status_set(agent=agent, status="asleep")
     assert refused.value.code == "bad_status"
 
 
 def test_an_agent_without_a_socket_shows_offline_whatever_they_chose(enterprise, agent):
-    payload = conversations.agent_status_set(agent=agent, status="online")
+    payload = services.agent_status_set(agent=agent, status="online")
     assert (payload["status"], payload["chosen"]) == ("offline", "online")
 
 
@@ -448,12 +448,12 @@ def test_a_change_is_published_only_after_its_transaction_commits(enterprise, ag
     pk = conversation_for(visitor).pk
     published.clear()
     with pytest.raises(RuntimeError), transaction.atomic():
-        conversations.conversation_take(agent=agent, conversation_id=pk)
+        services.conversation_take(agent=agent, conversation_id=pk)
         raise RuntimeError("rolled back")
     assert published == []
     assert conversation_for(visitor).status == Status.WAITING
     with transaction.atomic():
-        conversations.conversation_take(agent=agent, conversation_id=pk)
+        services.conversation_take(agent=agent, conversation_id=pk)
         assert published == []
     assert [frame["type"] for _group, frame in published].count("conversation.updated") == 1
 
@@ -479,7 +479,7 @@ def test_two_agents_taking_at_the_same_moment_on_their_own_connections_one_wins(
     def take(who: User) -> None:
         try:
             start.wait()
-            conversations.conversation_take(agent=User.objects.get(pk=who.pk), conversation_id=pk)
+            services.conversation_take(agent=User.objects.get(pk=who.pk), conversation_id=pk)
             outcomes[who.pk] = "ok"
         except ChatError as exc:
             outcomes[who.pk] = exc.code
@@ -502,9 +502,9 @@ def test_the_periodic_pass_gives_out_a_queue_that_no_event_did(enterprise, agent
     write(waiting)  # nobody online: it waits
     write(login_visitor(other_enterprise).visitor, "elsewhere")
     go_online(agent)  # online, but (say) while Redis was away: nothing offered it the queue
-    assert conversations.queues_offer_all() == 1
+    assert services.queues_offer_all() == 1
     assert conversation_for(waiting).assignee_id == agent.pk
-    assert conversations.queues_offer_all() == 0
+    assert services.queues_offer_all() == 0
 
 
 def test_a_live_conversations_last_activity_is_its_visitors_last_message_without_an_update_per_message(
@@ -519,5 +519,5 @@ def test_a_live_conversations_last_activity_is_its_visitors_last_message_without
     assert conversation.last_activity_at == opened_at  # the row itself was not touched
     payload = frames.conversation_payload(conversation, visitor.visitor_id)
     assert payload["last_activity_at"] == later.isoformat()
-    closed = conversations.conversation_close(agent=agent, conversation_id=conversation.pk)
+    closed = services.conversation_close(agent=agent, conversation_id=conversation.pk)
     assert Conversation.objects.get(pk=closed.pk).last_activity_at == later  # kept as it was when it ended

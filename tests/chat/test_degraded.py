@@ -25,6 +25,7 @@ from chat.realtime import broadcast, healing, lifecycle
 from chat.realtime.layers import PubSubChannelLayer, layer_epoch
 from chat.realtime.presence import get_presence
 from core import ratelimit
+from core.errors import ChatError
 
 from .test_consumers import jwt_for, login
 from .wsutil import agent_socket, connect_ready, recv_type, send, visitor_socket
@@ -62,7 +63,7 @@ def test_messages_are_stored_and_rate_limited_per_process_while_redis_is_away(
     for n in range(3):
         message, created = services.message_create(visitor=visitor, sender="visitor", content=f"m{n}", client_id=f"{n}")
         assert created and message.pk
-    with pytest.raises(services.ChatError) as refused:
+    with pytest.raises(ChatError) as refused:
         services.message_create(visitor=visitor, sender="visitor", content="one too many", client_id="x")
     assert refused.value.code == "rate_limited"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat import conversations, frames
+from chat import frames, services
 from chat.frames import FrameError
 from chat.models import Conversation, Message
 from chat.services import message_create
@@ -205,7 +205,7 @@ def test_a_timeline_line_carries_its_meta_and_other_messages_none(enterprise, ag
     visitor = login_visitor(enterprise).visitor
     message, _ = message_create(visitor=visitor, sender="visitor", content="hi", client_id="c")
     assert "meta" not in frames.message_payload(message, visitor.visitor_id)
-    conversations.conversation_take(agent=agent, conversation_id=message.conversation_id)
+    services.conversation_take(agent=agent, conversation_id=message.conversation_id)
     line = Message.objects.get(kind="event")
     payload = frames.message_payload(line, visitor.visitor_id)
     assert (payload["sender"], payload["kind"], payload["content"]) == ("system", "event", "taken")

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from chat import conversations, frames, selectors
+from chat import frames, selectors, services
 from chat.models import Conversation, Message, Visitor
 from chat.realtime.presence import AGENT, Presence, get_presence
 from chat.services import offline_message_leave
@@ -56,7 +56,7 @@ def test_an_agent_coming_online_is_given_the_left_message(enterprise, agent):
     before = visitor.name
     message = offline_message_leave(visitor=visitor, name="", contact="li@example.com", content="Hello?")
     async_to_sync(get_presence().join)(Presence(enterprise.pk, AGENT, agent.pk, f"test.{agent.pk}"))
-    conversations.agent_presence_changed(agent=User.objects.select_related("enterprise").get(pk=agent.pk), online=True)
+    services.agent_presence_changed(agent=User.objects.select_related("enterprise").get(pk=agent.pk), online=True)
     conversation = Conversation.objects.get(pk=message.conversation_id)
     assert (conversation.status, conversation.assignee_id) == (Conversation.Status.OPEN, agent.pk)
     # Without a name given, the visitor keeps theirs.

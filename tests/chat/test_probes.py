@@ -18,7 +18,7 @@ async def test_healthz_answers_ok_without_a_session_cookie():
 async def test_readyz_answers_ok_when_the_database_and_redis_answer(settings):
     response = await AsyncClient().get("/readyz")
     assert response.status_code == 200
-    expected = {"database": "ok", **({"redis": "ok"} if settings.REDIS_URL else {})}
+    expected = {"database": "ok", **({"redis": "ok"} if settings.REDIS_URL else {}), "migrations": "ok"}
     assert response.json() == {"status": "ok", "checks": expected}
 
 
@@ -26,7 +26,7 @@ async def test_readyz_in_the_embedded_mode_checks_only_the_database(settings):
     settings.REDIS_URL = ""
     response = await AsyncClient().get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "migrations": "ok"}
 
 
 async def test_readyz_answers_503_naming_redis_when_redis_is_unreachable(settings):

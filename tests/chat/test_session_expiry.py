@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from chat import conversations
+from chat import services
 from chat.models import Conversation, Visitor
 from tests.conftest import AGENT_PASSWORD, login_visitor
 from tests.servers import LIVE_ARTIFACTS, gofly_server
@@ -93,7 +93,7 @@ async def test_a_conversation_closed_for_inactivity_is_announced_and_the_next_me
     first = (await recv_type(comm, "conversation"))["conversation"]
     assert first["status"] == "waiting"
     later = timezone.now() + timedelta(minutes=enterprise.auto_close_minutes + 1)
-    assert await sync_to_async(conversations.conversations_close_idle)(now=later) == 1
+    assert await sync_to_async(services.conversations_close_idle)(now=later) == 1
     closed = (await recv_type(comm, "conversation"))["conversation"]
     assert (closed["id"], closed["status"], closed["closed_by"]) == (first["id"], "closed", "system")
     await send(comm, "message.send", {"client_id": "c-2", "content": "hello again"})

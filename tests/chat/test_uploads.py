@@ -574,7 +574,7 @@ def test_a_service_refusal_is_a_chat_error(visitor_login):
 def test_clearing_a_visitors_history_removes_their_uploads(visitor_login, enterprise):
     from accounts.permissions import ROLE_ENTERPRISE_ADMIN
     from accounts.services import agent_create
-    from chat.conversations import visitor_history_clear
+    from chat.services import visitor_history_clear
     from tests.conftest import AGENT_PASSWORD
 
     admin = agent_create(

@@ -11,6 +11,7 @@ from django.test import Client
 
 from accounts.services import agent_create
 from chat.realtime.presence import AGENT, Presence, get_presence
+from replies.models import WelcomeText
 from tests.conftest import AGENT_PASSWORD
 
 # The view reads the database on a pool thread, which sees committed data only.
@@ -29,8 +30,9 @@ def online(agent) -> None:
 
 
 def test_the_launcher_learns_the_agent_the_welcome_and_that_nobody_is_online(enterprise, agent):
-    enterprise.welcome_text = "<p>Hello &amp; <b>welcome</b>!</p><p>Ask us<br>anything.</p>"
-    enterprise.save()
+    WelcomeText.objects.filter(enterprise=enterprise).update(
+        content="<p>Hello &amp; <b>welcome</b>!</p><p>Ask us<br>anything.</p>"
+    )
     response = get(f"?ent_id={enterprise.pk}&kefu_id=kefu2")
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == "*"

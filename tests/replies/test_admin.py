@@ -1,13 +1,12 @@
-"""Replies in /admin: the lists open, and a welcome text saved there is sanitised and mirrored."""
+"""Replies in /admin: the lists open, and a welcome text saved there is sanitised and reaches visitors."""
 
 from __future__ import annotations
 
 import pytest
 
 from accounts.services import roles_ensure, superadmin_create
-from enterprises.models import Enterprise
 from replies.models import WelcomeText
-from replies.selectors import keyword_rules
+from replies.selectors import keyword_rules, welcomes_of
 from tests.conftest import AGENT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -22,17 +21,22 @@ def test_the_superadmin_opens_every_replies_list_and_form(client, enterprise, mo
     assert client.get(f"/admin/replies/{model}/add/").status_code == 200
 
 
-def test_a_welcome_text_saved_in_the_admin_is_sanitised_and_mirrored(client, enterprise):
+def test_a_welcome_text_saved_in_the_admin_is_sanitised_and_reaches_visitors(
+    client, enterprise, django_capture_on_commit_callbacks
+):
     roles_ensure()
     superadmin_create(username="root", password=AGENT_PASSWORD)
     client.login(username="root", password=AGENT_PASSWORD)
-    response = client.post(
-        "/admin/replies/welcometext/add/",
-        {"enterprise": enterprise.pk, "content": "<b>Hi</b><script>alert(1)</script>", "position": 0},
-    )
+    assert welcomes_of(enterprise) == ["Welcome to Acme!"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/replies/welcometext/add/",
+            {"enterprise": enterprise.pk, "content": "<b>Hi</b><script>alert(1)</script>", "position": 1},
+        )
     assert response.status_code == 302
-    assert WelcomeText.objects.get().content == "<b>Hi</b>"
-    assert Enterprise.objects.get(pk=enterprise.pk).welcome_text == "<b>Hi</b>"
+    last = WelcomeText.objects.filter(enterprise=enterprise).last()
+    assert last is not None and last.content == "<b>Hi</b>"
+    assert welcomes_of(enterprise) == ["Welcome to Acme!", "<b>Hi</b>"]
 
 
 def test_a_rule_saved_in_the_admin_takes_effect(client, enterprise, django_capture_on_commit_callbacks):

@@ -94,7 +94,7 @@ def test_another_enterprises_rows_answer_not_found(enterprise, admin, other_admi
     assert other.delete(f"/api/v1/agent/welcome-texts/{welcome['id']}").status_code == 404
     assert other.get("/api/v1/agent/canned").json()["replies"] == []
     assert other.get("/api/v1/agent/keyword-rules").json()["rules"] == []
-    assert other.get("/api/v1/agent/welcome-texts").json()["welcome_texts"] == []
+    assert [w["content"] for w in other.get("/api/v1/agent/welcome-texts").json()["welcome_texts"]] == ["Globex here."]
 
 
 def test_rules_and_welcome_texts_need_manage_settings(enterprise, agent):
@@ -103,7 +103,7 @@ def test_rules_and_welcome_texts_need_manage_settings(enterprise, agent):
     assert alice.post("/api/v1/agent/keyword-rules", {"keyword": "k", "reply": "r"}, format="json").status_code == 403
     assert alice.get("/api/v1/agent/welcome-texts").status_code == 403
     assert alice.post("/api/v1/agent/welcome-texts", {"content": "x"}, format="json").status_code == 403
-    assert KeywordRule.objects.count() == WelcomeText.objects.count() == 0
+    assert KeywordRule.objects.count() == 0 and WelcomeText.objects.count() == 1  # the fixture's
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,8 @@ def test_rules_and_welcome_texts_need_manage_settings(enterprise, agent):
 def test_bad_input_gets_a_clear_error_and_stores_nothing(enterprise, admin, url, body):
     response = agent_client(admin).post(url, body, format="json")
     assert response.status_code in (400, 404, 413) and response.json()["error"]["code"], response.content
-    assert CannedReply.objects.count() == KeywordRule.objects.count() == WelcomeText.objects.count() == 0
+    assert CannedReply.objects.count() == KeywordRule.objects.count() == 0
+    assert WelcomeText.objects.count() == 1  # the fixture's
 
 
 def test_a_lone_surrogate_is_refused(enterprise, agent):
@@ -156,9 +157,8 @@ def test_welcome_html_is_sanitised_to_the_allow_list(enterprise, admin):
         assert tag in clean
 
 
-def test_welcome_texts_are_ordered_reach_the_visitor_login_and_mirror_the_first_into_welcome_text(
-    enterprise, admin, api_client_factory=None
-):
+def test_welcome_texts_are_ordered_and_reach_the_visitor_login_and_the_widget(enterprise, admin):
+    WelcomeText.objects.filter(enterprise=enterprise).delete()  # the fixture's
     boss = agent_client(admin)
     first = boss.post("/api/v1/agent/welcome-texts", {"content": "<b>One</b>"}, format="json").json()
     boss.post("/api/v1/agent/welcome-texts", {"content": 'Two <a href="https://a.example">link</a>'}, format="json")
@@ -175,15 +175,16 @@ def test_welcome_texts_are_ordered_reach_the_visitor_login_and_mirror_the_first_
     boss.patch(f"/api/v1/agent/welcome-texts/{first['id']}", {"position": 5}, format="json")
     again = APIClient().post("/api/v1/visitor/login", {"ent_id": str(enterprise.pk)}, format="json").json()
     assert again["enterprise"]["welcomes"][0].startswith("Two") and again["enterprise"]["welcome"].startswith("Two")
-    assert Enterprise.objects.get(pk=enterprise.pk).welcome_text.startswith("Two")
 
 
-def test_without_welcome_texts_the_enterprise_welcome_text_is_the_only_one_sanitised(enterprise):
-    Enterprise.objects.filter(pk=enterprise.pk).update(welcome_text='Hi <img src=x onerror="alert(1)"><b>all</b>')
+def test_without_welcome_texts_visitors_are_welcomed_with_none(enterprise, admin):
+    boss = agent_client(admin)
+    for row in boss.get("/api/v1/agent/welcome-texts").json()["welcome_texts"]:
+        assert boss.delete(f"/api/v1/agent/welcome-texts/{row['id']}").status_code == 204
     login = login_visitor(Enterprise.objects.get(pk=enterprise.pk))
     from replies.selectors import welcomes_of
 
-    assert welcomes_of(login.enterprise) == ["Hi <b>all</b>"]
+    assert welcomes_of(login.enterprise) == []
 
 
 def test_keyword_rules_are_listed_edited_and_deleted_by_an_admin(enterprise, admin):
@@ -211,5 +212,5 @@ def test_visitor_logins_read_the_welcome_texts_from_the_process_cache(enterprise
     APIClient().post("/api/v1/visitor/login", {"ent_id": str(enterprise.pk)}, format="json")
     with CaptureQueriesContext(connection) as queries:
         again = APIClient().post("/api/v1/visitor/login", {"ent_id": str(enterprise.pk)}, format="json").json()
-    assert again["enterprise"]["welcomes"] == ["<b>One</b>"]
+    assert again["enterprise"]["welcomes"] == ["Welcome to Acme!", "<b>One</b>"]
     assert not [q for q in queries.captured_queries if "replies_" in q["sql"]]

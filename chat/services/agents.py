@@ -1,0 +1,110 @@
+"""The agents' side of routing: their status (online, away, offline) and presence, their limits, and the
+enterprise's routing settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts import permissions
+from accounts.models import AgentStatus, User
+from core.errors import ChatError
+from enterprises.models import Enterprise
+
+from .. import frames
+from ..access import access_colleague
+from ..realtime.broadcast import publish_on_commit
+from ..realtime.presence import AGENT, online_now
+from ..selectors import open_loads
+from .routing import queue_offer
+
+# --- agents' status --------------------------------------------------------------------------------
+
+
+def agent_status_publish(*, agent: User, online: bool | None = None) -> dict[str, Any]:
+    """Tell the enterprise's agents how `agent` stands (chosen status, online, load); the payload."""
+    enterprise_id = agent.enterprise_id or 0
+    if online is None:
+        online = agent.pk in online_now(enterprise_id, AGENT)
+    payload = frames.agent_status_payload(agent, online=online, load=open_loads([agent.pk]).get(agent.pk, 0))
+    publish_on_commit([(frames.group_agents(enterprise_id), frames.agent_status_frame(payload))])
+    return payload
+
+
+def agent_status_set(*, agent: User, status: object) -> dict[str, Any]:
+    """The agent chooses online, away or offline; an agent coming online is offered the queue."""
+    if status not in AgentStatus.values:
+        raise ChatError("bad_status", _("Status must be online, away or offline."))
+    with transaction.atomic():
+        User.objects.filter(pk=agent.pk).update(status=status)
+        agent.status = str(status)
+        payload = agent_status_publish(agent=agent)
+    if status == AgentStatus.ONLINE and agent.enterprise is not None:
+        queue_offer(enterprise=agent.enterprise)
+    return payload
+
+
+def agent_presence_changed(*, agent: User, online: bool) -> None:
+    """The agent's first socket opened or last one closed (on whichever process): tell colleagues, and
+    offer the queue to an agent who came online."""
+    agent_status_publish(agent=agent, online=online)
+    if online and agent.status == AgentStatus.ONLINE and agent.enterprise is not None:
+        queue_offer(enterprise=agent.enterprise)
+
+
+# --- routing settings ------------------------------------------------------------------------------
+
+_LIMIT_MAX = 1000
+_AUTO_CLOSE_MAX = 60 * 24 * 30  # a month, in minutes
+
+
+def _bounded(value: object, name: str, maximum: int, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ChatError(
+            "invalid", _("%(name)s must be a whole number from 0 to %(max)d.") % {"name": name, "max": maximum}
+        )
+    return value
+
+
+def routing_settings(enterprise: Enterprise) -> dict[str, Any]:
+    return {
+        "max_conversations_per_agent": enterprise.max_conversations_per_agent,
+        "auto_close_minutes": enterprise.auto_close_minutes,
+    }
+
+
+def routing_settings_update(
+    *, agent: User, max_conversations_per_agent: object = None, auto_close_minutes: object = None
+) -> dict[str, Any]:
+    """An enterprise admin sets the agents' default limit and the inactivity time; a raised limit is
+    offered the queue at once."""
+    permissions.require(agent, permissions.MANAGE_SETTINGS)
+    with transaction.atomic():
+        enterprise = Enterprise.objects.select_for_update().get(pk=agent.enterprise_id or 0)
+        if max_conversations_per_agent is not None:
+            enterprise.max_conversations_per_agent = (
+                _bounded(max_conversations_per_agent, "max_conversations_per_agent", _LIMIT_MAX) or 0
+            )
+        if auto_close_minutes is not None:
+            enterprise.auto_close_minutes = _bounded(auto_close_minutes, "auto_close_minutes", _AUTO_CLOSE_MAX) or 0
+        enterprise.save(update_fields=["max_conversations_per_agent", "auto_close_minutes"])
+    queue_offer(enterprise=enterprise)
+    return routing_settings(enterprise)
+
+
+def agent_limit_set(*, agent: User, agent_id: object, max_conversations: object) -> dict[str, Any]:
+    """An enterprise admin gives a colleague their own limit (None: the enterprise's); their status again."""
+    permissions.require(agent, permissions.MANAGE_AGENTS)
+    limit = _bounded(max_conversations, "max_conversations", _LIMIT_MAX, allow_none=True)
+    with transaction.atomic():
+        colleague = access_colleague(agent=agent, agent_id=agent_id)
+        User.objects.filter(pk=colleague.pk).update(max_conversations=limit)
+        colleague.max_conversations = limit
+        payload = agent_status_publish(agent=colleague)
+    if colleague.enterprise is not None:
+        queue_offer(enterprise=colleague.enterprise)
+    return payload

@@ -1,0 +1,270 @@
+"""Visitor login: who the visitor is (token, signed identity, the operator's id), found or created,
+refreshed with what the page tells us, and the token that proves it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from accounts.models import User, username_normalise
+from core import jsonin
+from core.errors import ChatError, forbidden_origin, not_found
+from core.ratelimit import rate_limit
+from core.safety import avatar_or
+from core.savepoints import nested_savepoint
+from enterprises.models import Enterprise
+from enterprises.origins import origin_allowed
+from enterprises.selectors import enterprise_for_visitor
+
+from .. import products, visitor_info
+from ..access import access_visitor_self
+from ..blacklist import address_blocked_error, blocked_error, visitor_block_active
+from ..identity import (
+    PUBLIC_ID,
+    SignedIdentity,
+    identity_fingerprint,
+    identity_verify,
+    visitor_token_issue,
+    visitor_token_read,
+)
+from ..models import Visitor
+
+logger = logging.getLogger(__name__)
+
+_HANDHELD = {visitor_info.DeviceKind.MOBILE, visitor_info.DeviceKind.TABLET}
+_EXTRA_MAX = 4096
+# Keys of `Visitor.extra` the server writes (a left message's contact): a page's next `extra` keeps them.
+EXTRA_CONTACT = "contact"
+_EXTRA_SERVER_KEYS = (EXTRA_CONTACT,)
+# Deeper than any real page's data; MariaDB refuses JSON deeper than 32 levels, whatever its size.
+_EXTRA_DEPTH = 10
+
+
+@dataclass
+class VisitorLogin:
+    visitor: Visitor
+    token: str
+    created: bool
+    enterprise: Enterprise
+    agent: User | None
+    product: dict[str, str] | None = None  # the product this login's page shows (chat.products)
+
+
+def _decode_extra(extra: Any) -> dict[str, Any]:
+    """`extra` as the original sends it (base64 of a JSON object, padding optional) or as an object."""
+    if extra in (None, "", {}):
+        return {}
+    try:
+        if isinstance(extra, str):
+            if len(extra) > _EXTRA_MAX * 2:
+                raise ChatError("bad_extra", _("extra is too large."))
+            try:
+                raw = base64.b64decode(
+                    extra + "=" * (-len(extra) % 4), altchars=b"-_" if "-" in extra or "_" in extra else None
+                )
+            except (binascii.Error, ValueError):
+                raise ChatError("bad_extra", _("extra must be base64 of a JSON object.")) from None
+            extra = jsonin.loads(raw, max_depth=_EXTRA_DEPTH)
+        else:
+            # Also when the body parser has checked it already: not every caller comes through one.
+            jsonin.check(extra, max_depth=_EXTRA_DEPTH)
+    except jsonin.InputError as exc:
+        if exc.code == "bad_text":
+            raise ChatError(exc.code, exc.message) from None
+        raise ChatError(
+            "bad_extra",
+            _("extra must be a JSON object nested at most %(limit)d levels deep.") % {"limit": _EXTRA_DEPTH},
+        ) from None
+    if not isinstance(extra, dict):
+        raise ChatError("bad_extra", _("extra must be a JSON object."))
+    try:
+        size = len(json.dumps(extra, allow_nan=False))
+    except ValueError:  # a float too big for JSON (1e999 parses as inf)
+        raise ChatError("bad_extra", _("extra must be a JSON object.")) from None
+    if size > _EXTRA_MAX:
+        raise ChatError("bad_extra", _("extra is too large."))
+    return extra
+
+
+def visitor_login(
+    *,
+    enterprise_id: Any,
+    kefu_id: str | None,
+    token: str | None,
+    visitor_id: str | None,
+    visitor_name: str | None,
+    avatar: str | None,
+    ip: str | None,
+    user_agent: str,
+    referrer: str,
+    landing_page: str,
+    extra: Any,
+    origin: str | None = None,
+    own_origin: str | None = None,
+    timestamp: str | None = None,
+    signature: str | None = None,
+) -> VisitorLogin:
+    """Create or resume a visitor and issue the signed token that proves who they are.
+
+    A valid token resumes its visitor. A bare `visitor_id` (the operator's own id) is taken for a new
+    visitor only: it never resumes an existing one, since knowing an id must not open a conversation.
+    An enterprise with an identity secret takes only identities signed with it (chat.identity): a signed
+    `visitor_id` resumes that visitor on any device, and without one only a token of its own opens the chat.
+    `origin` is the request's Origin header, `own_origin` the origin it came to (enterprises.origins).
+    """
+    enterprise, blacklisted = enterprise_for_visitor(enterprise_id, ip)
+    if enterprise is None:
+        raise not_found(_("Enterprise"))
+    if not origin_allowed(enterprise, origin, own_origin):
+        raise forbidden_origin()
+    if blacklisted:
+        raise address_blocked_error()
+    rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
+    agent = None
+    if kefu_id:
+        agent = User.objects.filter(enterprise=enterprise, username=username_normalise(kefu_id), is_active=True).first()
+        if agent is None:
+            raise not_found(_("Agent"))
+    extra_data, product = products.extra_with_product(_decode_extra(extra), base=landing_page or referrer or "")
+    signed: SignedIdentity | None = None
+    refusal: ChatError | None = None
+    if enterprise.identity_secret:
+        try:
+            signed = identity_verify(
+                secret=enterprise.identity_secret,
+                visitor_id=visitor_id,
+                visitor_name=visitor_name,
+                avatar=avatar,
+                timestamp=timestamp,
+                signature=signature,
+            )
+        except ChatError as exc:
+            refusal = exc
+        # Only what the operator signed names the visitor: the page's unsigned name and avatar (in the
+        # link or in `extra`) could be anyone's.
+        name = signed.visitor_name.strip()[:100] if signed else ""
+        avatar = avatar_or(signed.avatar, "") if signed else ""
+    else:
+        name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
+        avatar = avatar_or(avatar, "") or avatar_or(extra_data.get("visitorAvatar"), "")
+    fields = {
+        "ip": ip,
+        "user_agent": (user_agent or "")[:500],
+        "referrer": (referrer or "")[:1000],
+        "landing_page": (landing_page or "")[:1000],
+        **visitor_info.describe(ip=ip, user_agent=user_agent, referrer=referrer),
+    }
+
+    claim = visitor_token_read(token)
+    visitor = None
+    if claim and claim.enterprise_id == enterprise.pk:
+        try:
+            # A token issued before the identity secret was set (or under an older one) resumes nobody.
+            visitor = access_visitor_self(
+                enterprise_id=enterprise.pk, visitor_pk=claim.visitor_pk, identity=claim.identity
+            )
+        except ChatError:
+            visitor = None  # deleted since, or its token no longer holds: a new visitor, as without a token
+    if signed is not None:
+        if visitor is None or visitor.visitor_id != signed.visitor_id:
+            visitor = (
+                Visitor.objects.filter(enterprise=enterprise, visitor_id=signed.visitor_id)
+                .select_related("block")
+                .first()
+            )
+        if visitor is not None and not visitor.identity_verified:
+            _visitor_set_aside(visitor)  # claimed unsigned, before the secret: never the signed user's
+            visitor = None
+    elif refusal is not None and (visitor is None or (visitor_id and visitor.visitor_id != visitor_id)):
+        # A token of the visitor the link names still resumes it once the link's signature has expired
+        # (the page logging in again an hour later); any other login needs a valid signature.
+        raise refusal
+    created = False
+    if visitor is None:
+        public_id = visitor_id if visitor_id and PUBLIC_ID.fullmatch(visitor_id) else ""
+        new = Visitor(
+            enterprise=enterprise,
+            agent=agent,
+            extra=extra_data,
+            avatar=avatar
+            or ("/static/img/visitor-mobile.svg" if fields["device"] in _HANDHELD else "/static/img/visitor.svg"),
+            identity_verified=signed is not None,
+            **fields,
+        )
+        visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
+        created = visitor is not None
+        if visitor is None and signed is not None:  # a login of the same identity at the same moment
+            visitor = Visitor.objects.filter(
+                enterprise=enterprise, visitor_id=signed.visitor_id, identity_verified=True
+            ).first()
+        if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
+            visitor = _visitor_insert(new, uuid.uuid4().hex, name)
+            if visitor is None:  # pragma: no cover - 122 random bits
+                raise IntegrityError("a fresh visitor UUID collided")
+            created = True
+    if not created and visitor_block_active(visitor) is not None:
+        raise blocked_error()
+    if not created:
+        with transaction.atomic():
+            for key, value in fields.items():
+                setattr(visitor, key, value)
+            if extra_data:  # the page's new `extra`, keeping the contact the visitor left with us
+                kept = visitor.extra if isinstance(visitor.extra, dict) else {}
+                visitor.extra = {**extra_data, **{k: kept[k] for k in _EXTRA_SERVER_KEYS if k in kept}}
+            if name:
+                visitor.name = name
+            if avatar:
+                visitor.avatar = avatar
+            if agent is not None:
+                visitor.agent = agent
+            visitor.visits = F("visits") + 1
+            visitor.save()
+            visitor.refresh_from_db(fields=["visits", "updated_at"])
+    return VisitorLogin(
+        visitor=visitor,
+        token=visitor_token_issue(
+            visitor_pk=visitor.pk,
+            enterprise_id=enterprise.pk,
+            identity=identity_fingerprint(enterprise.identity_secret),
+        ),
+        created=created,
+        enterprise=enterprise,
+        agent=visitor.agent if visitor.agent_id else None,
+        product=product,
+    )
+
+
+def _visitor_set_aside(visitor: Visitor) -> None:
+    """Give a visitor created unsigned under an id a signed login now claims a fresh id of its own: its
+    history stays with it, under the new id, and the signed user starts a visitor of their own. Joining
+    the two is the operator's call, never automatic (README, "Verified visitor identity")."""
+    fresh = uuid.uuid4().hex
+    Visitor.objects.filter(pk=visitor.pk, identity_verified=False).update(visitor_id=fresh)
+    logger.info("visitor %s of enterprise %s was unsigned: set aside as %s", visitor.pk, visitor.enterprise_id, fresh)
+
+
+def _visitor_insert(visitor: Visitor, public_id: str, name: str) -> Visitor | None:
+    """INSERT `visitor` under `public_id`, or None where the enterprise already has that id."""
+    visitor.visitor_id = public_id
+    visitor.name = name or _("Guest %(code)s") % {"code": public_id[-4:].upper()}
+    try:
+        with nested_savepoint():
+            visitor.save(force_insert=True)
+    except IntegrityError:
+        visitor.pk = None
+        # Only a row that holds the id makes it taken: any other refusal (a check constraint on `extra`,
+        # a foreign key) would fail again under a fresh id, so it is the caller's error, not a collision.
+        if not Visitor.objects.filter(enterprise_id=visitor.enterprise_id, visitor_id=public_id).exists():
+            raise
+        return None
+    return visitor
