@@ -266,6 +266,27 @@ def _parser() -> ua_parser.Parser:
     return parser
 
 
+def _browser_of(ua: str, agent: Any) -> str:
+    """The browser, or the app whose built-in browser it is (WeChat, QQ, ...: _IN_APP)."""
+    for marker, pattern, app in _IN_APP:
+        match = pattern.search(ua) if marker in ua else None
+        if match:
+            return f"{app} {'.'.join(match.group(1).split('.')[:3])}"
+    return _named(agent.family, _version(agent.major, agent.minor)) if agent is not None else ""
+
+
+def _kind_of(low: str, family: str, known: bool) -> str:
+    """bot, tablet, mobile or desktop ("" when nothing is known) from the lower-cased user agent."""
+    if family == "Spider" or any(word in low for word in _BOT_WORDS):
+        return DeviceKind.BOT
+    # Android without "mobile" is a tablet (the convention of Android's browsers).
+    if any(word in low for word in _TABLET_WORDS) or ("android" in low and "mobile" not in low):
+        return DeviceKind.TABLET
+    if any(word in low for word in _MOBILE_WORDS):
+        return DeviceKind.MOBILE
+    return DeviceKind.DESKTOP if known else ""
+
+
 def parse_user_agent(user_agent: str | None) -> Device:
     """OS, browser and device of a user agent, by uap-core's rules (`ua-parser` with its `google-re2`
     resolver, behind its cache of 2,000); empty parts for what it does not know."""
@@ -277,31 +298,11 @@ def parse_user_agent(user_agent: str | None) -> Device:
     except Exception:  # pragma: no cover - the parser's fault, not the visitor's
         log.exception("user agent %r could not be parsed", ua)
         return Device()
-    os_name = ""
-    if result.os is not None:
-        os_name = _named(result.os.family, _version(result.os.major, result.os.minor))
-    browser = ""
-    if result.user_agent is not None:
-        browser = _named(result.user_agent.family, _version(result.user_agent.major, result.user_agent.minor))
-    for marker, pattern, app in _IN_APP:
-        match = pattern.search(ua) if marker in ua else None
-        if match:
-            browser = f"{app} {'.'.join(match.group(1).split('.')[:3])}"
-            break
+    os_name = _named(result.os.family, _version(result.os.major, result.os.minor)) if result.os else ""
+    browser = _browser_of(ua, result.user_agent)
     family = result.device.family if result.device is not None else ""
     model = "" if family in {"", "Other", "Spider", "Generic Smartphone", "Generic Feature Phone"} else family
-    low = ua.lower()
-    if family == "Spider" or any(word in low for word in _BOT_WORDS):
-        kind = DeviceKind.BOT
-    # Android without "mobile" is a tablet (the convention of Android's browsers).
-    elif any(word in low for word in _TABLET_WORDS) or ("android" in low and "mobile" not in low):
-        kind = DeviceKind.TABLET
-    elif any(word in low for word in _MOBILE_WORDS):
-        kind = DeviceKind.MOBILE
-    elif os_name or browser:
-        kind = DeviceKind.DESKTOP
-    else:
-        kind = ""
+    kind = _kind_of(ua.lower(), family, bool(os_name or browser))
     return Device(os=os_name[:50], browser=browser[:50], device=kind, model=model[:50])
 
 

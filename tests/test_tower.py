@@ -65,3 +65,31 @@ def test_the_realtime_modules_import_downward_only():
                         wrong.append(f"{name} -> chat.{first}")
     assert wrong == []
     assert sorted(p.stem for p in (ROOT / "chat" / "realtime").glob("*.py") if p.stem != "__init__") == sorted(REALTIME)
+
+
+APPS = ["core", "enterprises", "accounts", "chat", "replies", "notices", "wechat", "gofly_site"]
+
+
+def _sources():
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path
+
+
+def test_no_function_is_graded_above_c_and_no_module_below_b_by_radon():
+    from radon.complexity import cc_rank, cc_visit
+    from radon.metrics import mi_rank, mi_visit
+
+    too_complex, hard_to_keep = [], []
+    for path in _sources():
+        code = path.read_text(encoding="utf-8")
+        too_complex += [
+            f"{path.relative_to(ROOT)}:{block.name} {cc_rank(block.complexity)} ({block.complexity})"
+            for block in cc_visit(code)
+            if cc_rank(block.complexity) not in "ABC"
+        ]
+        if mi_rank(mi_visit(code, multi=True)) not in "AB":
+            hard_to_keep.append(str(path.relative_to(ROOT)))
+    assert too_complex == []
+    assert hard_to_keep == []

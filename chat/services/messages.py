@@ -275,6 +275,30 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
     _visitors_resolve(batch)
     _attachments_resolve(batch)
     results: list[tuple[Message, bool] | Exception | None] = []  # None: filled in below
+    checked = _messages_check(batch, results)
+    to_store, repeats = _messages_rate(checked, results)
+    publish: list[tuple[str, dict[str, Any]]] = []  # conversations opened first, then the messages
+    to_store = _messages_place(to_store, results, publish)
+    stored = _messages_insert([message for _index, message in to_store])
+    redeliver, touched, replied = _messages_audience(to_store, stored, results, publish)
+    new_messages = [outcome[0] for outcome in stored if isinstance(outcome, tuple) and outcome[1]]
+    publish += _messages_hooks(new_messages)
+    for index, first in repeats:
+        result = results[first]
+        results[index] = (result[0], False) if isinstance(result, tuple) else result
+    _visitors_touch(stored, touched, replied)
+    if publish:
+        publish_on_commit(publish)
+    if redeliver:
+        publish_on_commit(redeliver, redelivery=True)
+    return [result for result in results if result is not None]  # every slot is filled by now
+
+
+_Slots = list[tuple[Message, bool] | Exception | None]
+
+
+def _messages_check(batch: list[NewMessage], results: _Slots) -> list[tuple[int, Message, tuple[str, int, int]]]:
+    """Check: each message as its sender may send it; the refused ones get their error in `results`."""
     checked: list[tuple[int, Message, tuple[str, int, int]]] = []
     for index, new in enumerate(batch):
         try:
@@ -284,8 +308,16 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         else:
             results.append(None)
             checked.append((index, message, hit))
+    return checked
+
+
+def _messages_rate(
+    checked: list[tuple[int, Message, tuple[str, int, int]]], results: _Slots
+) -> tuple[list[tuple[int, Message]], list[tuple[int, int]]]:
+    """Rate: one Redis round trip counts every rate limit; a client_id sent twice in one batch is stored
+    once. (index, message) to store, and (index, index of its first) for the repeats."""
     allowed = rate_limits_allow([hit for _index, _message, hit in checked]) if checked else []
-    unique: dict[tuple[int, str, str], int] = {}  # a client_id sent twice in one batch: stored once
+    unique: dict[tuple[int, str, str], int] = {}
     to_store: list[tuple[int, Message]] = []
     repeats: list[tuple[int, int]] = []
     for (index, message, _hit), ok in zip(checked, allowed, strict=True):
@@ -298,18 +330,35 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         else:
             unique[key] = index
             to_store.append((index, message))
-    publish: list[tuple[str, dict[str, Any]]] = []  # conversations opened first, then the messages
+    return to_store, repeats
+
+
+def _messages_place(
+    to_store: list[tuple[int, Message]], results: _Slots, publish: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[int, Message]]:
+    """Place in a conversation: messages join (or open) their visitor's live conversation; a note joins the
+    latest one, and without any it is refused. What is left to store."""
     _conversations_attach([message for _index, message in to_store if message.sender != Message.Sender.NOTE], publish)
     notes = [message for _index, message in to_store if message.sender == Message.Sender.NOTE]
-    if notes:
-        homeless = {id(note) for note in _notes_place(notes)}
-        for index, message in to_store:
-            if id(message) in homeless:
-                results[index] = ChatError(
-                    "no_conversation", _("The visitor has no conversation to write a note in yet."), 409
-                )
-        to_store = [(index, message) for index, message in to_store if id(message) not in homeless]
-    stored = _messages_insert([message for _index, message in to_store])
+    if not notes:
+        return to_store
+    homeless = {id(note) for note in _notes_place(notes)}
+    for index, message in to_store:
+        if id(message) in homeless:
+            results[index] = ChatError(
+                "no_conversation", _("The visitor has no conversation to write a note in yet."), 409
+            )
+    return [(index, message) for index, message in to_store if id(message) not in homeless]
+
+
+def _messages_audience(
+    to_store: list[tuple[int, Message]],
+    stored: list[tuple[Message, bool] | Exception],
+    results: _Slots,
+    publish: list[tuple[str, dict[str, Any]]],
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[int, Visitor], set[int]]:
+    """Audience: each stored message's frame for the groups that may see it (a resend only to the sockets that
+    never got it); the visitors whose last message time moves and the conversations first replied to."""
     redeliver: list[tuple[str, dict[str, Any]]] = []
     touched: dict[int, Visitor] = {}
     replied: set[int] = set()
@@ -319,15 +368,14 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             continue
         message, created = outcome
         visitor = message.visitor
-        payload = frames.message_new_frame(frames.message_payload(message, visitor.visitor_id))
-        targets = _audience_groups(message, payload)
-        note = not visitor_may_see(message.sender)
+        targets = _audience_groups(
+            message, frames.message_new_frame(frames.message_payload(message, visitor.visitor_id))
+        )
         if not created:
-            # Not announced again; only offered to sockets that never got it (frames.redelivery_event).
-            redeliver += targets
+            redeliver += targets  # not announced again (frames.redelivery_event)
             continue
         publish += targets
-        if note:  # nothing the visitor sees or the queue orders by: not their last message, not a reply
+        if not visitor_may_see(message.sender):  # a note: not the visitor's last message, not a reply
             continue
         # Denormalised for the console's "recent" order and, the visitor having one live conversation, as
         # that conversation's last activity (frames.conversation_payload, closing idle ones): a few seconds'
@@ -339,8 +387,13 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
         if message.sender == Message.Sender.AGENT and conversation.first_reply_at is None:
             replied.add(message.conversation_id)
             conversation.first_reply_at = message.created_at
-    new_messages = [outcome[0] for outcome in stored if isinstance(outcome, tuple) and outcome[1]]
-    # What the apps above answer (chat.hooks.messages_stored: keyword auto-replies), after what they answer.
+    return redeliver, touched, replied
+
+
+def _messages_hooks(new_messages: list[Message]) -> list[tuple[str, dict[str, Any]]]:
+    """Hooks: what the apps above answer (chat.hooks.messages_stored: keyword auto-replies), stored after
+    what they answer and added to `new_messages`; the committed batch is announced to them too."""
+    publish: list[tuple[str, dict[str, Any]]] = []
     answers = [answer for batch in hooks.messages_stored.send(new_messages) for answer in batch] if new_messages else []
     for outcome in _messages_insert(answers) if answers else ():
         if isinstance(outcome, tuple) and outcome[1]:
@@ -349,22 +402,22 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
             publish += _audience_groups(outcome[0], answer)
     if new_messages:
         hooks.messages_committed.send_on_commit(new_messages)
-    for index, first in repeats:
-        result = results[first]
-        results[index] = (result[0], False) if isinstance(result, tuple) else result
-    if touched or replied:
-        now = max(outcome[0].created_at for outcome in stored if isinstance(outcome, tuple) and outcome[1])
+    return publish
+
+
+def _visitors_touch(
+    stored: list[tuple[Message, bool] | Exception], touched: dict[int, Visitor], replied: set[int]
+) -> None:
+    """The visitors' last message time and the conversations' first reply, one UPDATE each for the batch."""
+    if not touched and not replied:
+        return
+    now = max(outcome[0].created_at for outcome in stored if isinstance(outcome, tuple) and outcome[1])
     if touched:
         Visitor.objects.filter(pk__in=list(touched)).update(last_message_at=now)
         for visitor in touched.values():
             visitor.last_message_at = now
     if replied:
         Conversation.objects.filter(pk__in=replied, first_reply_at__isnull=True).update(first_reply_at=now)
-    if publish:
-        publish_on_commit(publish)
-    if redeliver:
-        publish_on_commit(redeliver, redelivery=True)
-    return [result for result in results if result is not None]  # every slot is filled by now
 
 
 def message_create(

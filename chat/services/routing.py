@@ -132,32 +132,8 @@ def conversations_open(
         changes = Changes(waiting)
         assigned_agents: set[int] = set()
         for ent, visitors_of in by_enterprise.items():
-            enterprise = visitors_of[0].enterprise
-            candidates = _candidates(enterprise, online=online[ent]) if routable[ent] else {}
-            fresh: list[Conversation] = []
-            for visitor in visitors_of:
-                conversation = Conversation(
-                    enterprise_id=enterprise.pk,
-                    visitor=visitor,
-                    open_visitor_id=visitor.pk,  # not open_visitor=: that would cache it on `visitor` now
-                    status=Status.WAITING,
-                    last_activity_at=now,
-                )
-                pick = agent if agent is not None else None
-                if pick is None:
-                    candidate = _pick(candidates, visitor.agent_id)
-                    if candidate is not None:
-                        candidate.load += 1
-                        candidate.agent.last_assigned_at = now
-                        pick = candidate.agent
-                if pick is not None:
-                    conversation.status = Status.OPEN
-                    conversation.assignee = pick
-                    conversation.assigned_at = now
-                    assigned_agents.add(pick.pk)
-                if agent is not None:  # opened by the agent's message: its first reply
-                    conversation.first_reply_at = now
-                fresh.append(conversation)
+            candidates = _candidates(visitors_of[0].enterprise, online=online[ent]) if routable[ent] else {}
+            fresh = [_conversation_new(visitor, agent, candidates, now, assigned_agents) for visitor in visitors_of]
             for conversation, ours in _conversations_insert(fresh):
                 result[conversation.visitor.pk] = conversation
                 if ours:  # one opened elsewhere meanwhile was announced there
@@ -170,6 +146,35 @@ def conversations_open(
     for visitor in visitors:
         conversation_remember(visitor, result.get(visitor.pk))
     return result
+
+
+def _conversation_new(
+    visitor: Visitor, agent: User | None, candidates: dict[int, _Candidate], now: datetime, assigned: set[int]
+) -> Conversation:
+    """An unsaved conversation for `visitor`: assigned to `agent` (who wrote), or routed to a candidate with
+    room (whose load counts it), or waiting; `assigned` collects the agents given one."""
+    conversation = Conversation(
+        enterprise_id=visitor.enterprise_id,
+        visitor=visitor,
+        open_visitor_id=visitor.pk,  # not open_visitor=: that would cache it on `visitor` now
+        status=Status.WAITING,
+        last_activity_at=now,
+    )
+    pick = agent
+    if pick is None:
+        candidate = _pick(candidates, visitor.agent_id)
+        if candidate is not None:
+            candidate.load += 1
+            candidate.agent.last_assigned_at = now
+            pick = candidate.agent
+    if pick is not None:
+        conversation.status = Status.OPEN
+        conversation.assignee = pick
+        conversation.assigned_at = now
+        assigned.add(pick.pk)
+    if agent is not None:  # opened by the agent's message: its first reply
+        conversation.first_reply_at = now
+    return conversation
 
 
 def _conversations_insert(fresh: list[Conversation]) -> list[tuple[Conversation, bool]]:

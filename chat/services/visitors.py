@@ -122,6 +122,52 @@ def visitor_login(
     `visitor_id` resumes that visitor on any device, and without one only a token of its own opens the chat.
     `origin` is the request's Origin header, `own_origin` the origin it came to (enterprises.origins).
     """
+    enterprise, agent = _login_gate(enterprise_id, kefu_id, ip, origin, own_origin)
+    extra_data, product = products.extra_with_product(_decode_extra(extra), base=landing_page or referrer or "")
+    who = _login_identity(enterprise, visitor_id, visitor_name, avatar, timestamp, signature, extra_data)
+    fields = {
+        "ip": ip,
+        "user_agent": (user_agent or "")[:500],
+        "referrer": (referrer or "")[:1000],
+        "landing_page": (landing_page or "")[:1000],
+        **visitor_info.describe(ip=ip, user_agent=user_agent, referrer=referrer),
+    }
+    visitor = _visitor_find(enterprise, token, visitor_id, who)
+    created = False
+    if visitor is None:
+        visitor, created = _visitor_create(enterprise, agent, visitor_id, who, extra_data, fields)
+    if not created:
+        if visitor_block_active(visitor) is not None:
+            raise blocked_error()
+        _visitor_refresh(visitor, fields, extra_data, who, agent)
+    return VisitorLogin(
+        visitor=visitor,
+        token=visitor_token_issue(
+            visitor_pk=visitor.pk,
+            enterprise_id=enterprise.pk,
+            identity=identity_fingerprint(enterprise.identity_secret),
+        ),
+        created=created,
+        enterprise=enterprise,
+        agent=visitor.agent if visitor.agent_id else None,
+        product=product,
+    )
+
+
+@dataclass
+class _Identity:
+    """Who the login says the visitor is: a signature checked (or refused), and the name and avatar to keep."""
+
+    signed: SignedIdentity | None
+    refusal: ChatError | None
+    name: str
+    avatar: str
+
+
+def _login_gate(
+    enterprise_id: Any, kefu_id: str | None, ip: str | None, origin: str | None, own_origin: str | None
+) -> tuple[Enterprise, User | None]:
+    """Check: the enterprise exists and lets this page and address in, within the rate; the named agent."""
     enterprise, blacklisted = enterprise_for_visitor(enterprise_id, ip)
     if enterprise is None:
         raise not_found(_("Enterprise"))
@@ -135,36 +181,40 @@ def visitor_login(
         agent = User.objects.filter(enterprise=enterprise, username=username_normalise(kefu_id), is_active=True).first()
         if agent is None:
             raise not_found(_("Agent"))
-    extra_data, product = products.extra_with_product(_decode_extra(extra), base=landing_page or referrer or "")
-    signed: SignedIdentity | None = None
-    refusal: ChatError | None = None
-    if enterprise.identity_secret:
-        try:
-            signed = identity_verify(
-                secret=enterprise.identity_secret,
-                visitor_id=visitor_id,
-                visitor_name=visitor_name,
-                avatar=avatar,
-                timestamp=timestamp,
-                signature=signature,
-            )
-        except ChatError as exc:
-            refusal = exc
-        # Only what the operator signed names the visitor: the page's unsigned name and avatar (in the
-        # link or in `extra`) could be anyone's.
-        name = signed.visitor_name.strip()[:100] if signed else ""
-        avatar = avatar_or(signed.avatar, "") if signed else ""
-    else:
-        name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
-        avatar = avatar_or(avatar, "") or avatar_or(extra_data.get("visitorAvatar"), "")
-    fields = {
-        "ip": ip,
-        "user_agent": (user_agent or "")[:500],
-        "referrer": (referrer or "")[:1000],
-        "landing_page": (landing_page or "")[:1000],
-        **visitor_info.describe(ip=ip, user_agent=user_agent, referrer=referrer),
-    }
+    return enterprise, agent
 
+
+def _login_identity(
+    enterprise: Enterprise,
+    visitor_id: str | None,
+    visitor_name: str | None,
+    avatar: str | None,
+    timestamp: str | None,
+    signature: str | None,
+    extra_data: dict[str, Any],
+) -> _Identity:
+    """Identity: with an identity secret only what the operator signed names the visitor (the page's
+    unsigned name and avatar, in the link or in `extra`, could be anyone's); without one, the page does."""
+    if not enterprise.identity_secret:
+        name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
+        picture = avatar_or(avatar, "") or avatar_or(extra_data.get("visitorAvatar"), "")
+        return _Identity(None, None, name, picture)
+    try:
+        signed = identity_verify(
+            secret=enterprise.identity_secret,
+            visitor_id=visitor_id,
+            visitor_name=visitor_name,
+            avatar=avatar,
+            timestamp=timestamp,
+            signature=signature,
+        )
+    except ChatError as exc:
+        return _Identity(None, exc, "", "")
+    return _Identity(signed, None, signed.visitor_name.strip()[:100], avatar_or(signed.avatar, ""))
+
+
+def _visitor_find(enterprise: Enterprise, token: str | None, visitor_id: str | None, who: _Identity) -> Visitor | None:
+    """Find: the visitor the token names, or the one the signed identity names; None for a new one."""
     claim = visitor_token_read(token)
     visitor = None
     if claim and claim.enterprise_id == enterprise.pk:
@@ -175,6 +225,7 @@ def visitor_login(
             )
         except ChatError:
             visitor = None  # deleted since, or its token no longer holds: a new visitor, as without a token
+    signed = who.signed
     if signed is not None:
         if visitor is None or visitor.visitor_id != signed.visitor_id:
             visitor = (
@@ -185,63 +236,68 @@ def visitor_login(
         if visitor is not None and not visitor.identity_verified:
             _visitor_set_aside(visitor)  # claimed unsigned, before the secret: never the signed user's
             visitor = None
-    elif refusal is not None and (visitor is None or (visitor_id and visitor.visitor_id != visitor_id)):
+    elif who.refusal is not None and (visitor is None or (visitor_id and visitor.visitor_id != visitor_id)):
         # A token of the visitor the link names still resumes it once the link's signature has expired
         # (the page logging in again an hour later); any other login needs a valid signature.
-        raise refusal
-    created = False
-    if visitor is None:
-        public_id = visitor_id if visitor_id and PUBLIC_ID.fullmatch(visitor_id) else ""
-        new = Visitor(
-            enterprise=enterprise,
-            agent=agent,
-            extra=extra_data,
-            avatar=avatar
-            or ("/static/img/visitor-mobile.svg" if fields["device"] in _HANDHELD else "/static/img/visitor.svg"),
-            identity_verified=signed is not None,
-            **fields,
-        )
-        visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, name)
-        created = visitor is not None
-        if visitor is None and signed is not None:  # a login of the same identity at the same moment
-            visitor = Visitor.objects.filter(
-                enterprise=enterprise, visitor_id=signed.visitor_id, identity_verified=True
-            ).first()
-        if visitor is None:  # the operator's id is taken (by an earlier visit, or a login at the same moment)
-            visitor = _visitor_insert(new, uuid.uuid4().hex, name)
-            if visitor is None:  # pragma: no cover - 122 random bits
-                raise IntegrityError("a fresh visitor UUID collided")
-            created = True
-    if not created and visitor_block_active(visitor) is not None:
-        raise blocked_error()
-    if not created:
-        with transaction.atomic():
-            for key, value in fields.items():
-                setattr(visitor, key, value)
-            if extra_data:  # the page's new `extra`, keeping the contact the visitor left with us
-                kept = visitor.extra if isinstance(visitor.extra, dict) else {}
-                visitor.extra = {**extra_data, **{k: kept[k] for k in _EXTRA_SERVER_KEYS if k in kept}}
-            if name:
-                visitor.name = name
-            if avatar:
-                visitor.avatar = avatar
-            if agent is not None:
-                visitor.agent = agent
-            visitor.visits = F("visits") + 1
-            visitor.save()
-            visitor.refresh_from_db(fields=["visits", "updated_at"])
-    return VisitorLogin(
-        visitor=visitor,
-        token=visitor_token_issue(
-            visitor_pk=visitor.pk,
-            enterprise_id=enterprise.pk,
-            identity=identity_fingerprint(enterprise.identity_secret),
-        ),
-        created=created,
+        raise who.refusal
+    return visitor
+
+
+def _visitor_create(
+    enterprise: Enterprise,
+    agent: User | None,
+    visitor_id: str | None,
+    who: _Identity,
+    extra_data: dict[str, Any],
+    fields: dict[str, Any],
+) -> tuple[Visitor, bool]:
+    """Create: a new visitor under the operator's id if it is free, else a fresh one; (visitor, created).
+    A login of the same signed identity at the same moment gives that one instead (created False)."""
+    public_id = visitor_id if visitor_id and PUBLIC_ID.fullmatch(visitor_id) else ""
+    new = Visitor(
         enterprise=enterprise,
-        agent=visitor.agent if visitor.agent_id else None,
-        product=product,
+        agent=agent,
+        extra=extra_data,
+        avatar=who.avatar
+        or ("/static/img/visitor-mobile.svg" if fields["device"] in _HANDHELD else "/static/img/visitor.svg"),
+        identity_verified=who.signed is not None,
+        **fields,
     )
+    visitor = _visitor_insert(new, public_id or uuid.uuid4().hex, who.name)
+    if visitor is not None:
+        return visitor, True
+    if who.signed is not None:
+        raced = Visitor.objects.filter(
+            enterprise=enterprise, visitor_id=who.signed.visitor_id, identity_verified=True
+        ).first()
+        if raced is not None:
+            return raced, False
+    # The operator's id is taken (by an earlier visit, or a login at the same moment).
+    visitor = _visitor_insert(new, uuid.uuid4().hex, who.name)
+    if visitor is None:  # pragma: no cover - 122 random bits
+        raise IntegrityError("a fresh visitor UUID collided")
+    return visitor, True
+
+
+def _visitor_refresh(
+    visitor: Visitor, fields: dict[str, Any], extra_data: dict[str, Any], who: _Identity, agent: User | None
+) -> None:
+    """Refresh: what the page tells us now, one more visit."""
+    with transaction.atomic():
+        for key, value in fields.items():
+            setattr(visitor, key, value)
+        if extra_data:  # the page's new `extra`, keeping the contact the visitor left with us
+            kept = visitor.extra if isinstance(visitor.extra, dict) else {}
+            visitor.extra = {**extra_data, **{k: kept[k] for k in _EXTRA_SERVER_KEYS if k in kept}}
+        if who.name:
+            visitor.name = who.name
+        if who.avatar:
+            visitor.avatar = who.avatar
+        if agent is not None:
+            visitor.agent = agent
+        visitor.visits = F("visits") + 1
+        visitor.save()
+        visitor.refresh_from_db(fields=["visits", "updated_at"])
 
 
 def _visitor_set_aside(visitor: Visitor) -> None:

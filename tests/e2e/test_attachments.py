@@ -18,8 +18,6 @@ from tests.e2e import test_browser as base
 pytestmark = base.pytestmark
 expect = base.expect
 
-browser = base.browser
-server = base.server
 visitor_id_of = base.visitor_id_of
 
 

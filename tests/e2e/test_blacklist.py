@@ -9,14 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    browser,
-    expect,
-    open_row,
-    server,
-    shot,
-    visitor_id_of,
-)
+from tests.e2e.test_browser import expect, open_row, shot, visitor_id_of
 from tests.e2e.test_console_desk import open_console
 
 pytestmark = test_browser.pytestmark
@@ -24,8 +17,8 @@ pytestmark = test_browser.pytestmark
 
 @pytest.mark.django_db(transaction=True)
 def test_an_agent_blocks_the_visitor_from_the_console_and_the_visitor_is_told_at_once(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: Any,
 ) -> None:

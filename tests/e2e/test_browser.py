@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chat.models import Conversation, Message, Visitor
 from tests.conftest import AGENT_PASSWORD
-from tests.servers import ROOT, gofly_server
-
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM
 
 pytestmark = [
     pytest.mark.e2e,
@@ -26,15 +22,6 @@ expect = sync_api.expect
 # Two cores run two test workers, their servers and browsers: an assertion waits up to 10 s, not 5.
 expect.set_options(timeout=10_000)
 
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "device_scale_factor": 2,
@@ -61,26 +48,6 @@ NOTIFICATION_SPY = """
   window.Notification = Spy;
 })();
 """
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def server(enterprise: Any, agent: Any) -> Iterator[str]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    # The server keeps Django's async-safety checks, whatever this process allows itself.
-    with gofly_server(env={"DJANGO_ALLOW_ASYNC_UNSAFE": ""}, log=ARTIFACTS / "server.log") as base:
-        yield base
 
 
 def shot(page: Any, name: str) -> None:

@@ -9,12 +9,7 @@ import pytest
 from accounts.models import User
 from notices.models import AgentAlerts
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    browser,
-    expect,
-    server,
-    shot,
-)
+from tests.e2e.test_browser import expect, shot
 from tests.e2e.test_console_desk import open_console
 
 pytestmark = test_browser.pytestmark
@@ -22,8 +17,8 @@ pytestmark = test_browser.pytestmark
 
 @pytest.mark.django_db(transaction=True)
 def test_an_agent_turns_e_mail_alerts_on_in_the_status_menu(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     agent: User,
 ) -> None:
     ctx, console = open_console(browser, server, agent.username, locale="en-US")

@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.services import agent_create
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
-from tests.e2e.test_browser import browser, expect, server  # noqa: F401  (fixtures)
+from tests.e2e.test_browser import expect
 from tests.e2e.test_console_desk import conversation_row, count, open_console, open_visitor, tab
 
 pytestmark = test_browser.pytestmark
@@ -22,8 +22,8 @@ SETTLE = "() => new Promise(r => setTimeout(() => requestAnimationFrame(() => re
 
 @pytest.mark.django_db(transaction=True)
 def test_answers_read_before_a_clear_do_not_bring_the_cleared_history_back(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: User,
 ) -> None:

@@ -14,17 +14,7 @@ from accounts.services import agent_create
 from chat.models import Conversation
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    NOTIFICATION_SPY,
-    PHONE,
-    browser,
-    expect,
-    log_in,
-    send,
-    server,
-    shot,
-    visitor_id_of,
-)
+from tests.e2e.test_browser import NOTIFICATION_SPY, PHONE, expect, log_in, send, shot, visitor_id_of
 
 pytestmark = test_browser.pytestmark
 
@@ -78,8 +68,8 @@ def open_visitor(chromium: Any, base: str, enterprise: Any, text: str) -> tuple[
 
 @pytest.mark.django_db(transaction=True)
 def test_two_agents_share_the_desk_routing_the_queue_close_and_transfer_with_a_note(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: User,
 ) -> None:

@@ -15,14 +15,7 @@ from chat.models import Tag
 from notices.models import AgentAlerts
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    browser,
-    expect,
-    open_row,
-    row,
-    server,
-    shot,
-)
+from tests.e2e.test_browser import expect, open_row, row, shot
 from tests.e2e.test_console_desk import conversation_row, open_console, open_visitor, tab
 
 pytestmark = test_browser.pytestmark
@@ -65,8 +58,8 @@ def style(locator: Any, prop: str) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_conversation_an_agent_closed_is_previewed_with_their_name_while_the_visitor_comes_back(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: User,
 ) -> None:
@@ -108,8 +101,8 @@ def test_a_conversation_an_agent_closed_is_previewed_with_their_name_while_the_v
 
 @pytest.mark.django_db(transaction=True)
 def test_the_tag_filter_looks_like_the_search_box_above_it(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: User,
 ) -> None:
@@ -132,8 +125,8 @@ def test_the_tag_filter_looks_like_the_search_box_above_it(
 
 @pytest.mark.django_db(transaction=True)
 def test_e_mail_alerts_ticked_before_the_address_is_typed_are_on_once_it_is_saved(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     agent: User,
 ) -> None:
     ctx, console = console_page(browser, server, agent.username, locale="en-US")
@@ -172,8 +165,8 @@ def test_e_mail_alerts_ticked_before_the_address_is_typed_are_on_once_it_is_save
 
 @pytest.mark.django_db(transaction=True)
 def test_the_canned_reply_form_and_the_tag_dialog_are_laid_out_like_the_other_dialogs(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: User,
 ) -> None:

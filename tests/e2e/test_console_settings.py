@@ -13,13 +13,7 @@ from accounts.services import agent_create
 from enterprises.models import Enterprise
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    PHONE,
-    browser,
-    expect,
-    server,
-    shot,
-)
+from tests.e2e.test_browser import PHONE, expect, shot
 from tests.e2e.test_console_desk import open_console, team_member
 
 pytestmark = test_browser.pytestmark
@@ -27,8 +21,8 @@ pytestmark = test_browser.pytestmark
 
 @pytest.mark.django_db(transaction=True)
 def test_an_enterprise_admin_sets_the_default_limit_and_a_colleagues_limit(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Enterprise,
     agent: User,
 ) -> None:
@@ -113,8 +107,8 @@ def test_an_enterprise_admin_sets_the_default_limit_and_a_colleagues_limit(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_plain_agent_is_offered_neither_setting(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Enterprise,
     agent: User,
 ) -> None:

@@ -14,17 +14,7 @@ from accounts.services import agent_create
 from chat.models import Message, Tag, Visitor
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    browser,
-    expect,
-    log_in,
-    open_row,
-    row,
-    send,
-    server,
-    shot,
-    visitor_id_of,
-)
+from tests.e2e.test_browser import expect, log_in, open_row, row, send, shot, visitor_id_of
 
 pytestmark = test_browser.pytestmark
 
@@ -42,8 +32,8 @@ def _visitor_page(chromium: Any, base: str, enterprise: Any, text: str) -> tuple
 
 @pytest.mark.django_db(transaction=True)
 def test_an_agent_tags_finds_renames_and_notes_a_visitor_who_never_sees_the_note(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: Any,
 ) -> None:

@@ -15,8 +15,6 @@ from tests.e2e import test_browser
 from tests.e2e.test_browser import expect, log_in, open_row, row, send, shot
 
 pytestmark = test_browser.pytestmark
-browser = test_browser.browser
-server = test_browser.server
 
 # Installed before any script of every page and frame: each violation is kept in the page and reported to
 # the test (`cspViolation`, exposed below), so none is lost when the page navigates away.

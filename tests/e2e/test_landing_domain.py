@@ -14,13 +14,7 @@ from chat.models import Visitor
 from enterprises.models import Enterprise
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    browser,
-    expect,
-    server,
-    shot,
-    visitor_id_of,
-)
+from tests.e2e.test_browser import expect, shot, visitor_id_of
 from tests.e2e.test_console_desk import open_console
 
 pytestmark = test_browser.pytestmark
@@ -28,8 +22,8 @@ pytestmark = test_browser.pytestmark
 
 @pytest.mark.django_db(transaction=True)
 def test_an_admin_sets_the_landing_domain_and_a_chat_link_on_another_host_lands_there(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Enterprise,
     agent: User,
 ) -> None:

@@ -11,13 +11,7 @@ import pytest
 from accounts.models import AgentStatus, User
 from chat.models import Conversation, Message, Visitor
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    browser,
-    expect,
-    server,
-    shot,
-    visitor_id_of,
-)
+from tests.e2e.test_browser import expect, shot, visitor_id_of
 from tests.e2e.test_console_desk import conversation_row, count, open_console, tab
 
 pytestmark = test_browser.pytestmark
@@ -25,8 +19,8 @@ pytestmark = test_browser.pytestmark
 
 @pytest.mark.django_db(transaction=True)
 def test_with_nobody_online_a_visitor_leaves_a_message_that_waits_in_the_consoles_queue(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Any,
     agent: User,
 ) -> None:

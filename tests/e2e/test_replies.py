@@ -16,16 +16,7 @@ from enterprises.models import Enterprise
 from replies import services
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
-from tests.e2e.test_browser import (  # noqa: F401  (browser and server are fixtures)
-    browser,
-    expect,
-    open_row,
-    row,
-    send,
-    server,
-    shot,
-    visitor_id_of,
-)
+from tests.e2e.test_browser import expect, open_row, send, shot, visitor_id_of
 from tests.e2e.test_console_desk import open_console
 
 pytestmark = test_browser.pytestmark
@@ -33,8 +24,8 @@ pytestmark = test_browser.pytestmark
 
 @pytest.mark.django_db(transaction=True)
 def test_keyword_rule_rich_welcome_and_canned_reply(
-    browser: Any,  # noqa: F811
-    server: str,  # noqa: F811
+    browser: Any,
+    server: str,
     enterprise: Enterprise,
     agent: User,
 ) -> None:

@@ -22,8 +22,6 @@ from tests.e2e import test_browser as base
 pytestmark = base.pytestmark
 expect = base.expect
 
-browser = base.browser
-server = base.server
 send = base.send
 shot = base.shot
 visitor_id_of = base.visitor_id_of

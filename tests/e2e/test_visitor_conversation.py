@@ -18,8 +18,6 @@ pytestmark = base.pytestmark
 expect = base.expect
 
 # The fixtures of the browser tests: Debian's chromium, and a live server on the test database.
-browser = base.browser
-server = base.server
 PHONE = base.PHONE
 send = base.send
 shot = base.shot

@@ -17,8 +17,6 @@ from tests.e2e.test_visitor_conversation import AgentAPI
 pytestmark = base.pytestmark
 expect = base.expect
 
-browser = base.browser
-server = base.server
 host_site = widget.host_site
 PHONE = base.PHONE
 shot = base.shot

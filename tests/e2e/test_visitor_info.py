@@ -13,8 +13,6 @@ from tests.e2e import test_browser as base
 pytestmark = base.pytestmark
 expect = base.expect
 
-browser = base.browser
-server = base.server
 
 WECHAT = (
     "Mozilla/5.0 (Linux; Android 13; V2183A Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "

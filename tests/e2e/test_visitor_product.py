@@ -19,8 +19,6 @@ from tests.e2e.test_console_desk import open_console
 pytestmark = base.pytestmark
 expect = base.expect
 
-browser = base.browser
-server = base.server
 shot = base.shot
 visitor_id_of = base.visitor_id_of
 

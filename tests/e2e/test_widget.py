@@ -21,8 +21,6 @@ from tests.e2e.test_visitor_conversation import AgentAPI
 pytestmark = base.pytestmark
 expect = base.expect
 
-browser = base.browser
-server = base.server
 PHONE = base.PHONE
 shot = base.shot
 
