@@ -39,6 +39,19 @@ from enterprises.models import Enterprise
 from .auth import IsVisitor, VisitorTokenAuthentication
 
 
+class ExtraField(serializers.JSONField):
+    """`extra` as a JSON object, or the original's base64 of one (decoded by the login service). A form body
+    gives every value as text: text that is not JSON is passed on as it is, for the service to decode."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            if isinstance(data, str):
+                return str(data)
+            raise
+
+
 class VisitorLoginSerializer(serializers.Serializer):
     ent_id = serializers.CharField(max_length=20)
     kefu_id = serializers.CharField(max_length=150, required=False, allow_blank=True)
@@ -48,7 +61,7 @@ class VisitorLoginSerializer(serializers.Serializer):
     avatar = serializers.CharField(max_length=300, required=False, allow_blank=True)
     refer = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     landing_page = serializers.CharField(max_length=1000, required=False, allow_blank=True)
-    extra = serializers.JSONField(required=False)
+    extra = ExtraField(required=False)
     # A signed identity (chat.identity): checked by the service, so a malformed one answers bad_signature.
     timestamp = serializers.CharField(max_length=20, required=False, allow_blank=True)
     signature = serializers.CharField(max_length=128, required=False, allow_blank=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -9,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import superadmin_create
-from chat.models import Message
+from chat.models import Message, Visitor
 from chat.services import message_create
 from enterprises.services import ip_blacklist_add
 from tests.conftest import AGENT_PASSWORD, login_visitor
@@ -66,6 +69,21 @@ def test_visitor_login_returns_a_token_and_what_the_page_shows(api, enterprise, 
 def test_visitor_login_accepts_the_originals_form_encoding(api, enterprise, agent):
     response = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk, "kefu_id": "kefu2"})
     assert response.status_code == 200
+
+
+@login_db
+def test_a_form_encoded_login_takes_the_originals_base64_extra(api, enterprise, agent):
+    extra = base64.b64encode(json.dumps({"visitorName": "Ann", "plan": "gold"}).encode()).decode()
+    response = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk, "extra": extra})
+    assert response.status_code == 200, response.json()
+    assert response.json()["visitor"]["name"] == "Ann"
+    visitor = Visitor.objects.get(visitor_id=response.json()["visitor"]["visitor_id"])
+    assert visitor.extra == {"visitorName": "Ann", "plan": "gold"}
+    # JSON text in a form field is taken as JSON; text that is neither is refused by the service.
+    as_json = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk, "extra": '{"plan": "tin"}'})
+    assert as_json.status_code == 200
+    bad = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk, "extra": "not base64!"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_extra"
 
 
 @login_db
