@@ -14,6 +14,7 @@ from accounts.services import agent_create
 from chat.models import Message
 from enterprises.models import Enterprise
 from replies import services
+from replies.models import WelcomeText
 from tests.conftest import AGENT_PASSWORD
 from tests.e2e import test_browser
 from tests.e2e.test_browser import expect, open_row, send, shot, visitor_id_of
@@ -32,6 +33,9 @@ def test_keyword_rule_rich_welcome_and_canned_reply(
     admin = agent_create(
         enterprise=enterprise, username="boss", password=AGENT_PASSWORD, nickname="Carol", role=ROLE_ENTERPRISE_ADMIN
     )
+    # The enterprise's only welcome text will be the one the admin writes below (the fixture seeds one).
+    for seeded in WelcomeText.objects.filter(enterprise=enterprise):
+        services.welcome_text_delete(agent=admin, welcome_id=seeded.pk)
     services.keyword_rule_create(agent=admin, keyword="价格", reply="Prices are on the shop page.")
     services.canned_reply_create(
         agent=agent, scope="personal", title="Greeting", content="Hi {visitor_name}, this is {agent_name}."

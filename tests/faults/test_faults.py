@@ -224,7 +224,8 @@ def traceback_records(log: str) -> list[tuple[str, str]]:
         if not before.startswith(("The above exception was", "During handling of the above")):
             starts.append(index)
     records = []
-    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+    ends = [*starts[1:], len(lines)] if starts else []
+    for start, end in zip(starts, ends, strict=True):
         message = next((text for text in reversed(lines[:start]) if text.strip()), "")
         records.append((message, "\n".join(lines[start:end])))
     return records
