@@ -15,6 +15,9 @@
   // Ticked before an address was given: the server refuses to turn alerts on without one, so the wish
   // waits for the address and goes with it.
   var wanted = false;
+  // Requests sent so far: only the answer to the latest one is shown.
+  var sent = 0;
+  var STALE = new Error("stale");
 
   function show(data) {
     if (data.email_enabled) wanted = false;
@@ -37,9 +40,12 @@
       opts.headers["X-CSRFToken"] = G.cookie("csrftoken") || "";
       opts.body = JSON.stringify(body);
     }
+    var mine = ++sent;
     return fetch(URL, opts).then(function (res) {
       return res.json().then(function (data) {
         if (!res.ok) throw new Error((data && data.error && data.error.message) || String(res.status));
+        // An answer overtaken by a later request (a reload after a refusal, then the next tick) is stale.
+        if (mine !== sent) throw STALE;
         return data;
       });
     });
@@ -50,13 +56,14 @@
     return request("PATCH", body)
       .then(show)
       .catch(function (err) {
+        if (err === STALE) return;
         fail(err.message);
         return load();
       });
   }
 
   function load() {
-    return request("GET").then(show, function () {});
+    return request("GET").then(show, function () {});  // a stale or failed reload changes nothing
   }
 
   box.addEventListener("change", function () {
