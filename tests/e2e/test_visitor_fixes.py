@@ -113,6 +113,15 @@ def test_an_english_page_words_the_servers_refusals_by_their_code_in_english_a_l
     visitor_id = visitor_id_of(page)
     page.wait_for_function("() => GoFlyVisitor.socket.status === 'open'")
 
+    # The composer itself refuses a message over the limit: the box says so and nothing is sent.
+    box = page.locator("#composer-input")
+    box.fill("y" * 5001)
+    box.press("Enter")
+    assert page.evaluate("document.querySelector('#composer-input').validationMessage") == "Message is too long."
+    assert box.input_value() == "y" * 5001
+    expect(page.locator(".msg--out")).to_have_count(0)
+    box.fill("")
+
     # A message the socket refuses (too_large): "Not delivered" says why, in English.
     page.evaluate("GoFlyVisitor.send('x'.repeat(6000))")
     failed = page.locator('.msg--out[data-state="failed"] .msg__status')

@@ -80,7 +80,8 @@
   // Composer: Enter sends, Shift+Enter newline, IME-safe, auto-growing, throttled typing hints
   // ---------------------------------------------------------------------------------------------
 
-  /** opts: onSend(text) -> bool (false keeps the text), onTyping(draft), maxLength. */
+  /** opts: onSend(text) -> bool (false keeps the text), onTyping(draft), maxLength, and onTooLong(length)
+   *  (by default the text box itself says the message is too long, for 2 s). */
   function Composer(textarea, sendButton, opts) {
     this.textarea = textarea;
     var lastTyping = 0, trailing = null;
@@ -104,11 +105,19 @@
       textarea.style.height = Math.min(textarea.scrollHeight, 160) + "px";
       sendButton.disabled = !textarea.value.trim();
     }
+    function tooLong() {
+      textarea.setCustomValidity(t("Message is too long."));
+      textarea.reportValidity();
+      setTimeout(function () {
+        textarea.setCustomValidity("");
+      }, 2000);
+    }
     function send() {
       var text = textarea.value.trim();
       if (!text) return;
       if (opts.maxLength && text.length > opts.maxLength) {
         if (opts.onTooLong) opts.onTooLong(text.length);
+        else tooLong();
         return;
       }
       if (opts.onSend(text) === false) return;

@@ -198,13 +198,6 @@
 
   new G.Composer(dom.input, dom.send, {
     maxLength: cfg.max_length || 5000,
-    onTooLong: function () {
-      dom.input.setCustomValidity(t("Message is too long."));
-      dom.input.reportValidity();
-      setTimeout(function () {
-        dom.input.setCustomValidity("");
-      }, 2000);
-    },
     onSend: V.send,
     onTyping: function (draft) {
       V.socket.send("typing", { content: draft.slice(0, 200) });
