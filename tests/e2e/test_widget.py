@@ -401,8 +401,26 @@ def test_the_pages_a_visitor_opens_reach_the_agents_console_live_also_after_a_si
     expect(first).to_have_attribute("rel", "noopener noreferrer")
 
     # --- a single-page app moves on: pushState and a new title, no page load ------------------------
+    # The details the console asks for on selecting are answered late (held 1.5 s here), after the live
+    # page event: the trail keeps the newer page instead of going back to what the answer knew.
+    console.evaluate(
+        """() => {
+          const api = GoFly.api;
+          GoFly.api = function (method, path) {
+            const answer = api.apply(this, arguments);
+            if (method !== "GET" || !/^[/]api[/]v1[/]agent[/]visitors[/][^/?]+$/.test(path)) return answer;
+            return answer.then((res) => new Promise((done) => setTimeout(() => {
+              window.lateDetails = (window.lateDetails || 0) + 1;
+              done(res);
+            }, 1500)));
+          };
+        }"""
+    )
+    base.row(console, visitor_id).locator("button").click()
     page.evaluate("history.pushState({}, '', '/spa/checkout?step=2'); document.title = 'Checkout';")
     expect(pages.locator("a").first).to_have_text("Checkout")
+    console.wait_for_function("() => window.lateDetails === 1")
+    expect(pages.locator("a")).to_have_text(["Checkout", "Shop"])
     expect(pages.locator("a").first).to_have_attribute("href", url.rsplit("/", 1)[0] + "/spa/checkout?step=2")
     page.evaluate("location.hash = '#pay'")
     expect(pages.locator("a")).to_have_count(3)

@@ -172,8 +172,29 @@
     ]);
   }
 
+  /**
+   * The visitor's page trail with pages from another source merged in, newest (highest id) first: the
+   * details answer and the live `visitor.page` events can arrive in either order, and neither may drop
+   * what the other brought.
+   */
+  function mergePages(current, more) {
+    var byId = {};
+    (current || []).concat(more || []).forEach(function (p) {
+      if (p && p.id != null) byId[p.id] = p;
+    });
+    return Object.keys(byId)
+      .map(function (id) {
+        return byId[id];
+      })
+      .sort(function (a, b) {
+        return b.id - a.id;
+      })
+      .slice(0, 50);
+  }
+
   Object.assign(C, {
     infoExtras: infoExtras,
     renderInfo: renderInfo,
+    mergePages: mergePages,
   });
 })(window.GoFlyConsole);

@@ -189,13 +189,7 @@
       // The visitor opened a page of the operator's site (the widget's page trail): newest first.
       var v = visitors[data.visitor_id];
       if (!v || !data.page) return;
-      v.pages = [data.page]
-        .concat(
-          (v.pages || []).filter(function (p) {
-            return p.id !== data.page.id;
-          })
-        )
-        .slice(0, 50);
+      v.pages = C.mergePages(v.pages, [data.page]);
       if (state.selected === v.visitor_id) C.renderInfo();
     },
     "visitor.offline": function (data) {

@@ -231,7 +231,8 @@
             if (k in res.data) v[k] = res.data[k];
           }
         );
-        if (res.data.pages) v.pages = res.data.pages;
+        // A page event may have come in after the question was asked: the trail keeps it.
+        if (res.data.pages) v.pages = C.mergePages(v.pages, res.data.pages);
         if ("blocked" in res.data) v.blocked = res.data.blocked; // console-blacklist.js shows it
         // Their earlier conversations too: a visitor without a live one can be reopened from the header.
         // Unless their history was cleared meanwhile: the server may have read them before the clear.
@@ -477,13 +478,6 @@
 
   var composer = new G.Composer(dom.input, dom.send, {
     maxLength: cfg.max_length || 5000,
-    onTooLong: function () {
-      dom.input.setCustomValidity(t("Message is too long."));
-      dom.input.reportValidity();
-      setTimeout(function () {
-        dom.input.setCustomValidity("");
-      }, 2000);
-    },
     onSend: send,
     onTyping: function () {
       if (state.selected) C.socket.send("typing", { visitor_id: state.selected });
