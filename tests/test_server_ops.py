@@ -17,7 +17,7 @@ import pytest
 import websockets
 from django.conf import settings
 
-from chat import serving
+from gofly_site import serving
 from tests.servers import ROOT, database_url, free_port, gofly_server
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat import serving
+from gofly_site import serving
 
 # `stop` imports it from here.
 pid_file = serving.pid_file

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat import serving
+from gofly_site import serving
 
 
 class Command(BaseCommand):
