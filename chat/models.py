@@ -30,7 +30,7 @@ class Visitor(models.Model):
     # The public id (a UUID we issue, or the operator's own id); the primary key never leaves the server.
     # Compared exactly: a signed `CaseUser` is not the visitor `caseuser`.
     visitor_id = ExactCharField(_("visitor id"), max_length=64)
-    # Whether the enterprise's server signed this visitor_id (chat.identity): only such a visitor is resumed by
+    # Whether the enterprise's server signed this visitor_id (enterprises.identity): only such a visitor is resumed by
     # a signed login; one created unsigned under the same id (before verification was on) is set aside.
     identity_verified = models.BooleanField(_("identity verified"), default=False)
     name = models.CharField(_("name"), max_length=100)
@@ -47,7 +47,7 @@ class Visitor(models.Model):
         help_text=_("The agent the visitor asked for (kefu_id): preferred when a conversation opens."),
     )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    # Where and what from, worked out at login (chat.visitor_info): `city` is the location as shown
+    # Where and what from, worked out at login (core.clientinfo): `city` is the location as shown
     # ("广东 深圳"), the parts beside it.
     city = models.CharField(_("location"), max_length=100, blank=True, default="")
     country = models.CharField(_("country"), max_length=50, blank=True, default="")

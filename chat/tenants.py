@@ -14,10 +14,10 @@ from typing import Any
 from django.db.models.signals import post_save, pre_save
 
 from accounts.models import User
+from enterprises.identity import identity_fingerprint
 from enterprises.models import Enterprise
 
 from . import frames
-from .identity import identity_fingerprint
 from .realtime.broadcast import events_publish_on_commit
 
 

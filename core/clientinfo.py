@@ -1,6 +1,7 @@
-"""Who a visitor is, worked out at login: location from the IP, OS/browser/device from the user agent,
-the search words in the referrer. Offline and cheap: the data loads once per process, lookups are
-in memory, and nothing here ever raises for bad input (it answers empty)."""
+"""Who a client is, from what its request tells: location from the IP, OS/browser/device from the user
+agent, the search words in the referrer (worked out at a visitor's login; any app may ask). Offline and
+cheap: the data loads once per process, lookups are in memory, and nothing here ever raises for bad input
+(it answers empty)."""
 
 from __future__ import annotations
 

@@ -354,7 +354,7 @@ GOFLY: dict[str, Any] = {
     "RATE_WIDGET_PER_IP": env_rate("GOFLY_RATE_WIDGET", "600/60"),
     # Pages of the visitor's trail (the widget's `page` frame).
     "RATE_VISITOR_PAGES": env_rate("GOFLY_RATE_PAGES", "30/60"),
-    # A MaxMind GeoLite2/GeoIP2 City or Country .mmdb locating non-Chinese and IPv6 visitors (chat.visitor_info);
+    # A MaxMind GeoLite2/GeoIP2 City or Country .mmdb locating non-Chinese and IPv6 visitors (core.clientinfo);
     # names in the first of GEOIP_LOCALES the database has.
     "GEOIP_DB": os.environ.get("GOFLY_GEOIP_DB", ""),
     "GEOIP_LOCALES": env_list("GOFLY_GEOIP_LOCALES", "zh-CN,en"),

@@ -17,8 +17,8 @@ from django.db.utils import ConnectionHandler
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from chat.batching import Batcher
 from core import health
+from core.batching import Batcher
 from core.hooks import Hook
 
 MySQLdb = pytest.importorskip("MySQLdb")

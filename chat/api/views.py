@@ -22,7 +22,7 @@ from accounts.models import User
 from accounts.selectors import agent_payload
 from chat import blacklist, frames, hooks, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
-from chat.identity import identity_fingerprint, visitor_token_issue
+from chat.identity import visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
 from chat.realtime.presence import AGENT, VISITOR, online_now, online_or_nobody
@@ -34,6 +34,7 @@ from core.errors import ChatError, forbidden_origin
 from core.safety import avatar_or
 from enterprises import origins
 from enterprises import services as enterprise_services
+from enterprises.identity import identity_fingerprint
 from enterprises.models import Enterprise
 
 from .auth import IsVisitor, VisitorTokenAuthentication
@@ -62,7 +63,7 @@ class VisitorLoginSerializer(serializers.Serializer):
     refer = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     landing_page = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     extra = ExtraField(required=False)
-    # A signed identity (chat.identity): checked by the service, so a malformed one answers bad_signature.
+    # A signed identity (enterprises.identity): checked by the service, so a malformed one answers bad_signature.
     timestamp = serializers.CharField(max_length=20, required=False, allow_blank=True)
     signature = serializers.CharField(max_length=128, required=False, allow_blank=True)
 

@@ -17,31 +17,25 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from accounts.models import User, username_normalise
-from core import jsonin
+from core import clientinfo, jsonin
 from core.errors import ChatError, forbidden_origin, not_found
 from core.ratelimit import rate_limit
 from core.safety import avatar_or
 from core.savepoints import nested_savepoint
+from enterprises.identity import PUBLIC_ID, SignedIdentity, identity_fingerprint, identity_verify
 from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 
-from .. import products, visitor_info
+from .. import products
 from ..access import access_visitor_self
 from ..blacklist import address_blocked_error, blocked_error, visitor_block_active
-from ..identity import (
-    PUBLIC_ID,
-    SignedIdentity,
-    identity_fingerprint,
-    identity_verify,
-    visitor_token_issue,
-    visitor_token_read,
-)
+from ..identity import visitor_token_issue, visitor_token_read
 from ..models import Visitor
 
 logger = logging.getLogger(__name__)
 
-_HANDHELD = {visitor_info.DeviceKind.MOBILE, visitor_info.DeviceKind.TABLET}
+_HANDHELD = {clientinfo.DeviceKind.MOBILE, clientinfo.DeviceKind.TABLET}
 _EXTRA_MAX = 4096
 # Keys of `Visitor.extra` the server writes (a left message's contact): a page's next `extra` keeps them.
 EXTRA_CONTACT = "contact"
@@ -118,7 +112,7 @@ def visitor_login(
 
     A valid token resumes its visitor. A bare `visitor_id` (the operator's own id) is taken for a new
     visitor only: it never resumes an existing one, since knowing an id must not open a conversation.
-    An enterprise with an identity secret takes only identities signed with it (chat.identity): a signed
+    An enterprise with an identity secret takes only identities signed with it (enterprises.identity): a signed
     `visitor_id` resumes that visitor on any device, and without one only a token of its own opens the chat.
     `origin` is the request's Origin header, `own_origin` the origin it came to (enterprises.origins).
     """
@@ -130,7 +124,7 @@ def visitor_login(
         "user_agent": (user_agent or "")[:500],
         "referrer": (referrer or "")[:1000],
         "landing_page": (landing_page or "")[:1000],
-        **visitor_info.describe(ip=ip, user_agent=user_agent, referrer=referrer),
+        **clientinfo.describe(ip=ip, user_agent=user_agent, referrer=referrer),
     }
     visitor = _visitor_find(enterprise, token, visitor_id, who)
     created = False

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from chat.identity import identity_sign, identity_verify
 from chat.models import Visitor
 from chat.services import message_create
 from core.errors import ChatError
+from enterprises.identity import identity_sign, identity_verify
 from enterprises.models import Enterprise
 from tests.conftest import login_visitor
 

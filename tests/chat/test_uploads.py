@@ -17,9 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 from rest_framework.test import APIClient
 
-from chat import frames, services, uploads
+from chat import frames, services
 from chat.models import Attachment, Message
 from chat.uploads import upload_store
+from core import files
 from core.bodylimit import BodyLimit
 from core.errors import ChatError
 from tests.conftest import login_visitor
@@ -303,7 +304,7 @@ def test_images_are_decoded_a_few_at_a_time_and_an_upload_that_waits_too_long_is
     holding, release = threading.Event(), threading.Event()
 
     def other_upload() -> None:  # another request decoding a big image meanwhile
-        with uploads._decode_slots.held():
+        with files.decode_slots.held():
             holding.set()
             release.wait(10)
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from chat.services import message_create
 from core import clientinfo
 from tests.conftest import login_visitor
+from tests.core.test_clientinfo import UAS
 
 from .test_api import agent_client
 

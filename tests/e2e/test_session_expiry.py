@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from chat import services
-from chat.identity import identity_sign
 from chat.models import Conversation, Message, Visitor
+from enterprises.identity import identity_sign
 from tests.e2e import test_browser as base
 
 pytestmark = base.pytestmark
