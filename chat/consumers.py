@@ -467,6 +467,9 @@ class AgentConsumer(ChatConsumer):
     async def connect(self) -> None:
         info = self.scope["gofly"]
         self.agent = info["agent"]
+        if info.get("outage") is not None:
+            await self.refuse_unavailable(info["outage"])
+            return
         if self.agent is None:
             await self.refuse(
                 "unauthenticated", _("Log in as an agent (session or ?token=<JWT>)."), frames.CLOSE_UNAUTHENTICATED

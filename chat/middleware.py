@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 
 from accounts.selectors import agent_from_jwt
+from core import health
 from core.clientip import client_ip
 
 from .identity import visitor_token_read
@@ -34,12 +35,20 @@ class GoflyAuthMiddleware(BaseMiddleware):
             "visitor": None,
             "agent": None,
             "agent_via": None,
+            "outage": None,
         }
         if self.side == "visitor":
             info["visitor"] = visitor_token_read(token)
         else:
             if token:
-                info["agent"] = await database_sync_to_async(agent_from_jwt)(token)
+                try:
+                    info["agent"] = await database_sync_to_async(agent_from_jwt)(token)
+                except Exception as exc:
+                    if health.outage_of(exc) is None:
+                        raise
+                    # The database is away: the consumer answers 1013 (reconnect shortly), not 4401 (log in
+                    # again) and a traceback per socket; health logs one line per outage.
+                    info["outage"] = exc
                 info["agent_via"] = "jwt"
             else:
                 user = scope.get("user")

@@ -114,6 +114,27 @@ async def test_a_socket_opened_while_redis_is_away_is_refused_with_1013_and_the_
     await comm.disconnect()
 
 
+async def test_an_agent_socket_whose_token_the_database_cannot_look_up_is_told_to_reconnect_not_to_log_in(
+    enterprise, agent, caplog
+):
+    caplog.set_level(logging.INFO, logger="core.health")
+    token = jwt_for(agent)
+    with mock.patch("chat.middleware.agent_from_jwt", side_effect=OperationalError(2006, "gone away")):
+        for _ in range(3):
+            agent_ws = agent_socket(jwt=token)
+            connected, _ = await agent_ws.connect(timeout=5)
+            assert connected  # accepted only to say why
+            frames, code = await closed_with(agent_ws)
+            assert [f["data"]["code"] for f in frames] == ["unavailable"]  # not "unauthenticated": no logout
+            assert code == lifecycle.CLOSE_TRY_AGAIN_LATER
+    outage_lines = [r for r in caplog.records if r.name == "core.health" and "unreachable" in r.getMessage()]
+    assert len(outage_lines) == 1
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback per socket
+    with mock.patch("chat.middleware.agent_from_jwt", side_effect=ValueError("a bug")):
+        with pytest.raises(ValueError):  # a bug is not an outage: it surfaces
+            await agent_socket(jwt=token).connect(timeout=5)
+
+
 async def test_a_sync_the_database_cannot_answer_closes_the_socket_so_the_client_syncs_again(enterprise, agent):
     result = await login(enterprise, agent)
     comm = visitor_socket(result.token)

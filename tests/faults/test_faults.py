@@ -206,10 +206,6 @@ def check(figures: Figures) -> None:
     assert figures.lag_after is not None and figures.lag_after <= RECOVERY_BOUND, line
 
 
-# What a node may still log with a traceback while the database is away: daphne's "Exception inside
-# application" for an agent socket whose token chat/middleware.py cannot look up (agent_from_jwt, before any
-# consumer runs, so not yet classified by core.health.outage_of). Drop it once the middleware answers 1013.
-KNOWN_OUTAGE_TRACEBACKS = [("Exception inside application", "chat/middleware.py")]
 _HEALTH_LINE = re.compile(r"^(database|redis|channel layer) (unreachable|reachable again)")
 
 
@@ -245,11 +241,7 @@ def check_outage_logged_once(node: str, figures: Figures) -> None:
     # Not one outage told as two: a batch that ran but met the lost connection is not the database back.
     lasted = [float(m[1]) for line in health_lines if (m := re.search(r"after ([0-9.]+) s", line))]
     assert all(seconds >= 1.0 for seconds in lasted), f"{where}: {health_lines}"
-    unexpected = [
-        message
-        for message, text in traceback_records(log)
-        if not any(message.startswith(start) and place in text for start, place in KNOWN_OUTAGE_TRACEBACKS)
-    ]
+    unexpected = [message for message, _text in traceback_records(log)]
     # A bug met only during the outage (an error raised while handling the lost connection) is logged once.
     assert len(unexpected) <= 2, f"{where}: {len(unexpected)} tracebacks: {collections.Counter(unexpected)}"
 
