@@ -1,19 +1,24 @@
 """The tenant-scoped lookups: every view, consumer and service finds a visitor, a conversation or a
-colleague through these, and "not yours" answers exactly like "not found"."""
+colleague through these, and "not yours" answers exactly like "not found". And the gate wherever a
+visitor arrives (login, socket, visitor HTTP): whether a block of theirs holds (the blacklist app writes
+them; both kinds are checked by time at each arrival, so an expired block needs no cron)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import User
-from core.errors import not_found
+from accounts.models import User, username_normalise
+from core.errors import ChatError, not_found
 from enterprises.models import ip_key
 from enterprises.selectors import ip_blacklisted
 
 from .identity import visitor_token_fits
-from .models import Conversation, Visitor
+from .models import Conversation, Tag, Visitor, VisitorBlock
 
 _PUBLIC_ID_MAX = 64
 
@@ -39,7 +44,7 @@ def access_visitor_self(
 ) -> Visitor:
     """The visitor a visitor token names (chat.identity), if it still exists in that enterprise and the
     enterprise is active; with its block (`visitor.block`, in the same query) and, given `ip`, whether that
-    address is blacklisted (`visitor.ip_blocked`, one more query; chat.blacklist). Given the token's
+    address is blacklisted (`visitor.ip_blocked`, one more query; the blacklist app writes both). Given the token's
     `identity`, the token must still hold under the enterprise's identity secret (visitor_token_fits)."""
     visitor = _visitors(enterprise_id).select_related("block").filter(pk=visitor_pk).first()
     if visitor is None or not visitor.enterprise.is_active:
@@ -92,3 +97,62 @@ def access_colleague(*, agent: User, agent_id: object) -> User:
         if found is not None:
             return found
     raise not_found(_("Agent"))
+
+
+def access_tag(*, agent: User, tag_id: Any, for_update: bool = False) -> Tag:
+    """The tag of the agent's enterprise with that id; another enterprise's answers like a missing one."""
+    pk = _pk(tag_id)
+    if pk is not None and agent.enterprise_id is not None:
+        tags = Tag.objects.filter(enterprise_id=agent.enterprise_id, pk=pk)
+        tag = (tags.select_for_update() if for_update else tags).first()
+        if tag is not None:
+            return tag
+    raise not_found(_("Tag"))
+
+
+def agent_by_kefu_id(kefu_id: str, *, enterprise_id: int | None = None) -> User | None:
+    """The active agent a visitor link or login names by username (`kefu_id`): of `enterprise_id`, or,
+    without one, of whichever enterprise (usernames are unique, so a link naming only the agent finds its
+    enterprise). None for no such agent, a disabled one, or a superadmin without an enterprise."""
+    if not kefu_id or not isinstance(kefu_id, str):
+        return None
+    agents = User.objects.filter(username=username_normalise(kefu_id), is_active=True)
+    if enterprise_id is None:
+        agents = agents.filter(enterprise__isnull=False)
+    else:
+        agents = agents.filter(enterprise_id=enterprise_id)
+    return agents.first()
+
+
+# --- the blacklist gate -------------------------------------------------------------------------
+
+
+def blocked_error() -> ChatError:
+    return ChatError("blacklisted", _("You cannot chat here."), 403)
+
+
+def address_blocked_error() -> ChatError:
+    """The answer to a visitor whose address is on the enterprise's IP blacklist, wherever they arrive."""
+    return ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
+
+
+def live(now: datetime | None = None) -> Q:
+    """Blocks not expired at `now`."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+
+
+def visitor_block_active(visitor: Visitor) -> VisitorBlock | None:
+    """The visitor's block if it holds now; no query when `block` was selected with the visitor."""
+    try:
+        block = visitor.block
+    except VisitorBlock.DoesNotExist:
+        return None
+    return block if block.active() else None
+
+
+def visitor_block_summary(visitor: Visitor) -> dict[str, Any] | None:
+    """What the visitor's details show: the block in force, or None."""
+    block = visitor_block_active(visitor)
+    if block is None:
+        return None
+    return {"reason": block.reason, "expires_at": block.expires_at.isoformat() if block.expires_at else None}

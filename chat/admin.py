@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib import admin
 
-from .models import Conversation, Message, Visitor, VisitorBlock
+from .models import Conversation, Message, Visitor
 
 
 @admin.register(Visitor)
@@ -45,21 +45,3 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
-
-
-@admin.register(VisitorBlock)
-class VisitorBlockAdmin(admin.ModelAdmin):
-    """Blocks of visitors by id; their sockets close at the next arrival check (see chat.blacklist for
-    the console and the API, which also disconnect them at once)."""
-
-    list_display = ("visitor", "enterprise", "reason", "expires_at", "created_by", "created_at")
-    fields = ("visitor", "reason", "expires_at")
-    raw_id_fields = ("visitor",)
-    list_filter = ("enterprise",)
-    search_fields = ("visitor__visitor_id", "visitor__name", "reason")
-
-    def save_model(self, request: Any, obj: VisitorBlock, form: Any, change: bool) -> None:
-        obj.enterprise_id = obj.visitor.enterprise_id
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)

@@ -22,8 +22,7 @@ from enterprises import origins
 from enterprises.models import ip_key
 
 from . import batching, frames, hooks, selectors, services
-from .access import access_visitor, access_visitor_self
-from .blacklist import blocked_error
+from .access import access_visitor, access_visitor_self, blocked_error
 from .frames import FrameError
 from .models import Message, Visitor
 from .pages import visitor_page_record
@@ -327,7 +326,7 @@ class VisitorConsumer(ChatConsumer):
         came_online = await self.join(
             [frames.group_visitor(self.visitor.pk), frames.group_visitors(ent)], ent, self.visitor.pk
         )
-        agents_online = len(await get_presence().online(ent, AGENT))
+        agents_online = len(await services.agents_serving(ent))
         conversation = await self.conversation_view()
         # The first welcome text (replies, through a hook): read in a thread, it may query the database.
         welcome = await database_sync_to_async(hooks.welcome_of)(enterprise)

@@ -16,7 +16,7 @@ from core.errors import ChatError, not_found
 from enterprises.models import IPBlacklist, block_live, ip_key
 
 from . import frames
-from .blacklist import address_blocked_error, blocked_error, visitor_block_active
+from .access import address_blocked_error, blocked_error, visitor_block_active
 from .identity import visitor_token_fits
 from .models import Conversation, Message, Visitor, visitor_senders
 

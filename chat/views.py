@@ -22,8 +22,8 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from accounts.models import User, username_normalise
 from accounts.selectors import agent_payload
+from chat.access import agent_by_kefu_id
 from chat.models import Attachment
 from chat.uploads import attachment_for_key, upload_limits
 from enterprises.origins import frame_ancestors, landing_redirect
@@ -40,11 +40,7 @@ def chat_index(request: HttpRequest) -> HttpResponse:
     ent_id = params.get("ent_id", "")
     if not ent_id and kefu_id:
         # Agent usernames are unique, so a link naming only the agent still finds its enterprise.
-        agent = (
-            User.objects.filter(username=username_normalise(kefu_id), enterprise__isnull=False)
-            .only("enterprise_id")
-            .first()
-        )
+        agent = agent_by_kefu_id(kefu_id)
         ent_id = str(agent.enterprise_id) if agent else ""
     raw_lang = (params.get("lang") or "").replace("_", "-").lower()
     raw_lang = _LANG_ALIASES.get(raw_lang, raw_lang)

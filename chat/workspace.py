@@ -18,7 +18,7 @@ from core.errors import ChatError, not_found
 from core.savepoints import nested_savepoint
 
 from . import frames
-from .access import _pk, access_visitor
+from .access import access_tag, access_visitor
 from .models import Tag, Visitor, VisitorTag
 from .realtime.broadcast import publish_on_commit
 
@@ -54,17 +54,6 @@ def visitor_remark_set(*, agent: User, visitor_id: Any, real_name: Any) -> Visit
             Visitor.objects.filter(pk=visitor.pk).update(real_name=real_name)
             _agents(agent, frames.visitor_remark_frame(visitor.visitor_id, real_name))
     return visitor
-
-
-def access_tag(*, agent: User, tag_id: Any, for_update: bool = False) -> Tag:
-    """The tag of the agent's enterprise with that id; another enterprise's answers like a missing one."""
-    pk = _pk(tag_id)
-    if pk is not None and agent.enterprise_id is not None:
-        tags = Tag.objects.filter(enterprise_id=agent.enterprise_id, pk=pk)
-        tag = (tags.select_for_update() if for_update else tags).first()
-        if tag is not None:
-            return tag
-    raise not_found(_("Tag"))
 
 
 def _colour(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Admin for enterprises and their IP blacklists."""
+"""Admin for enterprises, with their IP blacklists inline (blacklist.admin lists every block)."""
 
 from django.contrib import admin
 
@@ -17,11 +17,3 @@ class EnterpriseAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     list_filter = ("is_active",)
     inlines = [IPBlacklistInline]
-
-
-@admin.register(IPBlacklist)
-class IPBlacklistAdmin(admin.ModelAdmin):
-    list_display = ("network", "enterprise", "reason", "expires_at", "created_by", "created_at")
-    fields = ("enterprise", "network", "reason", "expires_at")
-    list_filter = ("enterprise",)
-    search_fields = ("network",)

@@ -1,4 +1,4 @@
-"""Writes about enterprises: creation, the settings enterprise admins change, and the IP blacklist."""
+"""Writes about enterprises: creation and the settings enterprise admins change (blocks: blacklist.services)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ChatError
 
-from .models import Enterprise, IPBlacklist, ip_network_is_everything, ip_network_parse
+from .models import Enterprise
 from .origins import origin_normalize, served_here
 
 
@@ -15,17 +15,6 @@ from .origins import origin_normalize, served_here
 def enterprise_create(*, name: str, offline_text: str = "") -> Enterprise:
     """A new enterprise. Its welcome texts are replies' WelcomeText rows (replies.services.welcome_text_seed)."""
     return Enterprise.objects.create(name=name, offline_text=offline_text)
-
-
-@transaction.atomic
-def ip_blacklist_add(*, enterprise: Enterprise, ip: str, reason: str = "") -> IPBlacklist:
-    """Blacklist an address or a CIDR network (ValueError if `ip` is neither, or is every address); adding
-    one twice is a no-op."""
-    network = ip_network_parse(ip)[0]
-    if ip_network_is_everything(network):
-        raise ValueError("a block cannot hold every address")
-    entry, _ = IPBlacklist.objects.get_or_create(enterprise=enterprise, network=network, defaults={"reason": reason})
-    return entry
 
 
 def landing_domain_error() -> str:

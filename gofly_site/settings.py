@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "enterprises",
     "chat",
+    "blacklist",
     "replies",
     "notices",
     "wechat",

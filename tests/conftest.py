@@ -17,7 +17,7 @@ from chat.realtime.presence import get_presence
 from chat.services import VisitorLogin, visitor_login
 from core import health
 from core.ratelimit import rate_limits_clear
-from enterprises.models import Enterprise
+from enterprises.models import Enterprise, IPBlacklist
 from enterprises.services import enterprise_create
 from replies import cache as replies_cache
 from replies.services import welcome_text_seed
@@ -109,6 +109,12 @@ def login_visitor(enterprise: Enterprise, agent: User | None = None, **overrides
     }
     params.update(overrides)
     return visitor_login(**params)
+
+
+def address_block(*, enterprise: Enterprise, ip: str, reason: str = "") -> IPBlacklist:
+    """An address or network on the enterprise's blacklist, written as the admin does (the row normalises
+    the network as it saves); blacklist.services.ip_block is the agents' way, with its checks."""
+    return IPBlacklist.objects.create(enterprise=enterprise, network=ip, reason=reason)
 
 
 @pytest.fixture

@@ -67,7 +67,12 @@ def test_the_realtime_modules_import_downward_only():
     assert sorted(p.stem for p in (ROOT / "chat" / "realtime").glob("*.py") if p.stem != "__init__") == sorted(REALTIME)
 
 
-APPS = ["core", "enterprises", "accounts", "chat", "replies", "notices", "wechat", "gofly_site"]
+APPS = _tower().TOWER
+
+
+def test_chat_holds_under_half_of_the_apps_python():
+    lines = _tower().lines_per_app()
+    assert lines["chat"] < sum(lines.values()) / 2, lines
 
 
 def _sources():

@@ -20,12 +20,12 @@ from rest_framework.views import APIView
 from accounts import permissions
 from accounts.models import User
 from accounts.selectors import agent_payload
-from chat import blacklist, frames, hooks, selectors, services, uploads, workspace
+from chat import access, frames, hooks, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
 from chat.identity import visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
-from chat.realtime.presence import AGENT, VISITOR, online_now, online_or_nobody
+from chat.realtime.presence import AGENT, VISITOR, online_now
 from core import health, jsonin
 from core.api.errors import error_body, unavailable_body
 from core.api.views import AgentView as BaseAgentView
@@ -206,7 +206,7 @@ async def visitor_login(request: HttpRequest) -> JsonResponse:
         return _error(exc.code, exc.message, exc.status)
     except health.INFRASTRUCTURE_ERRORS as exc:
         return JsonResponse(unavailable_body(exc), status=503)
-    payload["agents_online"] = len(await online_or_nobody(payload["enterprise"]["id"], AGENT))
+    payload["agents_online"] = len(await services.agents_serving(payload["enterprise"]["id"]))
     return JsonResponse(payload)
 
 
@@ -224,8 +224,8 @@ class VisitorView(APIView):
         )
         if not origins.request_origin_allowed(visitor.enterprise, request):
             raise forbidden_origin()
-        if getattr(visitor, "ip_blocked", False) or blacklist.visitor_block_active(visitor) is not None:
-            raise blacklist.blocked_error()
+        if getattr(visitor, "ip_blocked", False) or access.visitor_block_active(visitor) is not None:
+            raise access.blocked_error()
         return visitor
 
 
@@ -337,7 +337,7 @@ class AgentVisitorView(AgentView):
         item = summary[0]
         item["conversations"] = selectors.conversations_of_visitor(visitor=visitor)
         item["pages"] = visitor_pages(visitor=visitor)
-        item["blocked"] = blacklist.visitor_block_summary(visitor)
+        item["blocked"] = access.visitor_block_summary(visitor)
         item["tags"] = workspace.tags_of_visitor(visitor=visitor)
         return Response(item)
 

@@ -13,10 +13,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
-from accounts.models import User, username_normalise
-from chat import hooks
-from chat.blacklist import address_blocked_error
-from chat.realtime.presence import AGENT, online_or_nobody
+from accounts.models import User
+from chat import hooks, services
+from chat.access import address_blocked_error, agent_by_kefu_id
 from core import health
 from core.api.errors import error_body, unavailable_body
 from core.clientip import request_client_ip
@@ -60,9 +59,7 @@ def _lookup(ent_id: str, kefu_id: str, ip: str | None) -> tuple[Enterprise, User
     agent = None
     if not ent_id:
         # The newer loader's snippet may name only the agent (usernames are unique), as /chatIndex allows.
-        agent = User.objects.filter(
-            username=username_normalise(kefu_id), enterprise__isnull=False, is_active=True
-        ).first()
+        agent = agent_by_kefu_id(kefu_id)
         ent_id = str(agent.enterprise_id) if agent else ""
     enterprise, blacklisted = enterprise_for_visitor(ent_id, ip) if ent_id else (None, False)
     if enterprise is None:
@@ -70,7 +67,7 @@ def _lookup(ent_id: str, kefu_id: str, ip: str | None) -> tuple[Enterprise, User
     if blacklisted:  # the loader shows no launcher: the login would refuse this address anyway
         raise address_blocked_error()
     if kefu_id and agent is None:
-        agent = User.objects.filter(enterprise=enterprise, username=username_normalise(kefu_id), is_active=True).first()
+        agent = agent_by_kefu_id(kefu_id, enterprise_id=enterprise.pk)
         if agent is None:
             raise not_found(_("Agent"))
     return enterprise, agent
@@ -108,7 +105,7 @@ async def widget_state(request: HttpRequest) -> HttpResponse:
         # Only what the operator needs to fix it: the origin, normalised as it would have to be listed.
         body: dict[str, Any] = {"allowed": False, "origin": origins.origin_normalize(origin) or origin}
     else:
-        online = await online_or_nobody(enterprise.pk, AGENT)
+        online = await services.agents_serving(enterprise.pk)  # an away agent is no one to wait for
         welcome = await database_sync_to_async(hooks.welcome_of, thread_sensitive=False)(enterprise)
         body = {
             "allowed": True,

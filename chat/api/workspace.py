@@ -9,7 +9,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat import frames, search, workspace
+from chat import access, frames, search, workspace
 from chat.realtime.presence import VISITOR, online_now
 from core.errors import ChatError
 
@@ -84,7 +84,7 @@ class AgentSearchView(AgentView):
         tag = request.query_params.get("tag")
         tag_id = None
         if tag:
-            tag_id = workspace.access_tag(agent=self.agent(request), tag_id=tag).pk
+            tag_id = access.access_tag(agent=self.agent(request), tag_id=tag).pk
         enterprise_id = self.enterprise_id(request)
         results = search.search(
             enterprise_id=enterprise_id, q=q, tag_id=tag_id, online=online_now(enterprise_id, VISITOR)

@@ -3,9 +3,11 @@ enterprise's routing settings."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from django.db import transaction
+from channels.db import database_sync_to_async
+from django.db import DatabaseError, transaction
 from django.utils.translation import gettext as _
 
 from accounts import permissions
@@ -16,7 +18,7 @@ from enterprises.models import Enterprise
 from .. import frames
 from ..access import access_colleague
 from ..realtime.broadcast import publish_on_commit
-from ..realtime.presence import AGENT, online_now
+from ..realtime.presence import AGENT, online_now, online_or_nobody
 from ..selectors import open_loads
 from .routing import queue_offer
 
@@ -34,13 +36,19 @@ def agent_status_publish(*, agent: User, online: bool | None = None) -> dict[str
 
 
 def agent_status_set(*, agent: User, status: object) -> dict[str, Any]:
-    """The agent chooses online, away or offline; an agent coming online is offered the queue."""
+    """The agent chooses online, away or offline; an agent coming online is offered the queue, and the
+    enterprise's visitors hear how many agents now take new conversations."""
     if status not in AgentStatus.values:
         raise ChatError("bad_status", _("Status must be online, away or offline."))
+    enterprise_id = agent.enterprise_id or 0
     with transaction.atomic():
         User.objects.filter(pk=agent.pk).update(status=status)
         agent.status = str(status)
         payload = agent_status_publish(agent=agent)
+        _not_serving_cache.pop(enterprise_id, None)
+        serving = len(agents_serving_now(enterprise_id))
+        publish_on_commit([(frames.group_visitors(enterprise_id), frames.agents_online_frame(serving))])
+        transaction.on_commit(lambda: _not_serving_cache.pop(enterprise_id, None))
     if status == AgentStatus.ONLINE and agent.enterprise is not None:
         queue_offer(enterprise=agent.enterprise)
     return payload
@@ -52,6 +60,48 @@ def agent_presence_changed(*, agent: User, online: bool) -> None:
     agent_status_publish(agent=agent, online=online)
     if online and agent.status == AgentStatus.ONLINE and agent.enterprise is not None:
         queue_offer(enterprise=agent.enterprise)
+
+
+# --- who takes new conversations: what visitors are told ------------------------------------------
+
+# Seconds a process trusts its list of an enterprise's agents who chose away or offline: visitors arriving
+# by the thousand must not cost a query each, and a status changed on another process shows within it.
+_NOT_SERVING_FOR = 2.0
+_not_serving_cache: dict[int, tuple[float, frozenset[int]]] = {}
+
+
+def _not_serving(enterprise_id: int) -> frozenset[int]:
+    now = time.monotonic()
+    held = _not_serving_cache.get(enterprise_id)
+    if held is not None and held[0] > now:
+        return held[1]
+    chosen = User.objects.filter(enterprise_id=enterprise_id).exclude(status=AgentStatus.ONLINE)
+    pks = frozenset(chosen.values_list("pk", flat=True))
+    _not_serving_cache[enterprise_id] = (now + _NOT_SERVING_FOR, pks)
+    return pks
+
+
+def agents_serving_now(enterprise_id: int) -> set[int]:
+    """The enterprise's agents who take new conversations: online (a socket open) and not away or offline
+    by choice. Visitors are told how many (`agents_online`): an away agent is no one to wait for, so with
+    nobody serving they are offered to leave a message instead of a queue nobody serves."""
+    online = online_now(enterprise_id, AGENT)
+    return online - _not_serving(enterprise_id) if online else online
+
+
+async def agents_serving(enterprise_id: int) -> set[int]:
+    """agents_serving_now for the event loop: no thread hop while the statuses are fresh; with the database
+    away, the online agents (as good a guess as there is)."""
+    online = await online_or_nobody(enterprise_id, AGENT)
+    if not online:
+        return online
+    held = _not_serving_cache.get(enterprise_id)
+    if held is not None and held[0] > time.monotonic():
+        return online - held[1]
+    try:
+        return online - await database_sync_to_async(_not_serving)(enterprise_id)
+    except DatabaseError:
+        return online
 
 
 # --- routing settings ------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Ending conversations and what follows: close (by an agent, by the visitor, idle ones), reopen, a late
-visitor message adopting its closed conversation, clearing a visitor's history, and the periodic desk chores."""
+"""Ending conversations and what follows: close (by an agent, by the visitor, idle ones, blocked ones),
+reopen, a late visitor message adopting its closed conversation, clearing a visitor's history, and the
+periodic desk chores."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
@@ -15,7 +17,7 @@ from django.utils.translation import gettext as _
 from accounts import permissions
 from accounts.models import User
 from core.errors import ChatError
-from enterprises.models import Enterprise
+from enterprises.models import Enterprise, ip_key
 
 from .. import frames
 from ..access import access_conversation, access_visitor
@@ -63,7 +65,28 @@ def conversations_close_idle(*, now: datetime | None = None, limit: int = 500) -
     return closed
 
 
-def _close(conversation: Conversation, by: str, agent: User | None) -> Conversation:
+def conversations_close_blocked(
+    *, agent: User, visitor_pk: int | None = None, ip_range: tuple[str, str] | None = None, limit: int = 1000
+) -> int:
+    """Close the live conversations a block of the agent's enterprise turns away: the visitor's
+    (`visitor_pk`), or those of visitors last seen at an address in `ip_range` (its first and last ip_key);
+    each gets a "closed" timeline line that says the agent blocked them. How many were closed."""
+    if agent.enterprise_id is None:
+        return 0
+    live = Conversation.objects.filter(enterprise_id=agent.enterprise_id, status__in=LIVE)
+    if visitor_pk is not None:
+        live = live.filter(visitor_id=visitor_pk)
+    closed = 0
+    for conversation in live.select_related("visitor__enterprise", "assignee").order_by("pk")[:limit]:
+        key = ip_key(conversation.visitor.ip)
+        if ip_range is not None and not (key and ip_range[0] <= key <= ip_range[1]):
+            continue
+        _close(conversation, Conversation.ClosedBy.AGENT, agent, blocked=True)
+        closed += 1
+    return closed
+
+
+def _close(conversation: Conversation, by: str, agent: User | None, **details: Any) -> Conversation:
     now = timezone.now()
     last = conversation.last_activity()  # while it is live: its visitor's last message counts
     with transaction.atomic():
@@ -86,9 +109,8 @@ def _close(conversation: Conversation, by: str, agent: User | None) -> Conversat
         changes = Changes()
         if was == Status.WAITING:
             changes.left_queue(conversation)
-        changes.add(
-            conversation, "closed", timeline_line(conversation, "closed", by=by, agent=frames.agent_brief(agent))
-        )
+        line = timeline_line(conversation, "closed", by=by, agent=frames.agent_brief(agent), **details)
+        changes.add(conversation, "closed", line)
         changes.publish()
     if was == Status.OPEN:
         queue_offer(enterprise=conversation.visitor.enterprise)

@@ -12,8 +12,8 @@ from core import health
 
 from .. import frames
 from ..models import Visitor
-from ..realtime.presence import AGENT, VISITOR, online_or_nobody
-from .agents import agent_presence_changed
+from ..realtime.presence import AGENT, VISITOR
+from .agents import agent_presence_changed, agents_serving
 
 # --- presence and typing: hints with nothing to store, published at once ------------------------------
 
@@ -39,8 +39,8 @@ async def visitors_went_offline(*, gone: list[tuple[int, str]]) -> None:
 
 
 async def agents_online_announce(*, enterprise_id: int) -> None:
-    """Tell the enterprise's visitors how many agents are online."""
-    count = len(await online_or_nobody(enterprise_id, AGENT))
+    """Tell the enterprise's visitors how many agents take new conversations (agents_serving)."""
+    count = len(await agents_serving(enterprise_id))
     await _hint([(frames.group_visitors(enterprise_id), frames.agents_online_frame(count))])
 
 

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from accounts.models import User, username_normalise
+from accounts.models import User
 from core import clientinfo, jsonin
 from core.errors import ChatError, forbidden_origin, not_found
 from core.ratelimit import rate_limit
@@ -28,8 +28,13 @@ from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
 
 from .. import products
-from ..access import access_visitor_self
-from ..blacklist import address_blocked_error, blocked_error, visitor_block_active
+from ..access import (
+    access_visitor_self,
+    address_blocked_error,
+    agent_by_kefu_id,
+    blocked_error,
+    visitor_block_active,
+)
 from ..identity import visitor_token_issue, visitor_token_read
 from ..models import Visitor
 
@@ -172,7 +177,7 @@ def _login_gate(
     rate_limit(f"login:{ip}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
     agent = None
     if kefu_id:
-        agent = User.objects.filter(enterprise=enterprise, username=username_normalise(kefu_id), is_active=True).first()
+        agent = agent_by_kefu_id(kefu_id, enterprise_id=enterprise.pk)
         if agent is None:
             raise not_found(_("Agent"))
     return enterprise, agent

@@ -14,8 +14,7 @@ from accounts.models import User
 from accounts.services import superadmin_create
 from chat.models import Message, Visitor
 from chat.services import message_create
-from enterprises.services import ip_blacklist_add
-from tests.conftest import AGENT_PASSWORD, login_visitor
+from tests.conftest import AGENT_PASSWORD, address_block, login_visitor
 
 pytestmark = pytest.mark.django_db
 # Visitor login runs its database work on a pool thread, which sees committed data only.
@@ -133,7 +132,7 @@ def test_visitor_login_refuses_malformed_json(api, enterprise):
 
 @login_db
 def test_a_blacklisted_visitor_cannot_log_in(api, enterprise, agent):
-    ip_blacklist_add(enterprise=enterprise, ip="127.0.0.1")
+    address_block(enterprise=enterprise, ip="127.0.0.1")
     response = api.post("/api/v1/visitor/login", {"ent_id": enterprise.pk}, format="json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "blacklisted"
@@ -289,6 +288,10 @@ def test_the_chat_page_opens_for_a_valid_link_and_explains_a_bad_one(client, ent
     assert alias.status_code == 200 and alias.context["config"]["ent_id"] == enterprise.pk
     bad = client.get("/chatIndex?kefu_id=kefu2&ent_id=99999")
     assert bad.status_code == 404
+    # A disabled agent's link no longer finds the enterprise (the login and the widget refuse them too).
+    User.objects.filter(pk=agent.pk).update(is_active=False)
+    assert client.get("/livechat?user_id=kefu2").status_code == 404
+    assert client.get("/chatIndex?kefu_id=KEFU2").status_code == 404
 
 
 def test_the_console_needs_an_agent_login(client, agent):

@@ -21,8 +21,7 @@ from chat.realtime.layers import PubSubChannelLayer, group_send_many
 from chat.selectors import SocketLookup, visitors_for_sockets
 from chat.services import NewMessage, message_create, messages_create
 from core.errors import ChatError
-from enterprises.services import ip_blacklist_add
-from tests.conftest import login_visitor
+from tests.conftest import address_block, login_visitor
 
 
 def _inserts(queries: list[dict[str, Any]]) -> list[str]:
@@ -232,7 +231,7 @@ def test_arriving_sockets_are_looked_up_together_and_each_refusal_is_its_own(ent
     chatty = login_visitor(enterprise, agent).visitor
     stored, _ = message_create(visitor=chatty, sender="visitor", content="anyone there?", client_id="q1")
     theirs = login_visitor(other_enterprise).visitor
-    ip_blacklist_add(enterprise=enterprise, ip="198.51.100.9")
+    address_block(enterprise=enterprise, ip="198.51.100.9")
     lookups = [
         SocketLookup(quiet.pk, enterprise.pk, "203.0.113.7"),
         SocketLookup(chatty.pk, enterprise.pk, None),

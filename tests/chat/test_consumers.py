@@ -14,8 +14,7 @@ from chat.consumers import VisitorConsumer
 from chat.frames import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from chat.models import Message
 from enterprises.models import Enterprise
-from enterprises.services import ip_blacklist_add
-from tests.conftest import login_visitor
+from tests.conftest import address_block, login_visitor
 
 from .wsutil import agent_socket, connect_ready, recv, recv_type, send, visitor_socket
 
@@ -183,7 +182,7 @@ async def test_an_agent_without_credentials_or_with_a_bad_jwt_is_refused(enterpr
 
 async def test_a_blacklisted_ip_is_refused_with_4403(enterprise, agent):
     result = await login(enterprise, agent)
-    await database_sync_to_async(ip_blacklist_add)(enterprise=enterprise, ip="198.51.100.9")
+    await database_sync_to_async(address_block)(enterprise=enterprise, ip="198.51.100.9")
     ws = visitor_socket(result.token, ip="198.51.100.9")
     await ws.connect()
     assert (await recv(ws))["data"]["code"] == "blacklisted"

@@ -13,8 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from chat.models import Message, Visitor
 from chat.services import message_create, messages_mark_read
 from core.errors import ChatError
-from enterprises.services import ip_blacklist_add
-from tests.conftest import login_visitor
+from tests.conftest import address_block, login_visitor
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +90,7 @@ def test_an_unknown_enterprise_is_not_found(db):
 
 
 def test_a_blacklisted_ip_cannot_log_in(enterprise, agent):
-    ip_blacklist_add(enterprise=enterprise, ip="203.0.113.7")
+    address_block(enterprise=enterprise, ip="203.0.113.7")
     with pytest.raises(ChatError) as err:
         login_visitor(enterprise, agent)
     assert (err.value.code, err.value.status) == ("blacklisted", 403)

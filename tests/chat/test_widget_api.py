@@ -96,9 +96,9 @@ def test_an_unknown_enterprise_or_agent_or_another_enterprises_agent_is_a_json_4
 
 
 def test_a_blacklisted_address_is_a_403_and_others_are_answered(enterprise, agent):
-    from enterprises.services import ip_blacklist_add
+    from tests.conftest import address_block
 
-    ip_blacklist_add(enterprise=enterprise, ip="198.51.100.0/24")
+    address_block(enterprise=enterprise, ip="198.51.100.0/24")
     refused = get(f"?ent_id={enterprise.pk}&kefu_id=kefu2", ip="198.51.100.9")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "blacklisted"
     assert refused["Access-Control-Allow-Origin"] == "*" and refused["Cache-Control"] == "no-store"

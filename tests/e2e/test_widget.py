@@ -479,9 +479,9 @@ def test_a_site_the_enterprise_does_not_allow_gets_no_launcher_and_the_operator_
 def test_a_visitor_whose_address_is_blacklisted_gets_no_launcher(
     browser: Any, server: str, enterprise: Any, agent: Any, host_site: Callable[..., str]
 ) -> None:
-    from enterprises.services import ip_blacklist_add
+    from tests.conftest import address_block
 
-    ip_blacklist_add(enterprise=enterprise, ip="127.0.0.1")
+    address_block(enterprise=enterprise, ip="127.0.0.1")
     context = browser.new_context()
     page = context.new_page()
     with page.expect_response(lambda r: "/api/v1/widget" in r.url) as answer:

@@ -8,12 +8,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import roles_ensure, superadmin_create
+from blacklist.services import ip_block
 from chat.selectors import SocketLookup, visitors_for_sockets
 from core.errors import ChatError
 from enterprises.models import IPBlacklist, ip_key
 from enterprises.selectors import enterprise_for_visitor
-from enterprises.services import ip_blacklist_add
-from tests.conftest import AGENT_PASSWORD, login_visitor
+from tests.conftest import AGENT_PASSWORD, address_block, login_visitor
 
 
 def test_an_ipv4_mapped_ipv6_address_has_the_key_of_its_ipv4_address():
@@ -38,7 +38,7 @@ def test_an_ipv4_mapped_ipv6_address_has_the_key_of_its_ipv4_address():
     ],
 )
 def test_visitor_login_matches_addresses_and_networks_in_two_plain_queries(enterprise, entry, ip, blocked):
-    ip_blacklist_add(enterprise=enterprise, ip=entry)
+    address_block(enterprise=enterprise, ip=entry)
     with CaptureQueriesContext(connection) as queries:
         found, is_blocked = enterprise_for_visitor(enterprise.pk, ip)
     assert found == enterprise and is_blocked is blocked
@@ -51,9 +51,9 @@ def test_arriving_sockets_match_networks_and_mapped_addresses_in_one_query_per_b
 ):
     ours = login_visitor(enterprise, agent).visitor
     theirs = login_visitor(other_enterprise).visitor
-    ip_blacklist_add(enterprise=enterprise, ip="198.51.100.0/24")
-    ip_blacklist_add(enterprise=enterprise, ip="7.7.7.7")
-    ip_blacklist_add(enterprise=other_enterprise, ip="2001:db8::/32")
+    address_block(enterprise=enterprise, ip="198.51.100.0/24")
+    address_block(enterprise=enterprise, ip="7.7.7.7")
+    address_block(enterprise=other_enterprise, ip="2001:db8::/32")
     lookups = [
         SocketLookup(ours.pk, enterprise.pk, "198.51.100.9"),
         SocketLookup(ours.pk, enterprise.pk, "::ffff:7.7.7.7"),
@@ -72,13 +72,14 @@ def test_arriving_sockets_match_networks_and_mapped_addresses_in_one_query_per_b
 
 
 @pytest.mark.django_db
-def test_the_same_network_written_two_ways_is_one_entry(enterprise):
-    one = ip_blacklist_add(enterprise=enterprise, ip="10.0.0.5/24")
-    two = ip_blacklist_add(enterprise=enterprise, ip="10.0.0.0/24")
-    assert one.pk == two.pk and one.network == "10.0.0.0/24"
-    assert ip_blacklist_add(enterprise=enterprise, ip="7.7.7.7/32").network == "7.7.7.7"
-    with pytest.raises(ValueError):
-        ip_blacklist_add(enterprise=enterprise, ip="7.7.7.777")
+def test_the_same_network_written_two_ways_is_one_entry(enterprise, agent):
+    one = ip_block(agent=agent, network="10.0.0.5/24")
+    two = ip_block(agent=agent, network="10.0.0.0/24")
+    assert one["id"] == two["id"] and one["what"] == "10.0.0.0/24"
+    assert ip_block(agent=agent, network="7.7.7.7/32")["what"] == "7.7.7.7"
+    assert IPBlacklist.objects.filter(enterprise=enterprise).count() == 2
+    with pytest.raises(ChatError):
+        ip_block(agent=agent, network="7.7.7.777")
 
 
 @pytest.mark.django_db

@@ -161,6 +161,7 @@
       case "closed":
         if (meta.by === "visitor") return t("The visitor ended the conversation");
         if (meta.by === "system") return t("The conversation was closed after a period of inactivity");
+        if (meta.blocked) return t("{name} blocked the visitor and closed the conversation", { name: name(meta.agent) });
         return t("{name} closed the conversation", { name: name(meta.agent) });
       case "reopened":
         return t("{name} reopened the conversation", { name: name(meta.agent) });

@@ -12,13 +12,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from chat.blacklist import blacklist_remove, ip_block, visitor_block
+from blacklist.services import blacklist_remove, ip_block, visitor_block
 from chat.frames import CLOSE_FORBIDDEN
 from chat.models import VisitorBlock
 from enterprises.models import IPBlacklist
+from tests.chat.wsutil import connect_ready, recv, recv_type, visitor_socket
 from tests.conftest import login_visitor
-
-from .wsutil import connect_ready, recv, recv_type, visitor_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

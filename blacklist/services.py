@@ -1,24 +1,31 @@
-"""Blacklists: blocking a visitor (by id) or an address (IP or CIDR) with a reason and an expiry, lifting
-a block, listing them, and the checks wherever a visitor arrives (login, socket, visitor HTTP).
+"""Blacklists, the writes: blocking a visitor (by id) or an address (IP or CIDR network) with a reason and
+an expiry, and lifting a block. A block closes the sockets it turns away (after the commit, on every
+process) and the live conversations of the visitors it names, with a timeline line saying who blocked
+them, so that the agent's slot goes to the next visitor in the queue.
 
-Both kinds are checked by time at each arrival, so an expired block needs no cron: it stops matching.
-The visitor block is read with the visitor (a LEFT JOIN of `block`), the address block with the
-enterprise at login and in the socket batch's one indexed range query (enterprises.IPBlacklist).
+The tables stay beside what they guard: `chat.VisitorBlock` is read with the visitor on arrival (one LEFT
+JOIN), `enterprises.IPBlacklist` with the enterprise at login and in the socket batch's one range query;
+chat.access is the gate that reads them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from accounts import permissions
+from accounts.models import User
+from chat import frames
+from chat.access import access_visitor
+from chat.models import VisitorBlock
+from chat.realtime.broadcast import events_publish_on_commit
+from chat.services import conversations_close_blocked
 from core.errors import ChatError, forbidden, not_found
 from enterprises.models import (
     IPBlacklist,
@@ -29,13 +36,7 @@ from enterprises.models import (
     whole_address_space_error,
 )
 
-from . import frames
-from .access import access_visitor
-from .models import Visitor, VisitorBlock
-from .realtime.broadcast import events_publish_on_commit
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from .selectors import block_payload, ip_entry_payload
 
 # What the console offers; the API also takes any future ISO 8601 datetime.
 DURATIONS: dict[str, timedelta | None] = {
@@ -51,29 +52,6 @@ WHAT = ("visitor", "ip", "network")
 _EXPIRY_MAX = timedelta(days=100 * 365)
 _REASON_MAX = 200
 _NETWORK_MAX = 43
-
-
-def blocked_error() -> ChatError:
-    return ChatError("blacklisted", _("You cannot chat here."), 403)
-
-
-def address_blocked_error() -> ChatError:
-    """The answer to a visitor whose address is on the enterprise's IP blacklist, wherever they arrive."""
-    return ChatError("blacklisted", _("Your address is not allowed to chat here."), 403)
-
-
-def live(now: datetime | None = None) -> Q:
-    """Blocks not expired at `now`."""
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
-
-
-def visitor_block_active(visitor: Visitor) -> VisitorBlock | None:
-    """The visitor's block if it holds now; no query when `block` was selected with the visitor."""
-    try:
-        block = visitor.block
-    except VisitorBlock.DoesNotExist:
-        return None
-    return block if block.active() else None
 
 
 def expiry_parse(value: object) -> datetime | None:
@@ -132,7 +110,8 @@ def visitor_block(
 ) -> dict[str, Any]:
     """Block one of the agent's enterprise's visitors, their IP or their network (/24, /64 for IPv6).
 
-    Blocking again replaces the reason and the expiry. Its sockets close with 4403 after the commit.
+    Blocking again replaces the reason and the expiry. Its sockets close with 4403 after the commit, and
+    the live conversations of the visitors it turns away are closed ("blocked" on the timeline).
     """
     permissions.require(agent, permissions.BLOCK)
     if what not in WHAT:
@@ -151,6 +130,7 @@ def visitor_block(
                 },
             )
             events_publish_on_commit([(frames.group_visitor(visitor.pk), frames.visitor_blocked_event())])
+            conversations_close_blocked(agent=agent, visitor_pk=visitor.pk)
         block.visitor = visitor
         return block_payload(block)
     if not visitor.ip:
@@ -200,6 +180,7 @@ def _address_block(*, agent: User, network: str, reason: str, expires_at: dateti
         )
         # Every visitor socket of the enterprise hears it and checks its own address.
         events_publish_on_commit([(frames.group_visitors(enterprise_id), frames.visitor_blocked_event(start, end))])
+        conversations_close_blocked(agent=agent, ip_range=(start, end))
     return ip_entry_payload(entry, agent)
 
 
@@ -228,53 +209,3 @@ def blacklist_remove(*, agent: User, kind: object, entry_id: object) -> None:
             deleted = 0
     if not deleted:
         raise not_found(_("Block"))
-
-
-def block_payload(block: VisitorBlock) -> dict[str, Any]:
-    """A visitor block as the console and the API show it (the visitor must be loaded)."""
-    return {
-        "kind": "visitor",
-        "id": block.visitor.visitor_id,
-        "what": block.visitor.name,
-        "reason": block.reason,
-        "expires_at": block.expires_at.isoformat() if block.expires_at else None,
-        "created_at": block.created_at.isoformat() if block.created_at else None,
-        "created_by": block.created_by.username if block.created_by_id and block.created_by else None,
-    }
-
-
-def ip_entry_payload(entry: IPBlacklist, by: User | None = None) -> dict[str, Any]:
-    creator = by if by is not None else (entry.created_by if entry.created_by_id else None)
-    return {
-        "kind": "ip",
-        "id": str(entry.pk),
-        "what": entry.network,
-        "reason": entry.reason,
-        "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
-        "created_at": entry.created_at.isoformat() if entry.created_at else None,
-        "created_by": creator.username if creator is not None else None,
-    }
-
-
-def blacklist_entries(*, enterprise_id: int, limit: int = 500) -> list[dict[str, Any]]:
-    """The enterprise's blocks in force, newest first: visitors, then addresses; 2 queries."""
-    now = timezone.now()
-    visitors = (
-        VisitorBlock.objects.filter(live(now), enterprise_id=enterprise_id)
-        .select_related("visitor", "created_by")
-        .order_by("-created_at")[:limit]
-    )
-    addresses = (
-        IPBlacklist.objects.filter(live(now), enterprise_id=enterprise_id)
-        .select_related("created_by")
-        .order_by("-created_at")[:limit]
-    )
-    return [block_payload(b) for b in visitors] + [ip_entry_payload(e) for e in addresses]
-
-
-def visitor_block_summary(visitor: Visitor) -> dict[str, Any] | None:
-    """What the visitor's details show: the block in force, or None."""
-    block = visitor_block_active(visitor)
-    if block is None:
-        return None
-    return {"reason": block.reason, "expires_at": block.expires_at.isoformat() if block.expires_at else None}

@@ -9,6 +9,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,10 +18,13 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import agent_create, roles_ensure
-from chat import blacklist, frames
-from chat.blacklist import blacklist_entries, blacklist_remove, ip_block, visitor_block
-from chat.models import VisitorBlock
+from blacklist.selectors import blacklist_entries
+from blacklist.services import blacklist_remove, ip_block, visitor_block
+from chat import access, frames
+from chat.models import Conversation, Message, VisitorBlock
 from chat.realtime import broadcast
+from chat.realtime.presence import AGENT, Presence, get_presence
+from chat.services import message_create
 from core.errors import ChatError
 from enterprises.models import IPBlacklist, ip_key
 from tests.conftest import AGENT_PASSWORD, login_visitor
@@ -348,7 +352,7 @@ def test_the_api_refuses_an_agent_without_the_block_permission(enterprise, agent
 
 def test_blocked_until_is_what_the_summary_says(enterprise, agent):
     result = login_visitor(enterprise, agent)
-    assert blacklist.visitor_block_summary(result.visitor) is None
+    assert access.visitor_block_summary(result.visitor) is None
 
 
 @pytest.mark.parametrize(
@@ -433,3 +437,67 @@ def test_the_width_limits_are_configurable(enterprise, agent, settings):
     with pytest.raises(ChatError):
         ip_block(agent=agent, network="10.1.0.0/16")
     assert ip_block(agent=agent, network="10.1.2.0/24")["what"] == "10.1.2.0/24"
+
+
+# --- a block ends the conversations it turns away ------------------------------------------------
+
+
+def _write(visitor: Any, text: str) -> Any:
+    return message_create(visitor=visitor, sender="visitor", content=text, client_id=text)[0]
+
+
+def _online(agent: User) -> None:
+    async_to_sync(get_presence().join)(Presence(agent.enterprise_id or 0, AGENT, agent.pk, f"test.{agent.pk}"))
+
+
+def test_blocking_a_visitor_closes_their_conversation_and_the_agent_serves_the_next_in_the_queue(
+    transactional_db, enterprise, agent
+):
+    _online(agent)
+    User.objects.filter(pk=agent.pk).update(max_conversations=1)
+    spammer = login_visitor(enterprise, agent).visitor
+    _write(spammer, "buy cheap pills")
+    waiting = login_visitor(enterprise, agent, ip="203.0.113.8").visitor
+    _write(waiting, "hello?")
+    live = Conversation.objects.get(open_visitor=spammer)
+    assert live.assignee_id == agent.pk
+    assert Conversation.objects.get(open_visitor=waiting).status == Conversation.Status.WAITING
+
+    visitor_block(agent=agent, visitor_id=spammer.visitor_id, reason="spam")
+
+    live.refresh_from_db()
+    assert (live.status, live.closed_by, live.closed_by_agent_id) == ("closed", "agent", agent.pk)
+    line = Message.objects.filter(conversation=live, kind="event").order_by("-pk").first()
+    assert line is not None and line.content == "closed"
+    meta = line.meta or {}
+    assert (meta["by"], meta["blocked"], meta["agent"]["id"]) == ("agent", True, agent.pk)
+    served = Conversation.objects.get(open_visitor=waiting)
+    assert (served.status, served.assignee_id) == (Conversation.Status.OPEN, agent.pk)
+
+
+def test_an_address_block_closes_the_conversations_of_visitors_at_that_address_only(
+    transactional_db, enterprise, agent, other_enterprise, other_agent
+):
+    _online(agent)
+    inside = login_visitor(enterprise, agent, ip="198.51.100.20").visitor
+    outside = login_visitor(enterprise, agent, ip="198.51.101.20").visitor
+    elsewhere = login_visitor(other_enterprise, other_agent, ip="198.51.100.21").visitor
+    for visitor in (inside, outside, elsewhere):
+        _write(visitor, "hi")
+
+    ip_block(agent=agent, network="198.51.100.0/24")
+
+    assert not Conversation.objects.filter(open_visitor=inside).exists()
+    assert Conversation.objects.get(visitor=inside).closed_by_agent_id == agent.pk
+    assert Conversation.objects.filter(open_visitor=outside).exists()
+    assert Conversation.objects.filter(open_visitor=elsewhere).exists()  # another enterprise's block is not theirs
+
+
+def test_a_block_refused_closes_nothing(transactional_db, enterprise, agent):
+    visitor = login_visitor(enterprise, agent).visitor
+    _write(visitor, "hi")
+    with pytest.raises(ChatError):
+        visitor_block(agent=without_block(agent), visitor_id=visitor.visitor_id)
+    with pytest.raises(ChatError):
+        ip_block(agent=agent, network="0.0.0.0/0")
+    assert Conversation.objects.filter(open_visitor=visitor).exists()

@@ -12,9 +12,10 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from accounts.models import User
-from chat import blacklist
 from core.api.auth import IsAgent
 from core.errors import ChatError
+
+from .. import selectors, services
 
 
 class _AgentView(APIView):
@@ -32,7 +33,7 @@ class BlacklistView(_AgentView):
     def get(self, request: Request) -> Response:
         agent = self.agent(request)
         permissions.require(agent, permissions.BLOCK)
-        return Response({"entries": blacklist.blacklist_entries(enterprise_id=cast(int, agent.enterprise_id))})
+        return Response({"entries": selectors.blacklist_entries(enterprise_id=cast(int, agent.enterprise_id))})
 
     def post(self, request: Request) -> Response:
         data = request.data
@@ -40,7 +41,7 @@ class BlacklistView(_AgentView):
             raise ChatError("invalid", _("Send a JSON object."))
         agent = self.agent(request)
         if "visitor_id" in data:
-            entry = blacklist.visitor_block(
+            entry = services.visitor_block(
                 agent=agent,
                 visitor_id=data.get("visitor_id"),
                 what=data.get("what", "visitor"),
@@ -48,7 +49,7 @@ class BlacklistView(_AgentView):
                 until=data.get("until"),
             )
         else:
-            entry = blacklist.ip_block(
+            entry = services.ip_block(
                 agent=agent, network=data.get("network"), reason=data.get("reason", ""), until=data.get("until")
             )
         return Response(entry, status=status.HTTP_201_CREATED)
@@ -58,5 +59,5 @@ class BlacklistEntryView(_AgentView):
     """DELETE /api/v1/agent/blacklist/<visitor|ip>/<visitor id or entry id>: unblock."""
 
     def delete(self, request: Request, kind: str, entry_id: str) -> Response:
-        blacklist.blacklist_remove(agent=self.agent(request), kind=kind, entry_id=entry_id)
+        services.blacklist_remove(agent=self.agent(request), kind=kind, entry_id=entry_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
