@@ -49,6 +49,9 @@ class RoleGroup(models.Model):
 
     group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="role")
     slug = models.SlugField(_("slug"), unique=True)
+    # What an enterprise's admins call a custom role (its group's name carries the enterprise's id, to stay
+    # unique across the platform); empty for the default roles, shown by their group's name.
+    label = models.CharField(_("name"), max_length=100, blank=True, default="")
     # Empty for the default roles every enterprise shares.
     enterprise = models.ForeignKey(
         "enterprises.Enterprise", null=True, blank=True, on_delete=models.CASCADE, related_name="roles"
@@ -59,7 +62,7 @@ class RoleGroup(models.Model):
         verbose_name_plural = _("roles")
 
     def __str__(self) -> str:
-        return self.slug
+        return self.label or self.group.name
 
 
 class AgentStatus(models.TextChoices):
@@ -93,6 +96,10 @@ class User(AbstractUser):
     # When routing last gave this agent a conversation: ties between equally loaded agents go to the one
     # who waited longest.
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when an enterprise admin deleted the agent (accounts.services.agent_delete): the row stays, so the
+    # messages and conversations they handled keep their name; they can never log in again, and their
+    # username is freed.
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
     objects: ClassVar[AgentUserManager] = AgentUserManager()  # type: ignore[assignment]
 

@@ -1,13 +1,18 @@
-"""Noticing a password or active-flag change however it is saved (admin, set_password + save, scripts)."""
+"""Noticing a password or active-flag change however it is saved (admin, set_password + save, scripts), and
+recording logins and failed logins in the audit log."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from .models import User
+from enterprises.audit import audit_record
+from enterprises.models import AuditAction
+
+from .models import User, username_normalise
 from .services import user_credentials_revoke
 
 _WATCHED = {"password", "is_active"}
@@ -32,3 +37,24 @@ def _credentials_after(sender: type[User], instance: User, created: bool, raw: b
     if getattr(instance, "_credentials_changed", False):
         instance._credentials_changed = False  # type: ignore[attr-defined]
         user_credentials_revoke(user=instance)
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.audit_login")
+def _audit_login(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    audit_record(action=AuditAction.LOGIN, actor=user, details={"via": "session"})
+
+
+@receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")
+def _audit_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    """A failed login, in the account's enterprise when the name is an account's (the platform's log
+    otherwise), under the name as typed."""
+    typed = str(credentials.get("username") or "")[:150]
+    account = User.objects.filter(username=username_normalise(typed)).only("pk", "enterprise_id").first()
+    audit_record(
+        action=AuditAction.LOGIN_FAILED,
+        enterprise_id=account.enterprise_id if account is not None else None,
+        actor_name=typed or "?",
+        target_type="agent" if account is not None else "",
+        target_id=account.pk if account is not None else "",
+        target_name=typed,
+    )

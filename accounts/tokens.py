@@ -8,6 +8,9 @@ from django.utils.translation import gettext as _
 from rest_framework_simplejwt import authentication, serializers, tokens
 from rest_framework_simplejwt.exceptions import InvalidToken
 
+from enterprises.audit import audit_record
+from enterprises.models import AuditAction
+
 from .models import User
 
 # The user's credentials_version when the token was issued; refresh tokens pass it on to access tokens.
@@ -43,6 +46,11 @@ class AgentRefreshToken(_Stamped, tokens.RefreshToken):
 
 class TokenObtainSerializer(serializers.TokenObtainPairSerializer):
     token_class = AgentRefreshToken
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        data = super().validate(attrs)  # a refused login is audited by accounts.signals (user_login_failed)
+        audit_record(action=AuditAction.LOGIN, actor=self.user, details={"via": "jwt"})
+        return data
 
 
 class TokenRefreshSerializer(serializers.TokenRefreshSerializer):

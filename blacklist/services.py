@@ -27,7 +27,9 @@ from chat.models import VisitorBlock
 from chat.realtime.broadcast import events_publish_on_commit
 from chat.services import conversations_close_blocked
 from core.errors import ChatError, forbidden, not_found
+from enterprises.audit import audit_record
 from enterprises.models import (
+    AuditAction,
     IPBlacklist,
     ip_network_is_everything,
     ip_network_of,
@@ -131,6 +133,15 @@ def visitor_block(
             )
             events_publish_on_commit([(frames.group_visitor(visitor.pk), frames.visitor_blocked_event())])
             conversations_close_blocked(agent=agent, visitor_pk=visitor.pk)
+            _audit(
+                agent,
+                AuditAction.BLOCK_ADDED,
+                "visitor",
+                visitor.visitor_id,
+                visitor.real_name or visitor.name,
+                text,
+                expires_at,
+            )
         block.visitor = visitor
         return block_payload(block)
     if not visitor.ip:
@@ -181,7 +192,17 @@ def _address_block(*, agent: User, network: str, reason: str, expires_at: dateti
         # Every visitor socket of the enterprise hears it and checks its own address.
         events_publish_on_commit([(frames.group_visitors(enterprise_id), frames.visitor_blocked_event(start, end))])
         conversations_close_blocked(agent=agent, ip_range=(start, end))
+        _audit(agent, AuditAction.BLOCK_ADDED, "address", entry.pk, shown, reason, expires_at)
     return ip_entry_payload(entry, agent)
+
+
+def _audit(
+    agent: User, action: AuditAction, kind: str, target_id: object, name: str, reason: str = "", until: Any = None
+) -> None:
+    details = (
+        {"reason": reason, "until": until.isoformat() if until else None} if action == AuditAction.BLOCK_ADDED else {}
+    )
+    audit_record(action=action, actor=agent, target_type=kind, target_id=target_id, target_name=name, details=details)
 
 
 def _entry_pk(value: object) -> int | None:
@@ -200,11 +221,18 @@ def blacklist_remove(*, agent: User, kind: object, entry_id: object) -> None:
         if kind == "visitor":
             visitor = access_visitor(agent=agent, visitor_id=entry_id)
             deleted, _rows = VisitorBlock.objects.filter(visitor=visitor).delete()
+            if deleted:
+                _audit(
+                    agent, AuditAction.BLOCK_LIFTED, "visitor", visitor.visitor_id, visitor.real_name or visitor.name
+                )
         elif kind == "ip":
             pk = _entry_pk(entry_id)
-            deleted = 0
+            entry = None
             if pk is not None and agent.enterprise_id is not None:
-                deleted, _rows = IPBlacklist.objects.filter(pk=pk, enterprise_id=agent.enterprise_id).delete()
+                entry = IPBlacklist.objects.filter(pk=pk, enterprise_id=agent.enterprise_id).first()
+            deleted = entry.delete()[0] if entry is not None else 0
+            if entry is not None:
+                _audit(agent, AuditAction.BLOCK_LIFTED, "address", pk, entry.network)
         else:
             deleted = 0
     if not deleted:

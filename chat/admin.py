@@ -1,10 +1,17 @@
-"""Admin for visitors and messages (read-mostly: conversations are the visitors' and agents')."""
+"""Admin for visitors and messages (read-mostly: conversations are the visitors' and agents'); in the
+management area (/manage/), an enterprise admin's tags and routing settings, through the services."""
 
 from typing import Any
 
 from django.contrib import admin
+from django.http import HttpRequest
 
-from .models import Conversation, Message, Visitor
+from accounts.permissions import MANAGE_SETTINGS
+from enterprises.manage import TenantModelAdmin, manage_site
+from enterprises.models import Enterprise
+
+from . import services, workspace
+from .models import Conversation, Message, Tag, Visitor
 
 
 @admin.register(Visitor)
@@ -45,3 +52,45 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+# --- the management area (/manage/): the enterprise's tags and routing settings ----------------------
+
+
+class TagManageAdmin(TenantModelAdmin):
+    permission = MANAGE_SETTINGS
+    list_display = ("name", "colour")
+    search_fields = ("name",)
+    fields = ("name", "colour")
+    ordering = ("name",)
+
+    def create(self, request: HttpRequest, data: dict[str, Any]) -> Tag:
+        return workspace.tag_create(agent=request.user, name=data["name"], colour=data["colour"])  # type: ignore[arg-type]
+
+    def update(self, request: HttpRequest, obj: Tag, data: dict[str, Any]) -> None:
+        workspace.tag_update(agent=request.user, tag_id=obj.pk, name=data["name"], colour=data["colour"])  # type: ignore[arg-type]
+
+    def remove(self, request: HttpRequest, obj: Tag) -> None:
+        workspace.tag_delete(agent=request.user, tag_id=obj.pk)  # type: ignore[arg-type]
+
+
+class RoutingSettingsManageAdmin(TenantModelAdmin):
+    """The enterprise itself, one row: how many conversations an agent gets at once, when idle ones close."""
+
+    permission = MANAGE_SETTINGS
+    tenant_lookup = "pk"
+    can_add = can_delete = False
+    list_display = ("name", "max_conversations_per_agent", "auto_close_minutes")
+    fields = ("name", "max_conversations_per_agent", "auto_close_minutes")
+    readonly_fields = ("name",)
+
+    def update(self, request: HttpRequest, obj: Enterprise, data: dict[str, Any]) -> None:
+        services.routing_settings_update(
+            agent=request.user,  # type: ignore[arg-type]
+            max_conversations_per_agent=data["max_conversations_per_agent"],
+            auto_close_minutes=data["auto_close_minutes"],
+        )
+
+
+manage_site.register(Tag, TagManageAdmin)
+manage_site.register(Enterprise, RoutingSettingsManageAdmin)

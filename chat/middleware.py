@@ -10,7 +10,7 @@ from channels.middleware import BaseMiddleware
 
 from accounts.selectors import agent_from_jwt
 from core import health
-from core.clientip import client_ip
+from core.clientip import client_ip, current_address
 
 from .identity import visitor_token_read
 
@@ -56,4 +56,5 @@ class GoflyAuthMiddleware(BaseMiddleware):
                     info["agent"] = user
                     info["agent_via"] = "session"
         scope["gofly"] = info
+        current_address.set(info["ip"])  # the socket's task: its frames' audit records (enterprises.audit)
         return await super().__call__(scope, receive, send)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+
+# The address of the client whose request or socket is being served, for records that say who did
+# something from where (the audit log) without every service taking it as an argument. Set by
+# gofly_site.middleware.ClientAddressMiddleware (HTTP) and chat's socket middleware; None elsewhere
+# (commands, chores).
+current_address: ContextVar[str | None] = ContextVar("gofly_client_address", default=None)
 
 
 @lru_cache(maxsize=1)

@@ -109,6 +109,14 @@ class Enterprise(models.Model):
             "server: it is never sent to a browser. Empty: anyone may chat, as a new visitor."
         ),
     )
+    max_agents = models.PositiveIntegerField(
+        _("agents at most"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "How many agents (enabled or disabled) the enterprise may have; empty: no cap. Set by superadmins."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -265,3 +273,58 @@ class IPBlacklist(Block):
             self.network = ip_network_parse(self.network)[0]
         except ValueError:
             pass  # the field's validator has said so
+
+
+class AuditAction(models.TextChoices):
+    """What the audit log records (enterprises.audit.audit_record)."""
+
+    LOGIN = "login", _("logged in")
+    LOGIN_FAILED = "login_failed", _("failed to log in")
+    AGENT_CREATED = "agent_created", _("added an agent")
+    AGENT_CHANGED = "agent_changed", _("changed an agent")
+    AGENT_DISABLED = "agent_disabled", _("disabled an agent")
+    AGENT_ENABLED = "agent_enabled", _("enabled an agent")
+    AGENT_DELETED = "agent_deleted", _("deleted an agent")
+    PASSWORD_RESET = "password_reset", _("reset a password")
+    PASSWORD_CHANGED = "password_changed", _("changed their password")
+    ROLE_CREATED = "role_created", _("created a role")
+    ROLE_CHANGED = "role_changed", _("changed a role")
+    ROLE_DELETED = "role_deleted", _("deleted a role")
+    SETTINGS_CHANGED = "settings_changed", _("changed settings")
+    BLOCK_ADDED = "block_added", _("blocked")
+    BLOCK_LIFTED = "block_lifted", _("lifted a block")
+    HISTORY_CLEARED = "history_cleared", _("cleared a visitor's history")
+
+
+class AuditEntry(models.Model):
+    """Who did what to whom, when and from where. Written only by enterprises.audit.audit_record; never
+    edited. Names are kept as they were, so an entry still reads right after its actor or target is gone."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("enterprise")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    actor_name = models.CharField(_("who"), max_length=150, blank=True, default="")
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    target_type = models.CharField(_("target type"), max_length=32, blank=True, default="")
+    target_id = models.CharField(_("target id"), max_length=64, blank=True, default="")
+    target_name = models.CharField(_("target"), max_length=200, blank=True, default="")
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["enterprise", "-created_at"], name="audit_ent_created")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target_name}".strip()

@@ -15,6 +15,9 @@ from csp import middleware as csp
 from django.contrib.auth import middleware as auth
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, locale, security
+from django.utils.deprecation import MiddlewareMixin
+
+from core.clientip import current_address, request_client_ip
 
 
 class _Inline:
@@ -60,3 +63,16 @@ class XFrameOptionsMiddleware(_Inline, clickjacking.XFrameOptionsMiddleware):
 
 class CSPMiddleware(_Inline, csp.CSPMiddleware):
     pass  # django-csp's hooks set a lazy nonce and a header
+
+
+class ClientAddressMiddleware(_Inline, MiddlewareMixin):
+    """Names the client's address (core.clientip.current_address) for the request's audit records."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._address_token = current_address.set(request_client_ip(request.META))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        token = getattr(request, "_address_token", None)
+        if token is not None:
+            current_address.reset(token)
+        return response

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "gofly_site.middleware.SecurityMiddleware",
     "gofly_site.middleware.CSPMiddleware",
+    "gofly_site.middleware.ClientAddressMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gofly_site.middleware.LocaleMiddleware",

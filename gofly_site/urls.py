@@ -5,11 +5,14 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from enterprises.manage import manage_site
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/console", permanent=False)),
     path("", include("core.urls")),
     path("", include("accounts.urls")),  # before the admin's: it serves admin/login/
     path("admin/", admin.site.urls),
+    path("manage/", manage_site.urls),  # enterprise admins: their enterprise's agents, roles, audit log, ...
     path("", include("chat.urls")),
     path("", include("chat.api.urls")),
     path("", include("blacklist.api.urls")),

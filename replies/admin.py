@@ -1,12 +1,19 @@
-"""Replies in /admin for superadmins; saves keep the console's rules (sanitised HTML, cache versions)."""
+"""Replies in /admin for superadmins, saves keeping the console's rules (sanitised HTML, cache versions); in
+the management area (/manage/), an enterprise admin's keyword rules and welcome texts, through the services."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from . import cache
+from accounts.permissions import MANAGE_SETTINGS
+from enterprises.manage import TenantModelAdmin, manage_site
+
+from . import cache, services
 from .models import CannedGroup, CannedReply, KeywordRule, WelcomeText
 from .sanitise import sanitise
 
@@ -67,3 +74,67 @@ class WelcomeTextAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
         for enterprise_id in enterprises:
             cache.bump(enterprise_id)
+
+
+# --- the management area (/manage/): the enterprise's keyword rules and welcome texts ----------------
+
+
+class KeywordRuleManageAdmin(TenantModelAdmin):
+    permission = MANAGE_SETTINGS
+    list_display = ("keyword", "match", "short_reply", "priority", "enabled")
+    list_filter = ("enabled", "match")
+    search_fields = ("keyword", "reply")
+    fields = ("keyword", "match", "reply", "priority", "enabled")
+    ordering = ("-priority", "keyword")
+    actions = ["enable_rules", "disable_rules"]
+
+    @admin.display(description=_("reply"))
+    def short_reply(self, obj: KeywordRule) -> str:
+        return obj.reply[:80]
+
+    def create(self, request: HttpRequest, data: dict[str, Any]) -> KeywordRule:
+        return services.keyword_rule_create(agent=request.user, **{name: data[name] for name in self.fields})  # type: ignore[arg-type]
+
+    def update(self, request: HttpRequest, obj: KeywordRule, data: dict[str, Any]) -> None:
+        changes = {name: data[name] for name in self.fields}
+        services.keyword_rule_update(agent=request.user, rule_id=obj.pk, **changes)  # type: ignore[arg-type]
+
+    def remove(self, request: HttpRequest, obj: KeywordRule) -> None:
+        services.keyword_rule_delete(agent=request.user, rule_id=obj.pk)  # type: ignore[arg-type]
+
+    def _enabled(self, request: HttpRequest, queryset: QuerySet[Any], enabled: bool) -> None:
+        for rule in queryset:
+            services.keyword_rule_update(agent=request.user, rule_id=rule.pk, enabled=enabled)  # type: ignore[arg-type]
+
+    @admin.action(description=_("Enable selected rules"))
+    def enable_rules(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._enabled(request, queryset, True)
+
+    @admin.action(description=_("Disable selected rules"))
+    def disable_rules(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._enabled(request, queryset, False)
+
+
+class WelcomeTextManageAdmin(TenantModelAdmin):
+    permission = MANAGE_SETTINGS
+    list_display = ("__str__", "position")
+    fields = ("content", "position")
+    ordering = ("position", "pk")
+
+    def create(self, request: HttpRequest, data: dict[str, Any]) -> WelcomeText:
+        return services.welcome_text_create(agent=request.user, content=data["content"], position=data["position"])  # type: ignore[arg-type]
+
+    def update(self, request: HttpRequest, obj: WelcomeText, data: dict[str, Any]) -> None:
+        services.welcome_text_update(
+            agent=request.user,  # type: ignore[arg-type]
+            welcome_id=obj.pk,
+            content=data["content"],
+            position=data["position"],
+        )
+
+    def remove(self, request: HttpRequest, obj: WelcomeText) -> None:
+        services.welcome_text_delete(agent=request.user, welcome_id=obj.pk)  # type: ignore[arg-type]
+
+
+manage_site.register(KeywordRule, KeywordRuleManageAdmin)
+manage_site.register(WelcomeText, WelcomeTextManageAdmin)

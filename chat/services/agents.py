@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from accounts import permissions
 from accounts.models import AgentStatus, User
 from core.errors import ChatError
-from enterprises.models import Enterprise
+from enterprises.audit import audit_record
+from enterprises.models import AuditAction, Enterprise
 
 from .. import frames
 from ..access import access_colleague
@@ -142,6 +143,14 @@ def routing_settings_update(
         if auto_close_minutes is not None:
             enterprise.auto_close_minutes = _bounded(auto_close_minutes, "auto_close_minutes", _AUTO_CLOSE_MAX) or 0
         enterprise.save(update_fields=["max_conversations_per_agent", "auto_close_minutes"])
+        audit_record(
+            action=AuditAction.SETTINGS_CHANGED,
+            actor=agent,
+            target_type="enterprise",
+            target_id=enterprise.pk,
+            target_name=enterprise.name,
+            details=routing_settings(enterprise),
+        )
     queue_offer(enterprise=enterprise)
     return routing_settings(enterprise)
 
@@ -155,6 +164,14 @@ def agent_limit_set(*, agent: User, agent_id: object, max_conversations: object)
         User.objects.filter(pk=colleague.pk).update(max_conversations=limit)
         colleague.max_conversations = limit
         payload = agent_status_publish(agent=colleague)
+        audit_record(
+            action=AuditAction.AGENT_CHANGED,
+            actor=agent,
+            target_type="agent",
+            target_id=colleague.pk,
+            target_name=colleague.display_name,
+            details={"max_conversations": limit},
+        )
     if colleague.enterprise is not None:
         queue_offer(enterprise=colleague.enterprise)
     return payload

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from accounts import permissions
 from accounts.models import User
 from core.errors import ChatError
-from enterprises.models import Enterprise, ip_key
+from enterprises.audit import audit_record
+from enterprises.models import AuditAction, Enterprise, ip_key
 
 from .. import frames
 from ..access import access_conversation, access_visitor
@@ -186,6 +187,13 @@ def visitor_history_clear(*, agent: User, visitor_id: object) -> Visitor:
         Conversation.objects.filter(visitor=visitor).delete()
         Visitor.objects.filter(pk=visitor.pk).update(last_message_at=None)
         visitor.last_message_at = None
+        audit_record(
+            action=AuditAction.HISTORY_CLEARED,
+            actor=agent,
+            target_type="visitor",
+            target_id=visitor.visitor_id,
+            target_name=visitor.real_name or visitor.name,
+        )
         conversation_cache(visitor, None)
         changes = Changes()
         if live is not None and live.status == Status.WAITING:

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import RoleGroup, User
-from accounts.permissions import permissions_of
+from accounts.permissions import PERMISSIONS, permissions_of
 from chat.models import Visitor
 from enterprises.models import Enterprise
 from tests.conftest import login_visitor
@@ -27,8 +27,9 @@ def install(*args: str) -> str:
     return out.getvalue()
 
 
-def test_install_creates_roles_a_superadmin_and_a_demo_enterprise_with_an_agent(settings, monkeypatch):
+def test_install_creates_roles_a_superadmin_and_a_demo_enterprise_with_an_agent_and_an_admin(settings, monkeypatch):
     monkeypatch.setenv("GOFLY_AGENT_PASSWORD", "demo-agent-pass")
+    monkeypatch.setenv("GOFLY_MANAGER_PASSWORD", "demo-boss-pass")
     output = install("--noinput")
     assert set(RoleGroup.objects.values_list("slug", flat=True)) == {"enterprise_admin", "agent"}
     admin = User.objects.get(username="admin")
@@ -40,6 +41,11 @@ def test_install_creates_roles_a_superadmin_and_a_demo_enterprise_with_an_agent(
     enterprise = Enterprise.objects.get()
     assert f"/chatIndex?kefu_id=kefu2&ent_id={enterprise.pk}" in output
     assert "kefu2 / demo-agent-pass" in output
+    # The demo's enterprise admin shows the routing settings, tags, "clear history" and /manage/.
+    boss = User.objects.get(username="boss")
+    assert boss.check_password("demo-boss-pass") and boss.enterprise == enterprise
+    assert permissions_of(boss) == list(PERMISSIONS)
+    assert "boss / demo-boss-pass   (/login, /manage/)" in output
     assert (settings.VAR_DIR / "credentials.txt").stat().st_mode & 0o077 == 0
 
 

@@ -141,10 +141,11 @@ def test_an_agent_cannot_be_put_in_a_custom_role_of_another_enterprise(enterpris
     group.name = f"{other_enterprise.pk} Supervisor"
     group.save()
     RoleGroup.objects.create(group=group, slug=f"{other_enterprise.pk}-supervisor", enterprise=other_enterprise)
-    with pytest.raises(RoleGroup.DoesNotExist):
+    with pytest.raises(ChatError) as refused:  # answered like a role that does not exist
         agent_create(
             enterprise=enterprise, username="x", password=AGENT_PASSWORD, role=f"{other_enterprise.pk}-supervisor"
         )
+    assert refused.value.code == "not_found"
     assert not User.objects.filter(username="x").exists()
     own = agent_create(
         enterprise=other_enterprise, username="y", password=AGENT_PASSWORD, role=f"{other_enterprise.pk}-supervisor"

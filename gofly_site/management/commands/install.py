@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create, roles_ensure, superadmin_create
 from enterprises.services import enterprise_create
 from gofly_site.staticfiles import collect_if_stale
@@ -22,13 +23,14 @@ from replies.services import welcome_text_seed
 
 
 class Command(BaseCommand):
-    help = "Migrate the database and create roles, a superadmin and a demo enterprise with one agent."
+    help = "Migrate the database and create roles, a superadmin and a demo enterprise with an agent and an admin."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--noinput", "--no-input", action="store_true", help="Never prompt.")
         parser.add_argument("--force", action="store_true", help="Wipe ALL existing data and install afresh.")
         parser.add_argument("--if-missing", action="store_true", help="Succeed without changes when already installed.")
         parser.add_argument("--agent", default="kefu2", help="Username of the demo agent (default kefu2).")
+        parser.add_argument("--manager", default="boss", help="Username of the demo enterprise's admin (default boss).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -51,6 +53,7 @@ class Command(BaseCommand):
             call_command("flush", interactive=False, verbosity=0)
         admin_password = os.environ.get("GOFLY_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
         agent_password = os.environ.get("GOFLY_AGENT_PASSWORD") or secrets.token_urlsafe(9)
+        manager_password = os.environ.get("GOFLY_MANAGER_PASSWORD") or secrets.token_urlsafe(9)
         with transaction.atomic():
             roles_ensure()
             superadmin_create(username="admin", password=admin_password)
@@ -66,9 +69,18 @@ class Command(BaseCommand):
             agent = agent_create(
                 enterprise=enterprise, username=options["agent"], password=agent_password, nickname="小飞 Fly"
             )
+            # The demo's admin: the console's routing, tags and "clear history", and the management area.
+            manager = agent_create(
+                enterprise=enterprise,
+                username=options["manager"],
+                password=manager_password,
+                nickname="店长 Manager",
+                role=ROLE_ENTERPRISE_ADMIN,
+            )
         lines = [
             f"superadmin   admin / {admin_password}   (/admin)",
             f"agent        {agent.username} / {agent_password}   (/login)",
+            f"ent. admin   {manager.username} / {manager_password}   (/login, /manage/)",
             f"visitor link /chatIndex?kefu_id={agent.username}&ent_id={enterprise.pk}",
         ]
         path, kept = _credentials_record(lines)
