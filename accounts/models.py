@@ -96,6 +96,14 @@ class User(AbstractUser):
     # When routing last gave this agent a conversation: ties between equally loaded agents go to the one
     # who waited longest.
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The console's language, the agent's choice (accounts.views.profile); empty: as the browser asks.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        default="",
+        choices=[("", _("As my browser asks")), ("zh-hans", "简体中文"), ("en", "English")],
+    )
     # Set when an enterprise admin deleted the agent (accounts.services.agent_delete): the row stays, so the
     # messages and conversations they handled keep their name; they can never log in again, and their
     # username is freed.

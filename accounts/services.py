@@ -136,6 +136,26 @@ def user_credentials_revoke(*, user: User) -> None:
     hooks.credentials_revoked.send_on_commit(user)
 
 
+# --- an agent's own account ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def profile_update(*, user: User, nickname: str, avatar: str, language: str) -> User:
+    """The agent's own display name, avatar and console language (validated by accounts.forms.ProfileForm)."""
+    User.objects.filter(pk=user.pk).update(nickname=nickname, avatar=avatar, language=language)
+    user.nickname, user.avatar, user.language = nickname, avatar, language
+    return user
+
+
+@transaction.atomic
+def password_change(*, user: User, password: str) -> None:
+    """The agent's own new password (the old one checked by the form): their other sessions, their tokens
+    and their sockets end (accounts.signals); audited."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(action=AuditAction.PASSWORD_CHANGED, actor=user)
+
+
 # --- the team, as its enterprise admins manage it ---------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from . import views
 urlpatterns = [
     path("login", views.ConsoleLoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("account", views.profile, name="account"),
     path("admin/login/", views.admin_login, name="admin-login"),
     path("api/v1/auth/token", views.TokenObtainView.as_view(), name="jwt-obtain"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="jwt-refresh"),
