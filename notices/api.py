@@ -1,4 +1,5 @@
-"""The agent API of the notices app: the caller's e-mail alert setting, and the team's for admins."""
+"""The agent API of the notices app: the caller's e-mail alert setting, the team's for admins, and the
+platform's announcements."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rest_framework.response import Response
 from core.api.views import AgentView
 from core.errors import ChatError
 
-from . import selectors, services
+from . import announcements, selectors, services
 
 _FIELDS = {"email_enabled", "email", "language"}
 
@@ -48,3 +49,18 @@ class AgentAlertsTeamView(AgentView):
 
     def get(self, request: Request) -> Response:
         return Response({"agents": selectors.alerts_of_team(agent=self.agent(request))})
+
+
+class AgentAnnouncementsView(AgentView):
+    """GET: the platform's announcements for the caller's enterprise, newest first, each with `read`."""
+
+    def get(self, request: Request) -> Response:
+        return Response(announcements.announcements_of(agent=self.agent(request)))
+
+
+class AgentAnnouncementReadView(AgentView):
+    """POST: the caller has seen this announcement."""
+
+    def post(self, request: Request, announcement_id: int) -> Response:
+        announcements.announcement_read(agent=self.agent(request), announcement_id=announcement_id)
+        return Response({"ok": True})

@@ -1,4 +1,4 @@
-"""Application config for notices: e-mail alerts to away agents (system announcements arrive later)."""
+"""Application config for notices: e-mail alerts to away agents and the platform's announcements to agents."""
 
 from django.apps import AppConfig
 

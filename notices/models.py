@@ -1,9 +1,11 @@
-"""Notification state: each agent's e-mail alert setting and how far their alerts have got."""
+"""Notification state: each agent's e-mail alert setting and how far their alerts have got; the platform's
+announcements to agents and who has read them."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -37,3 +39,45 @@ class AgentAlerts(models.Model):
 
     def __str__(self) -> str:
         return f"alerts of {self.agent_id}: {'on' if self.email_enabled else 'off'}"
+
+
+class Announcement(models.Model):
+    """A system announcement (公告) from the platform to the agents of every enterprise or of chosen ones,
+    shown on their console, newest first, until it expires. Written by notices.announcements only."""
+
+    title = models.CharField(_("title"), max_length=200)
+    content = models.TextField(_("content"), max_length=20000, help_text=_("Rich text: bold, italic, lists, links."))
+    enterprises = models.ManyToManyField(
+        "enterprises.Enterprise",
+        blank=True,
+        related_name="+",
+        verbose_name=_("enterprises"),
+        help_text=_("Empty: every enterprise."),
+    )
+    published_at = models.DateTimeField(_("published at"), default=timezone.now, editable=False, db_index=True)
+    expires_at = models.DateTimeField(_("shown until"), null=True, blank=True, help_text=_("Empty: until deleted."))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        verbose_name = _("announcement")
+        verbose_name_plural = _("announcements")
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AnnouncementRead(models.Model):
+    """An agent has seen an announcement (its unread mark goes)."""
+
+    announcement = models.ForeignKey(Announcement, on_delete=models.CASCADE, related_name="reads")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["announcement", "agent"], name="uniq_announcement_read")]
+
+    def __str__(self) -> str:
+        return f"{self.announcement_id} read by {self.agent_id}"

@@ -13,6 +13,8 @@
   // holds as locals and adds what it provides. They call each other's functions through it at call time,
   // since a file loaded later has added nothing yet while an earlier one runs. Tests peek at it read-only.
   var C = (window.GoFlyConsole = {});
+  // What the console-*.js files that are not part of the desk (announcements) hear of each frame: f(type, data).
+  C.frameListeners = [];
 
   var TAB_KEY = "gofly.console.tab." + me.id;
   var TABS = ["mine", "queue", "open", "closed", "online", "recent"];

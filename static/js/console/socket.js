@@ -304,6 +304,7 @@
     },
     onFrame: function (type, data) {
       if (handlers[type]) handlers[type](data);
+      for (var i = 0; i < C.frameListeners.length; i++) C.frameListeners[i](type, data);
     },
     onStatus: function (status) {
       dom.conn.dataset.state = status;
