@@ -5,12 +5,13 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import MANAGE_SETTINGS
-from enterprises.manage import TenantModelAdmin, manage_site
+from enterprises.manage import Page, TenantModelAdmin, manage_site
 from enterprises.models import Enterprise
 
-from . import services, workspace
+from . import deploy, services, workspace
 from .models import Conversation, Message, Tag, Visitor
 
 
@@ -93,4 +94,7 @@ class RoutingSettingsManageAdmin(TenantModelAdmin):
 
 
 manage_site.register(Tag, TagManageAdmin)
+manage_site.register_page(
+    Page("deploy/", "deploy", _("Deploy the chat: link, widget, identity secret"), MANAGE_SETTINGS, deploy.deploy_page)
+)
 manage_site.register(Enterprise, RoutingSettingsManageAdmin)

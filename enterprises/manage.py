@@ -8,6 +8,8 @@ foreign keys offer the enterprise's own rows only. Superadmins keep the platform
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import update_wrapper
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -43,11 +46,53 @@ def tenant_of(request: HttpRequest) -> int | None:
 ADMIN_PERMISSIONS = ("enterprises.manage_agents", "enterprises.manage_settings")
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page of the management area that is not a model's list (the deploy page): its route under
+    /manage/, its URL name, its title on the index, the permission it needs and its view."""
+
+    route: str
+    name: str
+    title: Any
+    permission: str
+    view: Callable[[HttpRequest], HttpResponse]
+
+
 class ManageSite(admin.AdminSite):
     site_header = gettext_lazy("GoFly management")
     site_title = gettext_lazy("GoFly management")
     index_title = gettext_lazy("Your enterprise")
+    index_template = "enterprises/manage/index.html"
     site_url = "/console"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.pages: list[Page] = []
+
+    def register_page(self, page: Page) -> None:
+        """Add a page (each app, from its admin.py); listed on the index for those who may open it."""
+        self.pages.append(page)
+
+    def get_urls(self) -> list[Any]:
+        pages = [path(page.route, self.admin_view(self._page_view(page)), name=page.name) for page in self.pages]
+        return pages + super().get_urls()
+
+    def _page_view(self, page: Page) -> Callable[..., HttpResponse]:
+        def view(request: HttpRequest) -> HttpResponse:
+            if not request.user.has_perm(page.permission):
+                return self._refused(request, request.get_full_path())
+            return page.view(request)
+
+        return update_wrapper(view, page.view)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().each_context(request)
+        context["manage_pages"] = [
+            (page.title, reverse(f"{self.name}:{page.name}"))
+            for page in self.pages
+            if request.user.has_perm(page.permission)
+        ]
+        return context
 
     def has_permission(self, request: HttpRequest) -> bool:
         """An admin of an active enterprise (who manages its agents or its settings); each page asks for its

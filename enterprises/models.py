@@ -294,6 +294,7 @@ class AuditAction(models.TextChoices):
     BLOCK_ADDED = "block_added", _("blocked")
     BLOCK_LIFTED = "block_lifted", _("lifted a block")
     HISTORY_CLEARED = "history_cleared", _("cleared a visitor's history")
+    IDENTITY_SECRET_SET = "identity_secret_set", _("set the identity secret")
 
 
 class AuditEntry(models.Model):

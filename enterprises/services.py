@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.errors import ChatError
 
-from .models import Enterprise
+from .audit import audit_record
+from .models import AuditAction, Enterprise, validate_origin_lines
 from .origins import origin_normalize, served_here
 
 
@@ -46,3 +51,53 @@ def enterprise_landing_domain_set(*, enterprise_id: int, landing_domain: object)
     with transaction.atomic():
         Enterprise.objects.filter(pk=enterprise_id).update(landing_domain=value)
     return value
+
+
+def _audit_settings(actor: Any, enterprise: Enterprise, action: AuditAction, **details: object) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        enterprise_id=enterprise.pk,
+        target_type="enterprise",
+        target_id=enterprise.pk,
+        target_name=enterprise.name,
+        details=details,
+    )
+
+
+@transaction.atomic
+def enterprise_allowed_origins_set(*, actor: Any, enterprise_id: int, value: object) -> str:
+    """The origins whose pages may run the widget and frame the chat page, one per line ("" : any); the
+    caller has checked that `actor` may change the enterprise's settings. Audited."""
+    if not isinstance(value, str) or len(value) > 5000:
+        raise ChatError("invalid", _("List at most a few dozen origins, one per line."))
+    try:
+        validate_origin_lines(value)
+    except ValidationError as invalid:
+        raise ChatError("invalid", " ".join(invalid.messages)) from None
+    lines = [origin_normalize(line) or line.strip() for line in value.splitlines() if line.strip()]
+    text = "\n".join(dict.fromkeys(lines))
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)
+    enterprise.allowed_origins = text
+    enterprise.save(update_fields=["allowed_origins"])
+    _audit_settings(actor, enterprise, AuditAction.SETTINGS_CHANGED, allowed_origins=lines)
+    return text
+
+
+@transaction.atomic
+def enterprise_identity_secret_set(*, actor: Any, enterprise_id: int, generate: bool) -> str:
+    """A new random identity secret (`generate`), or none: returned once, for the admin to copy to their
+    server, and never shown again. Visitor tokens issued under the old one stop working and their sockets
+    close (chat.tenants). The caller has checked that `actor` may change the enterprise's settings.
+    Audited, without the secret."""
+    secret = secrets.token_urlsafe(32) if generate else ""
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)
+    enterprise.identity_secret = secret
+    enterprise.save(update_fields=["identity_secret"])
+    _audit_settings(actor, enterprise, AuditAction.IDENTITY_SECRET_SET, required=bool(secret))
+    return secret
+
+
+def identity_secret_masked(secret: str) -> str:
+    """What a page shows of a stored identity secret: its first four characters."""
+    return f"{secret[:4]}{'•' * 12}" if secret else ""
