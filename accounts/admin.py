@@ -21,11 +21,12 @@ from enterprises.manage import TenantModelAdmin, manage_site
 from enterprises.models import AuditEntry
 
 from . import lockout, permissions, services
+from .forms import CaptchaAfterFailures
 from .models import RoleGroup, User, username_normalise
 from .selectors import role_of
 
 
-class LockoutAwareAdminAuthenticationForm(AdminAuthenticationForm):
+class LockoutAwareAdminAuthenticationForm(CaptchaAfterFailures, AdminAuthenticationForm):
     """The admin's login is throttled like the others; during a lock-out it says so, not "wrong password"."""
 
     def get_invalid_login_error(self) -> ValidationError:
@@ -36,6 +37,7 @@ class LockoutAwareAdminAuthenticationForm(AdminAuthenticationForm):
 
 
 admin.site.login_form = LockoutAwareAdminAuthenticationForm
+admin.site.login_template = "accounts/admin_login.html"  # Django's, with the captcha after failures
 
 
 @admin.register(User)

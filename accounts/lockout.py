@@ -200,6 +200,7 @@ def login_succeeded(request: Any, user: User) -> None:
         return
     name = username_normalise(user.username)
     key = _account_key(name)
+    captcha_failures_forget(request, user)
     try:
         cache.delete_many([key, key + ":at"])
     except _CACHE_ERRORS as exc:
@@ -265,3 +266,54 @@ def login_refusal(request: HttpRequest | Any) -> tuple[str, int] | None:
         }
         return message, cooloff
     return None
+
+
+# --- the captcha after failed logins ------------------------------------------------------------------
+
+
+def _captcha_keys(request: Any, name: str) -> list[str]:
+    keys = []
+    if name:
+        keys.append("gofly:login-failed:account:" + hashlib.sha256(name.encode()).hexdigest()[:32])
+    network = request_ip(request)
+    if network:
+        keys.append("gofly:login-failed:network:" + hashlib.sha256(network.encode()).hexdigest()[:32])
+    return keys
+
+
+def login_failure_count(request: Any, username: object) -> None:
+    """A login failed (accounts.signals): one more for the account and for the network, for as long as the
+    lock-out window; past GOFLY_LOGIN_CAPTCHA_AFTER of either, the login forms ask for a captcha."""
+    if request is None:
+        return
+    name = username_normalise(username) if isinstance(username, str) else ""
+    window = _settings_int("LOGIN_LOCKOUT")
+    try:
+        for key in _captcha_keys(request, name):
+            if not cache.add(key, 1, timeout=window):
+                cache.incr(key)
+                cache.touch(key, timeout=window)
+    except ValueError:  # expired between add and incr
+        return
+    except _CACHE_ERRORS as exc:
+        health.failed(health.REDIS, exc)
+
+
+def captcha_required(request: Any, username: object) -> bool:
+    """Whether a login of `username` from this request's network must pass a captcha first. False while the
+    cache is away (fails open, as the rest of the throttle does)."""
+    name = username_normalise(username) if isinstance(username, str) else ""
+    try:
+        counts = cache.get_many(_captcha_keys(_inner(request) or request, name))
+    except _CACHE_ERRORS as exc:
+        health.failed(health.REDIS, exc)
+        return False
+    return any(int(count) >= _settings_int("LOGIN_CAPTCHA_AFTER") for count in counts.values())
+
+
+def captcha_failures_forget(request: Any, user: User) -> None:
+    """A right password with a right captcha: the account's count starts over (the network's does not)."""
+    try:
+        cache.delete(_captcha_keys(request, username_normalise(user.username))[0])
+    except _CACHE_ERRORS as exc:
+        health.failed(health.REDIS, exc)

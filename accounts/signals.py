@@ -12,6 +12,7 @@ from django.dispatch import receiver
 from enterprises.audit import audit_record
 from enterprises.models import AuditAction
 
+from . import lockout
 from .models import User, username_normalise
 from .services import user_credentials_revoke
 
@@ -49,6 +50,7 @@ def _audit_login_failed(sender: Any, credentials: dict[str, Any], request: Any =
     """A failed login, in the account's enterprise when the name is an account's (the platform's log
     otherwise), under the name as typed."""
     typed = str(credentials.get("username") or "")[:150]
+    lockout.login_failure_count(request, typed)
     account = User.objects.filter(username=username_normalise(typed)).only("pk", "enterprise_id").first()
     audit_record(
         action=AuditAction.LOGIN_FAILED,

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,13 +22,18 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 from core.api.errors import error_body
 
 from . import lockout, services
-from .forms import ProfileForm
+from .forms import CaptchaAfterFailures, ProfileForm
 from .models import User
+
+
+class ConsoleLoginForm(CaptchaAfterFailures, AuthenticationForm):
+    pass
 
 
 class ConsoleLoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+    authentication_form = ConsoleLoginForm
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = lockout.device_cookie_set(self.request, super().form_valid(form))

@@ -295,6 +295,7 @@ class AuditAction(models.TextChoices):
     BLOCK_LIFTED = "block_lifted", _("lifted a block")
     HISTORY_CLEARED = "history_cleared", _("cleared a visitor's history")
     IDENTITY_SECRET_SET = "identity_secret_set", _("set the identity secret")
+    REGISTERED = "registered", _("registered the enterprise")
 
 
 class AuditEntry(models.Model):
@@ -329,3 +330,25 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.target_name}".strip()
+
+
+class SystemConfig(models.Model):
+    """The platform's one row of settings, edited by superadmins in /admin: what every page says of the site
+    and whether anyone may register an enterprise (enterprises.selectors.system_config reads it)."""
+
+    site_title = models.CharField(_("site title"), max_length=100, default="GoFly")
+    keywords = models.CharField(_("keywords"), max_length=300, blank=True, default="")
+    description = models.CharField(_("description"), max_length=500, blank=True, default="")
+    copyright = models.CharField(_("copyright"), max_length=200, blank=True, default="")
+    registration_open = models.BooleanField(
+        _("registration open"),
+        default=False,
+        help_text=_("Anyone may register an enterprise with its admin account at /register (behind a captcha)."),
+    )
+
+    class Meta:
+        verbose_name = _("system configuration")
+        verbose_name_plural = _("system configuration")
+
+    def __str__(self) -> str:
+        return str(_("system configuration"))

@@ -1,10 +1,14 @@
-"""Reads about enterprises: lookups, with the IP blacklist check where a visitor arrives."""
+"""Reads about enterprises: lookups, with the IP blacklist check where a visitor arrives; the platform's
+system configuration."""
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.utils import timezone
 
-from .models import Enterprise, IPBlacklist, block_live, ip_key
+from core import health
+
+from .models import Enterprise, IPBlacklist, SystemConfig, block_live, ip_key
 
 
 def _pk(enterprise_id: object) -> int | None:
@@ -40,3 +44,30 @@ def ip_blacklisted(enterprise_id: int, ip: str | None) -> bool:
     now = timezone.now()
     found = IPBlacklist.objects.filter(enterprise_id=enterprise_id, start__lte=key, end__gte=key)
     return any(block_live(until, now) for until in found.values_list("expires_at", flat=True))
+
+
+_CONFIG_KEY = "gofly:system-config:v1"
+_CONFIG_FOR = 30  # seconds a process may show the previous config after a superadmin changed it elsewhere
+
+
+def system_config() -> SystemConfig:
+    """The platform's settings (unsaved defaults before a superadmin saved any), from the cache: every page
+    shows them, and must not cost a query each. With the database or the cache away, the defaults."""
+    try:
+        config = cache.get(_CONFIG_KEY)
+        if config is None:
+            config = SystemConfig.objects.order_by("pk").first() or SystemConfig()
+            cache.set(_CONFIG_KEY, config, timeout=_CONFIG_FOR)
+        return config  # type: ignore[no-any-return]
+    except Exception as exc:  # an outage: the page goes on with the defaults, one log line per outage
+        component = health.outage_of(exc)
+        if component is None:
+            raise
+        health.failed(component, exc)
+        return SystemConfig()
+
+
+def system_config_forget() -> None:
+    """The config changed: the next page reads it again (on this process at once, elsewhere within
+    _CONFIG_FOR seconds, or at once where the cache is shared)."""
+    cache.delete(_CONFIG_KEY)

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "csp",  # its system checks catch django-csp settings it no longer reads
+    "captcha",  # django-simple-captcha: registration and logins after failures
     "core",
     "accounts",
     "enterprises",
@@ -109,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "enterprises.context_processors.site",
             ],
         },
     },
@@ -335,6 +337,10 @@ GOFLY: dict[str, Any] = {
     "LOGIN_DELAY_MAX": int(os.environ.get("GOFLY_LOGIN_DELAY_MAX", "300")),
     "LOGIN_IPV4_PREFIX": int(os.environ.get("GOFLY_LOGIN_IPV4_PREFIX", "32")),
     "LOGIN_IPV6_PREFIX": int(os.environ.get("GOFLY_LOGIN_IPV6_PREFIX", "64")),
+    # Registrations (gofly_site.registration) one address may attempt per hour.
+    "REGISTER_RATE": int(os.environ.get("GOFLY_REGISTER_RATE", "5")),
+    # Failed logins (of an account, or from a network) after which the login forms ask for a captcha.
+    "LOGIN_CAPTCHA_AFTER": int(os.environ.get("GOFLY_LOGIN_CAPTCHA_AFTER", "3")),
     # Uploads (chat.uploads): the server's ceiling (each enterprise sets its own limits below it), the
     # largest image decoded (pixels, every frame counted), and how often one uploader may upload.
     "UPLOAD_MAX_MB": int(os.environ.get("GOFLY_UPLOAD_MAX_MB", "20")),
@@ -384,3 +390,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# django-simple-captcha: images drawn here with its bundled font, kept 5 minutes, each usable once.
+CAPTCHA_TIMEOUT = 5
+CAPTCHA_LENGTH = 5
+CAPTCHA_IMAGE_SIZE = (120, 40)

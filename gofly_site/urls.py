@@ -7,12 +7,16 @@ from django.views.generic import RedirectView
 
 from enterprises.manage import manage_site
 
+from .registration import register
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/console", permanent=False)),
     path("", include("core.urls")),
     path("", include("accounts.urls")),  # before the admin's: it serves admin/login/
     path("admin/", admin.site.urls),
     path("manage/", manage_site.urls),  # enterprise admins: their enterprise's agents, roles, audit log, ...
+    path("register", register, name="register"),
+    path("captcha/", include("captcha.urls")),  # django-simple-captcha's images, drawn here
     path("", include("chat.urls")),
     path("", include("chat.api.urls")),
     path("", include("blacklist.api.urls")),

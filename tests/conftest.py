@@ -18,6 +18,7 @@ from chat.services import VisitorLogin, visitor_login
 from core import health
 from core.ratelimit import rate_limits_clear
 from enterprises.models import Enterprise, IPBlacklist
+from enterprises.selectors import system_config_forget
 from enterprises.services import enterprise_create
 from replies import cache as replies_cache
 from replies.services import welcome_text_seed
@@ -50,6 +51,10 @@ def _clean_state(settings: Any) -> Iterator[None]:
     health.reset()
     lifecycle.reset()
     rate_limits_clear()
+    system_config_forget()  # cached across requests: each test reads its own database's
+    # Failed logins stay counted in the cache between tests, all from one address: no captcha unless a test
+    # asks for one (tests/accounts/test_login_captcha.py, with addresses of its own).
+    settings.GOFLY = {**settings.GOFLY, "LOGIN_CAPTCHA_AFTER": 1_000_000}
     yield
 
 
