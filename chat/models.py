@@ -138,6 +138,7 @@ class Conversation(models.Model):
             models.Index(fields=["enterprise", "status", "created_at"], name="conversation_queue"),
             models.Index(fields=["assignee", "status"], name="conversation_load"),
             models.Index(fields=["status", "last_activity_at"], name="conversation_idle"),
+            models.Index(fields=["enterprise", "created_at"], name="conversation_opened"),  # statistics
         ]
         permissions = [
             ("take_conversation", _("Can take a waiting conversation")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import zoneinfo
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,13 @@ def validate_origin_lines(value: str) -> None:
         raise ValidationError(
             _("Not an origin (scheme://host[:port], no path): %(lines)s"), params={"lines": ", ".join(bad[:5])}
         )
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("Not a time zone: %(value)s (e.g. Asia/Shanghai)."), params={"value": value}) from None
 
 
 def validate_upload_mb(value: int) -> None:
@@ -108,6 +116,13 @@ class Enterprise(models.Model):
             "(HMAC-SHA256, see the README); a signed identity resumes its visitor on any device. Keep it on your "
             "server: it is never sent to a browser. Empty: anyone may chat, as a new visitor."
         ),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=settings.TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text=_("The statistics' days begin at midnight here."),
     )
     max_agents = models.PositiveIntegerField(
         _("agents at most"),

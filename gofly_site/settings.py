@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "enterprises",
     "chat",
     "blacklist",
+    "stats",
     "replies",
     "notices",
     "wechat",

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first: an app may import only the apps before it.
-TOWER = ["core", "enterprises", "accounts", "chat", "blacklist", "replies", "notices", "wechat", "gofly_site"]
+TOWER = ["core", "enterprises", "accounts", "chat", "blacklist", "stats", "replies", "notices", "wechat", "gofly_site"]
 
 
 def imported_apps(path: Path) -> list[tuple[int, str]]:
