@@ -311,6 +311,9 @@ class AuditAction(models.TextChoices):
     HISTORY_CLEARED = "history_cleared", _("cleared a visitor's history")
     IDENTITY_SECRET_SET = "identity_secret_set", _("set the identity secret")
     REGISTERED = "registered", _("registered the enterprise")
+    ENTERPRISE_SUSPENDED = "enterprise_suspended", _("suspended the enterprise")
+    ENTERPRISE_RESUMED = "enterprise_resumed", _("resumed the enterprise")
+    ENTERPRISE_DELETED = "enterprise_deleted", _("deleted the enterprise")
 
 
 class AuditEntry(models.Model):

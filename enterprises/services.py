@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from core.errors import ChatError
@@ -101,3 +101,55 @@ def enterprise_identity_secret_set(*, actor: Any, enterprise_id: int, generate: 
 def identity_secret_masked(secret: str) -> str:
     """What a page shows of a stored identity secret: its first four characters."""
     return f"{secret[:4]}{'•' * 12}" if secret else ""
+
+
+@transaction.atomic
+def enterprise_active_set(*, actor: Any, enterprise_id: int, active: bool) -> Enterprise:
+    """Suspend (its agents and visitors are shut out, their sockets closed on every process: chat.tenants)
+    or resume an enterprise; a superadmin's act, audited."""
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)
+    if enterprise.is_active != active:
+        enterprise.is_active = active
+        enterprise.save(update_fields=["is_active"])
+        action = AuditAction.ENTERPRISE_RESUMED if active else AuditAction.ENTERPRISE_SUSPENDED
+        _audit_settings(actor, enterprise, action)
+    return enterprise
+
+
+def enterprise_holdings(enterprise: Enterprise) -> list[tuple[str, str, int]]:
+    """What deleting an enterprise deletes with it: (model label, what, how many) of every table that
+    points at it, hidden relations (related_name="+": messages, conversations...) included."""
+    held = []
+    for relation in Enterprise._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
+            continue
+        if getattr(relation, "on_delete", None) is not models.CASCADE:
+            continue
+        model = relation.related_model
+        number = model._default_manager.filter(**{relation.field.name: enterprise}).count()  # type: ignore[union-attr]
+        if number:
+            held.append((model._meta.label, str(model._meta.verbose_name_plural), number))  # type: ignore[union-attr]
+    return sorted(held)
+
+
+@transaction.atomic
+def enterprise_delete(*, actor: Any, enterprise_id: int, confirm_name: str) -> list[tuple[str, str, int]]:
+    """Delete an enterprise with everything it holds (visitors, conversations, messages and their uploads'
+    files, agents, settings); refused unless `confirm_name` is its name exactly. Its audit entries stay,
+    detached and named; the answer is what went."""
+    enterprise = Enterprise.objects.select_for_update().filter(pk=enterprise_id).first()
+    if enterprise is None:
+        raise ChatError("not_found", _("Enterprise not found."), 404)
+    if confirm_name != enterprise.name:
+        raise ChatError("invalid", _("Type the enterprise's name exactly to delete it."))
+    held = enterprise_holdings(enterprise)
+    audit_record(
+        action=AuditAction.ENTERPRISE_DELETED,
+        actor=actor,
+        target_type="enterprise",
+        target_id=enterprise.pk,
+        target_name=enterprise.name,
+        details={label: number for label, _what, number in held},
+    )
+    enterprise.delete()
+    return held

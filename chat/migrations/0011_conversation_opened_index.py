@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('chat', '0010_visitor_identity'),
-        ('enterprises', '0014_enterprise_time_zone'),
+        ('enterprises', '0010_remove_enterprise_welcome_text'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

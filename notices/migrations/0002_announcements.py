@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enterprises', '0011_enterprise_max_agents_auditentry'),
+        ('enterprises', '0010_remove_enterprise_welcome_text'),
         ('notices', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

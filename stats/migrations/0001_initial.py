@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('enterprises', '0014_enterprise_time_zone'),
+        ('enterprises', '0010_remove_enterprise_welcome_text'),
     ]
 
     operations = [
