@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,7 +37,10 @@ def _zones(enterprise_ids: set[int]) -> dict[int, zoneinfo.ZoneInfo]:
 
 def messages_roll_up(*, batch: int = BATCH) -> int:
     """Count the next batch of settled messages; how many were counted (0: nothing new)."""
-    RollupMark.objects.get_or_create(name="messages")
+    try:
+        RollupMark.objects.get_or_create(name="messages")
+    except IntegrityError:  # another process created it at the same moment
+        pass
     cutoff = timezone.now() - SETTLE
     with transaction.atomic():
         mark = RollupMark.objects.select_for_update().get(name="messages")
