@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from core.errors import ChatError, forbidden, not_found
+from core.jsonin import row_id
 from enterprises.audit import audit_record
 from enterprises.models import AuditAction, Enterprise
 
@@ -246,9 +247,7 @@ def agent_managed(*, actor: User, agent_id: object) -> User:
     require(actor, MANAGE_AGENTS)
     agent = (
         User.objects.select_for_update()
-        .filter(
-            pk=agent_id if isinstance(agent_id, int) else -1, enterprise_id=actor.enterprise_id or -1, deleted_at=None
-        )
+        .filter(pk=row_id(agent_id) or -1, enterprise_id=actor.enterprise_id or -1, deleted_at=None)
         .first()
     )
     if agent is None:

@@ -27,6 +27,7 @@ from chat.models import VisitorBlock
 from chat.realtime.broadcast import events_publish_on_commit
 from chat.services import conversations_close_blocked
 from core.errors import ChatError, forbidden, not_found
+from core.jsonin import row_id
 from enterprises.audit import audit_record
 from enterprises.models import (
     AuditAction,
@@ -205,14 +206,6 @@ def _audit(
     audit_record(action=action, actor=agent, target_type=kind, target_id=target_id, target_name=name, details=details)
 
 
-def _entry_pk(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
-        return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
-    return None
-
-
 def blacklist_remove(*, agent: User, kind: object, entry_id: object) -> None:
     """Lift a block of the agent's enterprise: `kind` "visitor" (entry_id: the visitor's public id) or
     "ip" (entry_id: the entry's id). Not found, or another enterprise's, answers 404 alike."""
@@ -226,7 +219,7 @@ def blacklist_remove(*, agent: User, kind: object, entry_id: object) -> None:
                     agent, AuditAction.BLOCK_LIFTED, "visitor", visitor.visitor_id, visitor.real_name or visitor.name
                 )
         elif kind == "ip":
-            pk = _entry_pk(entry_id)
+            pk = row_id(entry_id)
             entry = None
             if pk is not None and agent.enterprise_id is not None:
                 entry = IPBlacklist.objects.filter(pk=pk, enterprise_id=agent.enterprise_id).first()

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User, username_normalise
 from core.errors import ChatError, not_found
+from core.jsonin import row_id
 from enterprises.models import ip_key
 from enterprises.selectors import ip_blacklisted
 
@@ -56,20 +57,10 @@ def access_visitor_self(
     return visitor
 
 
-def _pk(conversation_id: object) -> int | None:
-    if isinstance(conversation_id, bool):
-        return None
-    if isinstance(conversation_id, str) and conversation_id.isdigit() and len(conversation_id) < 19:
-        conversation_id = int(conversation_id)
-    if isinstance(conversation_id, int) and 0 < conversation_id < 2**63:
-        return conversation_id
-    return None
-
-
 def access_conversation(*, agent: User, conversation_id: object, for_update: bool = False) -> Conversation:
     """The conversation of the agent's enterprise with that id, with its visitor and assignee; locked for
     the caller's transaction with `for_update` (then call it inside transaction.atomic)."""
-    pk = _pk(conversation_id)
+    pk = row_id(conversation_id)
     if pk is not None and agent.enterprise_id is not None:
         conversations = Conversation.objects.filter(enterprise_id=agent.enterprise_id, pk=pk)
         if for_update:
@@ -88,7 +79,7 @@ def access_conversation(*, agent: User, conversation_id: object, for_update: boo
 
 def access_colleague(*, agent: User, agent_id: object) -> User:
     """An active agent of the same enterprise (a transfer's target)."""
-    pk = _pk(agent_id)
+    pk = row_id(agent_id)
     if pk is not None and agent.enterprise_id is not None:
         colleague = User.objects.filter(enterprise_id=agent.enterprise_id, pk=pk, is_active=True).select_related(
             "enterprise"
@@ -101,7 +92,7 @@ def access_colleague(*, agent: User, agent_id: object) -> User:
 
 def access_tag(*, agent: User, tag_id: Any, for_update: bool = False) -> Tag:
     """The tag of the agent's enterprise with that id; another enterprise's answers like a missing one."""
-    pk = _pk(tag_id)
+    pk = row_id(tag_id)
     if pk is not None and agent.enterprise_id is not None:
         tags = Tag.objects.filter(enterprise_id=agent.enterprise_id, pk=pk)
         tag = (tags.select_for_update() if for_update else tags).first()

@@ -100,3 +100,15 @@ def _refuse_constant(name: str) -> Any:
 
 # Built once: json.loads with any option builds a new decoder per call (a third of a small frame's parse).
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def row_id(value: object) -> int | None:
+    """A row id as clients send it (a positive integer, or its digits as text: URLs and forms), or None for
+    anything else (booleans, signs, spaces, exponents, past MAX_INT), which callers answer like a missing row."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
+        value = int(value)
+    if isinstance(value, int) and 0 < value <= MAX_INT:
+        return value
+    return None

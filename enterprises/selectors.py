@@ -7,25 +7,19 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core import health
+from core.jsonin import row_id
 
 from .models import Enterprise, IPBlacklist, SystemConfig, block_live, ip_key
 
 
-def _pk(enterprise_id: object) -> int | None:
-    try:
-        return int(str(enterprise_id))
-    except ValueError:
-        return None
-
-
 def enterprise_get_active(enterprise_id: object) -> Enterprise | None:
-    pk = _pk(enterprise_id)
+    pk = row_id(enterprise_id)
     return None if pk is None else Enterprise.objects.filter(pk=pk, is_active=True).first()
 
 
 def enterprise_for_visitor(enterprise_id: object, ip: str | None) -> tuple[Enterprise | None, bool]:
     """The active enterprise and whether `ip` is on its blacklist (a visitor login's first queries)."""
-    pk = _pk(enterprise_id)
+    pk = row_id(enterprise_id)
     if pk is None:
         return None, False
     enterprise = Enterprise.objects.filter(pk=pk, is_active=True).first()

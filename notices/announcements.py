@@ -16,6 +16,7 @@ from accounts.models import User
 from chat import frames as chat_frames
 from chat.realtime.broadcast import publish_on_commit
 from core.errors import ChatError, forbidden, not_found
+from core.jsonin import row_id
 from enterprises.models import Enterprise
 from replies.sanitise import plain, sanitise
 
@@ -138,7 +139,7 @@ def announcement_read(*, agent: User, announcement_id: object) -> None:
     """The agent has seen the announcement; another enterprise's or an expired one is not found."""
     if agent.enterprise_id is None:
         raise forbidden()
-    pk = announcement_id if isinstance(announcement_id, int) and not isinstance(announcement_id, bool) else -1
+    pk = row_id(announcement_id) or -1
     if not _visible_to(agent).filter(pk=pk).exists():
         raise not_found(_("Announcement"))
     AnnouncementRead.objects.get_or_create(announcement_id=pk, agent_id=agent.pk)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.permissions import MANAGE_SETTINGS, require
 from core.errors import ChatError, forbidden, not_found
+from core.jsonin import row_id
 from enterprises.models import Enterprise
 
 from . import cache
@@ -69,16 +70,16 @@ def _may_edit(agent: User, row: CannedGroup | CannedReply) -> None:
 
 def _group(agent: User, group_id: Any) -> CannedGroup:
     """A group the agent sees (the enterprise's or its own); others' answer like missing ones."""
-    if isinstance(group_id, int) and not isinstance(group_id, bool):
-        group = CannedGroup.objects.filter(pk=group_id, enterprise_id=_enterprise_id(agent)).first()
+    if (pk := row_id(group_id)) is not None:
+        group = CannedGroup.objects.filter(pk=pk, enterprise_id=_enterprise_id(agent)).first()
         if group is not None and group.owner_id in (None, agent.pk):
             return group
     raise not_found(_("Group"))
 
 
 def _reply(agent: User, reply_id: Any) -> CannedReply:
-    if isinstance(reply_id, int) and not isinstance(reply_id, bool):
-        reply = CannedReply.objects.filter(pk=reply_id, enterprise_id=_enterprise_id(agent)).first()
+    if (pk := row_id(reply_id)) is not None:
+        reply = CannedReply.objects.filter(pk=pk, enterprise_id=_enterprise_id(agent)).first()
         if reply is not None and reply.owner_id in (None, agent.pk):
             return reply
     raise not_found(_("Canned reply"))
@@ -185,8 +186,8 @@ def canned_replies_reorder(*, agent: User, reply_ids: Any) -> None:
 
 def _rule(agent: User, rule_id: Any) -> KeywordRule:
     require(agent, MANAGE_SETTINGS)
-    if isinstance(rule_id, int) and not isinstance(rule_id, bool):
-        rule = KeywordRule.objects.filter(pk=rule_id, enterprise_id=_enterprise_id(agent)).first()
+    if (pk := row_id(rule_id)) is not None:
+        rule = KeywordRule.objects.filter(pk=pk, enterprise_id=_enterprise_id(agent)).first()
         if rule is not None:
             return rule
     raise not_found(_("Keyword rule"))
@@ -273,8 +274,8 @@ def welcome_text_seed(*, enterprise: Enterprise, content: str) -> WelcomeText:
 
 def _welcome(agent: User, welcome_id: Any) -> WelcomeText:
     require(agent, MANAGE_SETTINGS)
-    if isinstance(welcome_id, int) and not isinstance(welcome_id, bool):
-        row = WelcomeText.objects.filter(pk=welcome_id, enterprise_id=_enterprise_id(agent)).first()
+    if (pk := row_id(welcome_id)) is not None:
+        row = WelcomeText.objects.filter(pk=pk, enterprise_id=_enterprise_id(agent)).first()
         if row is not None:
             return row
     raise not_found(_("Welcome text"))
