@@ -1,4 +1,7 @@
-"""Runs the message rollup from a server process's heartbeat, once a minute, in a thread of its own."""
+"""Runs the message rollup from a server process's heartbeat, once a minute: in a thread of its own on a
+server database; on SQLite (embedded) in the one thread that does all of the process's database work, since
+a second writer would make SQLite refuse another transaction's write at once ("database is locked")
+instead of waiting for it."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import logging
 import time
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connection, connections
 
 from core import health
 
@@ -21,7 +24,9 @@ _task: asyncio.Task[None] | None = None
 
 
 def _roll_up_in_thread() -> None:
-    close_old_connections()
+    apart = connection.vendor != "sqlite"
+    if apart:
+        close_old_connections()
     try:
         messages_roll_up_all()
     except Exception as exc:
@@ -31,7 +36,8 @@ def _roll_up_in_thread() -> None:
         else:
             health.failed(component, exc)
     finally:
-        connections.close_all()
+        if apart:
+            connections.close_all()  # this thread's own connections; the next rollup may run in another
 
 
 async def on_heartbeat(_: None) -> None:
@@ -41,4 +47,5 @@ async def on_heartbeat(_: None) -> None:
     if now - _last < EVERY or (_task is not None and not _task.done()):
         return
     _last = now
-    _task = asyncio.get_running_loop().create_task(sync_to_async(_roll_up_in_thread, thread_sensitive=False)())
+    apart = connection.vendor != "sqlite"
+    _task = asyncio.get_running_loop().create_task(sync_to_async(_roll_up_in_thread, thread_sensitive=not apart)())
