@@ -89,16 +89,16 @@ class Epoch(Func):
 
     output_field = IntegerField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         # %%%%s: once for the template, once for the backend's placeholder pass; SQLite sees %s.
         template = "CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
-        return super().as_sql(compiler, connection, template=template, **extra)
+        return self.as_sql(compiler, connection, template=template, **extra)
 
     def as_mysql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         # TIMESTAMPDIFF is arithmetic on the stored (UTC) value; UNIX_TIMESTAMP would read it in the
         # session's time zone.
         template = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)"
-        return super().as_sql(compiler, connection, template=template, **extra)
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 class _Days:
