@@ -358,6 +358,22 @@ class SystemConfig(models.Model):
     keywords = models.CharField(_("keywords"), max_length=300, blank=True, default="")
     description = models.CharField(_("description"), max_length=500, blank=True, default="")
     copyright = models.CharField(_("copyright"), max_length=200, blank=True, default="")
+    home_zh = models.TextField(
+        _("home page (Chinese)"),
+        blank=True,
+        default="",
+        max_length=20000,
+        help_text=_(
+            "Rich text shown at / to Chinese readers (bold, italic, lists, links); empty: / opens the console."
+        ),
+    )
+    home_en = models.TextField(
+        _("home page (English)"),
+        blank=True,
+        default="",
+        max_length=20000,
+        help_text=_("The same for English readers; either one stands in for the other when it is empty."),
+    )
     registration_open = models.BooleanField(
         _("registration open"),
         default=False,

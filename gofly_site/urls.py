@@ -3,14 +3,14 @@ are in chat/routing.py."""
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from enterprises.manage import manage_site
 
+from .home import home
 from .registration import register
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/console", permanent=False)),
+    path("", home, name="home"),  # the system config's home page, or the console
     path("", include("core.urls")),
     path("", include("accounts.urls")),  # before the admin's: it serves admin/login/
     path("admin/", admin.site.urls),
