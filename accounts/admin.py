@@ -14,14 +14,16 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ChatError
+from core.files import Inspected
 from enterprises.manage import TenantModelAdmin, manage_site
 from enterprises.models import AuditEntry
 
 from . import lockout, permissions, services
-from .forms import CaptchaAfterFailures
+from .forms import CaptchaAfterFailures, avatar_upload_clean, avatar_upload_fields
 from .models import RoleGroup, User, username_normalise
 from .selectors import role_of
 
@@ -92,10 +94,15 @@ class AgentAddForm(SetPasswordMixin, forms.ModelForm):  # type: ignore[type-arg]
 
 class AgentChangeForm(forms.ModelForm):  # type: ignore[type-arg]
     role = forms.ChoiceField(label=_("role"))
+    avatar_file, avatar_clear = avatar_upload_fields()
 
     class Meta:
         model = User
         fields = ("nickname", "avatar", "max_conversations", "is_active")
+        help_texts = {"avatar": _("Or the address of a picture kept elsewhere.")}
+
+    def clean_avatar_file(self) -> Inspected | None:
+        return avatar_upload_clean(self.cleaned_data.get("avatar_file"), uploader_id=self.instance.pk)
 
 
 class AgentPasswordForm(SetPasswordMixin, forms.Form):
@@ -135,7 +142,24 @@ class AgentManageAdmin(TenantModelAdmin):
     add_fieldsets = (
         (None, {"fields": ("username", "nickname", "role", "max_conversations", "password1", "password2")}),
     )
-    fieldsets = ((None, {"fields": ("nickname", "avatar", "role", "max_conversations", "is_active")}),)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "nickname",
+                    "avatar_preview",
+                    "avatar_file",
+                    "avatar",
+                    "avatar_clear",
+                    "role",
+                    "max_conversations",
+                    "is_active",
+                )
+            },
+        ),
+    )
+    readonly_fields = ("avatar_preview",)
     change_form_template = "accounts/manage/agent_change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -158,6 +182,12 @@ class AgentManageAdmin(TenantModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # a deletion here keeps the agent's history: delete_agents
         return actions
+
+    @admin.display(description=_("avatar"))
+    def avatar_preview(self, obj: User) -> str:
+        return format_html(
+            '<img src="{}" alt="" width="64" height="64" style="border-radius:50%;object-fit:cover">', obj.avatar_url
+        )
 
     @admin.display(description=_("role"))
     def role_name(self, obj: User) -> str:
@@ -184,6 +214,8 @@ class AgentManageAdmin(TenantModelAdmin):
             max_conversations=data.get("max_conversations"),
             role=data["role"],
         )
+        if data.get("avatar_file") is not None or data.get("avatar_clear"):  # wins over the URL field
+            services.agent_avatar_set(actor=actor, agent_id=obj.pk, image=data.get("avatar_file"))
         if obj.is_active != User.objects.values_list("is_active", flat=True).get(pk=obj.pk):
             services.agent_active_set(actor=actor, agent_id=obj.pk, active=bool(data["is_active"]))
 

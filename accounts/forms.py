@@ -8,16 +8,56 @@ from typing import Any
 from captcha.fields import CaptchaField
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import ChatError
+from core.files import Inspected
+
 from . import lockout
+from .avatars import AVATAR_MAX_MB, avatar_image
 from .models import User
 
 
+def _upload_help() -> str:
+    return gettext("PNG, JPEG, GIF or WebP, up to %(max)d MB; cropped to a square.") % {"max": AVATAR_MAX_MB}
+
+
+def avatar_upload_fields() -> tuple[forms.FileField, forms.BooleanField]:
+    """The avatar's upload and "remove" fields, for a form about an agent (their profile, the management
+    area's agent page). Of an upload, a removal and the URL field, the upload wins, then the removal."""
+    upload = forms.FileField(
+        label=_("Upload an avatar"),
+        required=False,
+        help_text=lazy(_upload_help, str)(),
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+    )
+    remove = forms.BooleanField(label=_("Remove the avatar (back to the default picture)"), required=False)
+    return upload, remove
+
+
+def avatar_upload_clean(upload: Any, *, uploader_id: int) -> Inspected | None:
+    """The uploaded file as an avatar (accounts.avatars.avatar_image), or a form error saying why not."""
+    if not upload:
+        return None
+    try:
+        return avatar_image(upload, uploader_id=uploader_id)
+    except ChatError as refusal:
+        raise ValidationError(refusal.message, code=refusal.code) from None
+
+
 class ProfileForm(forms.ModelForm):  # type: ignore[type-arg]
+    avatar_file, avatar_clear = avatar_upload_fields()
+    field_order = ("nickname", "avatar", "avatar_file", "avatar_clear", "language")
+
     class Meta:
         model = User
         fields = ("nickname", "avatar", "language")
+        help_texts = {"avatar": _("Or the address of a picture kept elsewhere.")}
+
+    def clean_avatar_file(self) -> Inspected | None:
+        return avatar_upload_clean(self.cleaned_data.get("avatar_file"), uploader_id=self.instance.pk)
 
 
 class CaptchaAfterFailures:

@@ -14,12 +14,13 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from core.errors import ChatError, forbidden, not_found
+from core.files import Inspected
 from core.jsonin import row_id
 from enterprises.audit import audit_record
 from enterprises.models import AuditAction, Enterprise
 
-from . import hooks
-from .models import RoleGroup, User, username_normalise
+from . import avatars, hooks
+from .models import DEFAULT_AGENT_AVATAR, RoleGroup, User, username_normalise
 from .permissions import DEFAULT_ROLES, MANAGE_AGENTS, PERMISSIONS, ROLE_AGENT, require
 
 
@@ -53,6 +54,8 @@ def roles_ensure(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, Group]:
 
 def _permissions_get(names: set[str], *, using: str) -> dict[str, Permission]:
     """{"app.codename": Permission} of those of `names` that exist."""
+    if not names:  # an empty Q() matches every permission: a role composed of none would get them all
+        return {}
     match = Q()
     for name in names:
         app_label, _, codename = name.partition(".")
@@ -143,9 +146,49 @@ def user_credentials_revoke(*, user: User) -> None:
 @transaction.atomic
 def profile_update(*, user: User, nickname: str, avatar: str, language: str) -> User:
     """The agent's own display name, avatar and console language (validated by accounts.forms.ProfileForm)."""
+    previous = User.objects.select_for_update().values_list("avatar", flat=True).get(pk=user.pk)
     User.objects.filter(pk=user.pk).update(nickname=nickname, avatar=avatar, language=language)
     user.nickname, user.avatar, user.language = nickname, avatar, language
+    if previous != avatar:
+        avatars.avatar_release(previous)
     return user
+
+
+@transaction.atomic
+def agent_avatar_set(*, actor: User, agent_id: object, image: Inspected | None) -> User:
+    """Set an agent's avatar to an uploaded image (made by accounts.avatars.avatar_image, which checked and
+    re-encoded it), or back to the default one (None). Anyone may change their own; someone else's only an
+    enterprise admin of theirs who manages agents and holds all the agent's permissions (another
+    enterprise's agent answers like a missing one). The replaced upload's file goes after the commit; audited."""
+    agent = _avatar_owner(actor, agent_id)
+    if agent.enterprise_id is None:  # never: an agent, or a colleague of the actor's enterprise
+        raise forbidden()
+    previous = agent.avatar
+    if image is None and previous == DEFAULT_AGENT_AVATAR:
+        return agent  # nothing to remove
+    stored = avatars.avatar_store(enterprise_id=agent.enterprise_id, image=image) if image is not None else None
+    try:
+        agent.avatar = avatars.avatar_url(stored) if stored is not None else DEFAULT_AGENT_AVATAR
+        agent.save(update_fields=["avatar"])
+        if previous != agent.avatar:
+            avatars.avatar_release(previous)
+        _audit(actor, AuditAction.AGENT_CHANGED, agent, avatar=agent.avatar)
+    except BaseException:
+        if stored is not None:
+            avatars.avatar_discard(stored)
+        raise
+    return agent
+
+
+def _avatar_owner(actor: User, agent_id: object) -> User:
+    """The agent whose avatar `actor` may set, locked for the change."""
+    if row_id(agent_id) == actor.pk and actor.pk is not None:
+        if not actor.is_agent:  # a superadmin has no enterprise to keep an avatar in
+            raise forbidden()
+        return User.objects.select_for_update().get(pk=actor.pk)
+    agent = agent_managed(actor=actor, agent_id=agent_id)
+    _not_above_or_raise(actor, agent)
+    return agent
 
 
 @transaction.atomic
@@ -266,6 +309,7 @@ def agent_update(
     is raised above the admin, and the last admin stays one."""
     agent = agent_managed(actor=actor, agent_id=agent_id)
     _not_above_or_raise(actor, agent)
+    previous_avatar = agent.avatar
     changed: dict[str, object] = {}
     for field, value in (("nickname", nickname), ("avatar", avatar), ("max_conversations", max_conversations)):
         if getattr(agent, field) != value:
@@ -276,6 +320,8 @@ def agent_update(
     except ValidationError as invalid:
         raise ChatError("invalid", " ".join(invalid.messages)) from None
     agent.save(update_fields=["nickname", "avatar", "max_conversations"])
+    if "avatar" in changed:
+        avatars.avatar_release(previous_avatar)
     current = list(RoleGroup.objects.filter(group__user=agent).select_related("group"))
     if [held.slug for held in current] != [role]:
         _role_set(actor, agent, role, current)

@@ -1,18 +1,18 @@
-"""Noticing a password or active-flag change however it is saved (admin, set_password + save, scripts), and
-recording logins and failed logins in the audit log."""
+"""Noticing a password or active-flag change however it is saved (admin, set_password + save, scripts),
+recording logins and failed logins in the audit log, and removing the uploaded avatar of a deleted row."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from enterprises.audit import audit_record
 from enterprises.models import AuditAction
 
-from . import lockout
+from . import avatars, lockout
 from .models import User, username_normalise
 from .services import user_credentials_revoke
 
@@ -60,3 +60,10 @@ def _audit_login_failed(sender: Any, credentials: dict[str, Any], request: Any =
         target_id=account.pk if account is not None else "",
         target_name=typed,
     )
+
+
+@receiver(post_delete, sender=User, dispatch_uid="accounts.avatar_file_delete")
+def _avatar_file_delete(sender: type[User], instance: User, **kwargs: Any) -> None:
+    """A user row deleted (their enterprise deleted; agent_delete keeps the row): their uploaded avatar's
+    file goes after the commit, unless another user names it."""
+    avatars.avatar_release(instance.avatar)

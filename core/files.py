@@ -226,8 +226,11 @@ def _image_decoded(stream: IO[bytes], source_format: str, animated: bool, scale:
     stream.seek(0)
     with Image.open(stream) as image:
         if scale > 1:
-            width, height = image.size
-            image.draft(image.mode, (math.ceil(width / scale), math.ceil(height / scale)))
+            # Floor, not ceiling: the decoder picks the largest scale the asked size allows, and a size
+            # rounded up (2001 / 2 -> 1001) would make it decode the whole image instead.
+            image.draft(image.mode, (max(1, image.width // scale), max(1, image.height // scale)))
+            if image.width * image.height > settings.GOFLY["UPLOAD_MAX_PIXELS"]:
+                raise Image.DecompressionBombError("too many pixels")
         return _image_reencoded(image, source_format, animated)
 
 
@@ -337,3 +340,79 @@ def sized(upload: Any) -> int:
     if not isinstance(size, int):
         raise ChatError("no_file", _("Send the file as multipart form data in the field `file`."))
     return size
+
+
+# --- square pictures (agents' avatars) ------------------------------------------------------------------
+
+# What a square picture may be sent as; anything else (SVG, BMP, TIFF, HTML, ...) is refused unopened.
+SQUARE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
+
+
+def _square_jpeg_scale(width: int, height: int, side: int, limit: int) -> int:
+    """The JPEG decoder's downscale for a square of `side`: at least what keeps the pixels within `limit`
+    (0: none does), and more while the shorter side still covers the square."""
+    least = _jpeg_scale(width, height, limit)
+    if not least:
+        return 0
+    return max([least, *(scale for scale in (2, 4, 8) if min(width, height) // scale >= side)])
+
+
+def square_image(stream: IO[bytes], *, side: int) -> Inspected:
+    """The upload's first frame, turned upright, cropped to its centre square and scaled to at most `side`
+    pixels a side, re-encoded as a WebP from its pixels alone (no EXIF, comments, profiles or trailing
+    bytes). Its type comes from the content: only SQUARE_FORMATS are opened at all. ChatError `bad_type`
+    when it is none of them, `too_large` past UPLOAD_MAX_PIXELS (checked from the header, before decoding),
+    `bad_image` when it is damaged or cut short."""
+    limit = settings.GOFLY["UPLOAD_MAX_PIXELS"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            stream.seek(0)
+            with Image.open(stream, formats=SQUARE_FORMATS) as probe:
+                width, height = probe.size
+                if probe.format == "JPEG":  # decoded smaller by the decoder itself: its pixels then count
+                    scale = _square_jpeg_scale(width, height, side, limit)
+                else:
+                    scale = 1 if width * height <= limit else 0
+                if not scale:
+                    raise Image.DecompressionBombError("too many pixels")
+                probe.verify()
+            with decode_slots.held():
+                return _square_decoded(stream, side, scale, limit)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ChatError(
+            "too_large", _("The image has more than %(limit)d megapixels.") % {"limit": limit // 1_000_000}, 413
+        ) from None
+    except UnidentifiedImageError:
+        raise _refused(_("Upload a PNG, JPEG, GIF or WebP image.")) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
+        raise ChatError("bad_image", _("The image is damaged and cannot be shown."), 400) from None
+
+
+def _square_decoded(stream: IO[bytes], side: int, scale: int, limit: int) -> Inspected:
+    stream.seek(0)
+    with Image.open(stream, formats=SQUARE_FORMATS) as image:
+        if scale > 1:
+            # Floor, not ceiling: the decoder picks the largest scale the asked size allows, and a size
+            # rounded up (6001 / 2 -> 3001) would make it decode the whole image instead.
+            image.draft(image.mode, (max(1, image.width // scale), max(1, image.height // scale)))
+        if image.width * image.height > limit:
+            raise Image.DecompressionBombError("too many pixels")
+        image.load()  # the first frame: an animation's others are never decoded
+        upright = _pixels_only(ImageOps.exif_transpose(image, in_place=True) or image)
+        if upright.mode not in ("RGB", "RGBA"):
+            transparent = "A" in upright.mode or "transparency" in upright.info or upright.mode == "P"
+            upright = upright.convert("RGBA" if transparent else "RGB")
+        edge = min(side, upright.width, upright.height)
+        square = ImageOps.fit(upright, (edge, edge), Image.Resampling.LANCZOS)
+        square.info.clear()  # resize copies the source's info: nothing of it is written
+        out = io.BytesIO()
+        square.save(out, format="WEBP", quality=85)
+    return Inspected(
+        kind=IMAGE,
+        content_type="image/webp",
+        ext="webp",
+        body=ContentFile(out.getvalue()),
+        width=edge,
+        height=edge,
+    )

@@ -279,6 +279,10 @@ def test_a_photo_over_the_pixel_limit_is_decoded_at_a_fraction_of_its_size_and_s
     photo = upload(api, "/api/v1/visitor/uploads", "photo.jpg", jpeg(2000, 1500))  # 3 Mpx: decoded at 1/2
     assert photo.status_code == 201, photo.content
     assert (photo.json()["attachment"]["width"], photo.json()["attachment"]["height"]) == (1000, 750)
+    # Odd sides too (a size asked rounded up made the decoder take the whole 3 Mpx).
+    odd = upload(api, "/api/v1/visitor/uploads", "odd.jpg", jpeg(2001, 1501), upload_id="u-odd")
+    assert odd.status_code == 201, odd.content
+    assert (odd.json()["attachment"]["width"], odd.json()["attachment"]["height"]) == (1001, 751)
     # Other formats cannot be decoded small: refused.
     screenshot = upload(api, "/api/v1/visitor/uploads", "shot.png", png(2000, 1500), upload_id="u-2")
     assert (screenshot.status_code, screenshot.json()["error"]["code"]) == (413, "too_large")
