@@ -75,7 +75,7 @@ def permissions_of(user: User | AnonymousUser) -> list[str]:
     """The short names of the permissions the user holds, in `PERMISSIONS` order.
 
     Two queries the first time, none after: ModelBackend caches a user's permissions on the object, so
-    a long-lived object (a socket's agent) keeps what it had when first asked until it is loaded again.
+    a long-lived object (a socket's agent) keeps what it had when first asked until `permissions_forget`.
     """
     if not user.is_active:
         return []
@@ -83,6 +83,13 @@ def permissions_of(user: User | AnonymousUser) -> list[str]:
         return list(PERMISSIONS)
     held = user.get_all_permissions()
     return [name for name, perm in PERMISSIONS.items() if perm in held]
+
+
+def permissions_forget(user: User | AnonymousUser) -> None:
+    """Drop the permissions ModelBackend cached on the user object: the next check reads them again (two
+    queries). For an object that outlives its request, a socket's agent, whose role may change meanwhile."""
+    for cache in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cache, None)
 
 
 def require(user: User | AnonymousUser, perm: str) -> None:

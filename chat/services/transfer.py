@@ -52,9 +52,13 @@ def conversations_claim_by_reply(*, claims: list[tuple[Conversation, User]]) -> 
     """An agent who answers a waiting conversation takes it, if they may take conversations at all; where
     two answer at once, the first one's answer wins it."""
     now = timezone.now()
+    asked: set[int] = set()
     with transaction.atomic():
         changes = Changes()
         for conversation, agent in claims:
+            if id(agent) not in asked:  # a socket's agent object outlives role changes: ask again (two queries)
+                asked.add(id(agent))
+                permissions.permissions_forget(agent)
             if not agent.has_perm(permissions.TAKE):
                 continue
             taken = Conversation.objects.filter(pk=conversation.pk, status=Status.WAITING).update(
