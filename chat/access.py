@@ -50,7 +50,7 @@ def access_visitor_self(
     visitor = _visitors(enterprise_id).select_related("block").filter(pk=visitor_pk).first()
     if visitor is None or not visitor.enterprise.is_active:
         raise not_found(_("Visitor"))
-    if identity is not None and not visitor_token_fits(identity, visitor.enterprise.identity_secret):
+    if identity is not None and not visitor_token_fits(identity, visitor.enterprise):
         raise not_found(_("Visitor"))
     if ip_key(ip):
         visitor.ip_blocked = ip_blacklisted(enterprise_id, ip)  # type: ignore[attr-defined]

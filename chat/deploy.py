@@ -1,6 +1,6 @@
 """The deploy page of the management area (/manage/deploy/): the enterprise's chat link and widget snippet
 ready to copy for a chosen agent, a live preview, the origins allowed to embed it, and the identity secret
-(generated here, shown once, masked after)."""
+(generated or rotated here, with a grace for the old one; shown once, masked after; the old one never)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from core.errors import ChatError
 from enterprises import services as enterprise_services
+from enterprises.identity import identity_secret_previous_live
 from enterprises.manage import manage_site
 from enterprises.models import Enterprise
 
@@ -34,6 +35,15 @@ class OriginsForm(forms.Form):
             "empty allows any."
         ),
     )
+
+
+# The graces offered for a rotation (enterprises.services.IDENTITY_GRACES), in this order.
+GRACE_CHOICES = [
+    ("none", gettext_lazy("not at all: it stops working now")),
+    ("1h", gettext_lazy("1 hour")),
+    ("24h", gettext_lazy("24 hours")),
+    ("7d", gettext_lazy("7 days")),
+]
 
 
 def _links(request: HttpRequest, enterprise: Enterprise, kefu: str) -> dict[str, str]:
@@ -53,9 +63,20 @@ def _links(request: HttpRequest, enterprise: Enterprise, kefu: str) -> dict[str,
     }
 
 
+def _secret_rotate(request: HttpRequest, actor: User, enterprise: Enterprise) -> str:
+    """A new identity secret for the page to show once; the old one honoured for the grace chosen."""
+    grace = request.POST.get("grace", enterprise_services.IDENTITY_GRACE_DEFAULT)
+    secret = enterprise_services.enterprise_identity_secret_rotate(
+        actor=actor, enterprise_id=enterprise.pk, grace=grace
+    )
+    enterprise.refresh_from_db()
+    return secret
+
+
 def deploy_page(request: HttpRequest) -> HttpResponse:
     """GET: the page; POST `action`: "origins" (save the allowed origins), "secret" (generate a new identity
-    secret, shown on the answer only), "secret_off" (visitors need no signed identity any more)."""
+    secret, shown on the answer only; one that replaces another keeps the old one working for `grace`, a key
+    of GRACE_CHOICES, 24 hours if not given), "secret_off" (visitors need no signed identity any more)."""
     actor = cast(User, request.user)
     enterprise = Enterprise.objects.get(pk=actor.enterprise_id or 0)  # the site let only agents in
     agents = list(User.objects.filter(enterprise=enterprise, is_active=True, deleted_at=None).order_by("username"))
@@ -63,7 +84,7 @@ def deploy_page(request: HttpRequest) -> HttpResponse:
     wanted = request.GET.get("kefu", "")
     kefu = wanted if wanted in names else (names[0] if names else "")
     origins_form = OriginsForm(initial={"allowed_origins": enterprise.allowed_origins})
-    new_secret = ""
+    new_secret = secret_error = ""
     action = request.POST.get("action") if request.method == "POST" else None
     try:
         if action == "origins":
@@ -74,16 +95,19 @@ def deploy_page(request: HttpRequest) -> HttpResponse:
                 )
                 messages.success(request, _("Allowed origins saved."))
                 return HttpResponseRedirect(request.get_full_path())
-        elif action in ("secret", "secret_off"):
-            new_secret = enterprise_services.enterprise_identity_secret_set(
-                actor=actor, enterprise_id=enterprise.pk, generate=action == "secret"
-            )
-            if not new_secret:
-                messages.success(request, _("Signed identities are no longer required."))
-                return HttpResponseRedirect(request.get_full_path())
-            enterprise.refresh_from_db()
+        elif action == "secret_off":
+            enterprise_services.enterprise_identity_secret_set(actor=actor, enterprise_id=enterprise.pk, generate=False)
+            messages.success(request, _("Signed identities are no longer required."))
+            return HttpResponseRedirect(request.get_full_path())
+        elif action == "secret":
+            new_secret = _secret_rotate(request, actor, enterprise)
     except ChatError as refusal:
-        origins_form.add_error(None, refusal.message)
+        if action in ("secret", "secret_off"):
+            secret_error = refusal.message
+        else:
+            origins_form.add_error(None, refusal.message)
+    # When the previous secret stops working, never the secret itself.
+    previous_until = enterprise.identity_secret_previous_until if identity_secret_previous_live(enterprise) else None
     context: dict[str, Any] = {
         **manage_site.each_context(request),
         "title": _("Deploy the chat"),
@@ -93,9 +117,13 @@ def deploy_page(request: HttpRequest) -> HttpResponse:
         **_links(request, enterprise, kefu),
         "origins_form": origins_form,
         "secret_masked": enterprise_services.identity_secret_masked(enterprise.identity_secret),
+        "previous_until": previous_until,
         "new_secret": new_secret,
+        "secret_error": secret_error,
+        "graces": GRACE_CHOICES,
+        "grace_default": enterprise_services.IDENTITY_GRACE_DEFAULT,
         "page_url": reverse("manage:deploy"),
     }
     request.current_app = manage_site.name
-    status = 400 if origins_form.errors else 200
+    status = 400 if origins_form.errors or secret_error else 200
     return TemplateResponse(request, "chat/manage/deploy.html", context, status=status)

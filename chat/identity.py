@@ -1,15 +1,20 @@
 """Visitor tokens: what a visitor's token proves, and whether it still holds under the enterprise's identity
-secret (enterprises.identity signs and checks the identities themselves)."""
+secret, or the previous one during a rotation's grace (enterprises.identity signs and checks the identities
+themselves)."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
 
-from enterprises.identity import identity_fingerprint
+from enterprises.identity import identity_fingerprint, identity_secret_previous_live
+
+if TYPE_CHECKING:
+    from enterprises.models import Enterprise
 
 _SALT = "gofly.visitor-token.v1"
 
@@ -45,10 +50,29 @@ def visitor_token_read(token: str | None) -> VisitorClaim | None:
     return VisitorClaim(visitor_pk=data["v"], enterprise_id=data["e"], identity=identity)
 
 
-def visitor_token_fits(identity: str, identity_secret: str) -> bool:
-    """Whether a token issued under the secret with fingerprint `identity` still holds for an enterprise
-    whose identity secret is now `identity_secret`. Without a secret any token of the enterprise holds;
-    with one, only tokens issued under that very secret: turning verification on, or rotating the
-    secret, ends the tokens given out before (docs/protocol.md 5.3), so that an id claimed unsigned, or
-    signed with a leaked secret, no longer reads anyone's conversation."""
-    return not identity_secret or hmac.compare_digest(identity, identity_fingerprint(identity_secret))
+def visitor_token_fits(identity: str, enterprise: Enterprise) -> bool:
+    """Whether a token issued under the secret with fingerprint `identity` still holds for `enterprise` now.
+    Without a secret any token of the enterprise holds; with one, only tokens issued under that very secret,
+    or under the one its last rotation replaced until that one's grace ends: turning verification on, or
+    rotating the secret without a grace, ends the tokens given out before (docs/protocol.md 5.3), so that
+    an id claimed unsigned, or signed with a leaked secret, no longer reads anyone's conversation.
+
+    Called per socket and per visitor request with the enterprise row loaded: no query, and the clock is
+    read only for a token that does not fit the current secret while a previous one is kept."""
+    secret = enterprise.identity_secret
+    if not secret or hmac.compare_digest(identity, identity_fingerprint(secret)):
+        return True
+    previous = identity_secret_previous_live(enterprise) if enterprise.identity_secret_previous else ""
+    return bool(previous) and hmac.compare_digest(identity, identity_fingerprint(previous))
+
+
+def visitor_token_identity(enterprise: Enterprise, held: str = "") -> str:
+    """The fingerprint a token issued now records, for a visitor who proved themselves with `held`: the
+    fingerprint of the secret their signed identity or token was of. The current secret's, unless what they
+    held is of the previous secret during its grace: then the new token is of that one too and ends with the
+    grace, so that a login or token refresh during the grace never turns what the old (perhaps leaked)
+    secret proved into a token that outlives it."""
+    previous = identity_secret_previous_live(enterprise) if held and enterprise.identity_secret_previous else ""
+    if previous and hmac.compare_digest(held, identity_fingerprint(previous)):
+        return held
+    return identity_fingerprint(enterprise.identity_secret)

@@ -173,7 +173,7 @@ def visitors_for_sockets(lookups: list[SocketLookup]) -> list[tuple[Visitor, dic
         if (
             visitor is None
             or visitor.enterprise_id != lookup.enterprise_id
-            or not visitor_token_fits(lookup.identity, visitor.enterprise.identity_secret)
+            or not visitor_token_fits(lookup.identity, visitor.enterprise)
         ):
             results.append(not_found(_("Visitor")))
         elif (lookup.enterprise_id, ip_key(lookup.ip)) in blocked:

@@ -62,6 +62,12 @@ class Enterprise(models.Model):
     offline_text = models.TextField(
         _("offline text"), blank=True, default="", help_text=_("Shown to visitors while no agent is online.")
     )
+    offline_text_en = models.TextField(
+        _("offline text (English)"),
+        blank=True,
+        default="",
+        help_text=_("Shown instead to visitors who read English; empty: the offline text above."),
+    )
     allowed_origins = models.TextField(
         _("allowed origins"),
         blank=True,
@@ -117,6 +123,16 @@ class Enterprise(models.Model):
             "server: it is never sent to a browser. Empty: anyone may chat, as a new visitor."
         ),
     )
+    identity_secret_previous = models.CharField(
+        _("previous identity secret"), max_length=128, blank=True, default="", editable=False
+    )
+    identity_secret_previous_until = models.DateTimeField(
+        _("previous identity secret valid until"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("After a rotation, identities and visitor tokens of the previous secret are honoured until then."),
+    )
     time_zone = models.CharField(
         _("time zone"),
         max_length=64,
@@ -145,6 +161,14 @@ class Enterprise(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.pk})"
+
+    def offline_text_in(self, language: str) -> str:
+        """The offline text for a reader of `language` (a settings.LANGUAGES code): the English one for English
+        readers, the other for the rest; either stands in for the other when it is empty."""
+        first, second = (
+            (self.offline_text_en, self.offline_text) if language == "en" else (self.offline_text, self.offline_text_en)
+        )
+        return first or second
 
 
 def ip_key(ip: str | None) -> str | None:
@@ -310,6 +334,7 @@ class AuditAction(models.TextChoices):
     BLOCK_LIFTED = "block_lifted", _("lifted a block")
     HISTORY_CLEARED = "history_cleared", _("cleared a visitor's history")
     IDENTITY_SECRET_SET = "identity_secret_set", _("set the identity secret")
+    IDENTITY_SECRET_ROTATED = "identity_secret_rotated", _("rotated the identity secret")
     REGISTERED = "registered", _("registered the enterprise")
     ENTERPRISE_SUSPENDED = "enterprise_suspended", _("suspended the enterprise")
     ENTERPRISE_RESUMED = "enterprise_resumed", _("resumed the enterprise")
@@ -373,6 +398,16 @@ class SystemConfig(models.Model):
         default="",
         max_length=20000,
         help_text=_("The same for English readers; either one stands in for the other when it is empty."),
+    )
+    default_language = models.CharField(
+        _("default language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="zh-hans",
+        help_text=_(
+            "The language of pages for readers whose browser asks for none of GoFly's languages and who have "
+            "not chosen one."
+        ),
     )
     registration_open = models.BooleanField(
         _("registration open"),

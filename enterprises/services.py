@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ChatError
@@ -17,9 +19,9 @@ from .origins import origin_normalize, served_here
 
 
 @transaction.atomic
-def enterprise_create(*, name: str, offline_text: str = "") -> Enterprise:
+def enterprise_create(*, name: str, offline_text: str = "", offline_text_en: str = "") -> Enterprise:
     """A new enterprise. Its welcome texts are replies' WelcomeText rows (replies.services.welcome_text_seed)."""
-    return Enterprise.objects.create(name=name, offline_text=offline_text)
+    return Enterprise.objects.create(name=name, offline_text=offline_text, offline_text_en=offline_text_en)
 
 
 def landing_domain_error() -> str:
@@ -84,18 +86,82 @@ def enterprise_allowed_origins_set(*, actor: Any, enterprise_id: int, value: obj
     return text
 
 
+# How long a rotated identity secret is still honoured (the deploy page offers these); "none": not at all.
+IDENTITY_GRACES: dict[str, timedelta] = {
+    "none": timedelta(0),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+IDENTITY_GRACE_DEFAULT = "24h"
+_IDENTITY_FIELDS = ["identity_secret", "identity_secret_previous", "identity_secret_previous_until"]
+
+
 @transaction.atomic
 def enterprise_identity_secret_set(*, actor: Any, enterprise_id: int, generate: bool) -> str:
     """A new random identity secret (`generate`), or none: returned once, for the admin to copy to their
     server, and never shown again. Visitor tokens issued under the old one stop working and their sockets
-    close (chat.tenants). The caller has checked that `actor` may change the enterprise's settings.
-    Audited, without the secret."""
+    close (chat.tenants); a previous secret a rotation kept in its grace is forgotten too. The caller has
+    checked that `actor` may change the enterprise's settings. Audited, without the secret."""
     secret = secrets.token_urlsafe(32) if generate else ""
     enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)
     enterprise.identity_secret = secret
-    enterprise.save(update_fields=["identity_secret"])
+    enterprise.identity_secret_previous, enterprise.identity_secret_previous_until = "", None
+    enterprise.save(update_fields=_IDENTITY_FIELDS)
     _audit_settings(actor, enterprise, AuditAction.IDENTITY_SECRET_SET, required=bool(secret))
     return secret
+
+
+@transaction.atomic
+def enterprise_identity_secret_rotate(*, actor: Any, enterprise_id: int, grace: object) -> str:
+    """A new random identity secret, returned once as by enterprise_identity_secret_set. For the `grace` (a
+    key of IDENTITY_GRACES) the secret it replaces is still honoured: identities signed with it, and visitor
+    tokens issued under it (enterprises.identity.identity_secret_previous_live), so that the operator can
+    put the new one on their server meanwhile without signing anyone out. A previous secret kept from an
+    earlier rotation is dropped (its tokens' sockets close: chat.tenants). Without a grace, or without a
+    secret to replace, it is enterprise_identity_secret_set's. The caller has checked that `actor` may change
+    the enterprise's settings. Audited with the grace, never a secret."""
+    if not isinstance(grace, str) or grace not in IDENTITY_GRACES:
+        raise ChatError("invalid", _("Choose how long the old secret keeps working from the list."))
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)
+    if not enterprise.identity_secret:
+        return enterprise_identity_secret_set(actor=actor, enterprise_id=enterprise_id, generate=True)
+    secret = secrets.token_urlsafe(32)
+    until = timezone.now() + IDENTITY_GRACES[grace] if IDENTITY_GRACES[grace] else None
+    enterprise.identity_secret_previous = enterprise.identity_secret if until else ""
+    enterprise.identity_secret_previous_until = until
+    enterprise.identity_secret = secret
+    enterprise.save(update_fields=_IDENTITY_FIELDS)
+    _audit_settings(
+        actor,
+        enterprise,
+        AuditAction.IDENTITY_SECRET_ROTATED,
+        grace=grace,
+        previous_until=until.isoformat() if until else None,
+    )
+    return secret
+
+
+def enterprise_identity_previous_expire(*, now: datetime | None = None) -> list[int]:
+    """Forget the previous identity secrets whose grace is over; the ids of the enterprises concerned. Not
+    needed for correctness (the deadline is checked where the secret is used), but the save is what closes,
+    on every process, the visitor sockets still open under the forgotten secret (chat.tenants, whose
+    periodic chore calls this). One transaction per enterprise, its row locked and checked again: of the
+    processes running this at once, one clears and announces it."""
+    now = now or timezone.now()
+    due = Enterprise.objects.filter(identity_secret_previous_until__lte=now).values_list("pk", flat=True)
+    cleared = []
+    for pk in list(due):
+        with transaction.atomic():
+            enterprise = (
+                Enterprise.objects.select_for_update().filter(pk=pk, identity_secret_previous_until__lte=now).first()
+            )
+            if enterprise is None:
+                continue
+            enterprise.identity_secret_previous, enterprise.identity_secret_previous_until = "", None
+            enterprise.save(update_fields=_IDENTITY_FIELDS[1:])
+        cleared.append(pk)
+    return cleared
 
 
 def identity_secret_masked(secret: str) -> str:

@@ -22,7 +22,13 @@ from core.errors import ChatError, forbidden_origin, not_found
 from core.ratelimit import rate_limit
 from core.safety import avatar_or
 from core.savepoints import nested_savepoint
-from enterprises.identity import PUBLIC_ID, SignedIdentity, identity_fingerprint, identity_verify
+from enterprises.identity import (
+    PUBLIC_ID,
+    SignedIdentity,
+    identity_fingerprint,
+    identity_secret_previous_live,
+    identity_verify,
+)
 from enterprises.models import Enterprise
 from enterprises.origins import origin_allowed
 from enterprises.selectors import enterprise_for_visitor
@@ -35,7 +41,7 @@ from ..access import (
     blocked_error,
     visitor_block_active,
 )
-from ..identity import visitor_token_issue, visitor_token_read
+from ..identity import VisitorClaim, visitor_token_identity, visitor_token_issue, visitor_token_read
 from ..models import Visitor
 
 logger = logging.getLogger(__name__)
@@ -131,7 +137,8 @@ def visitor_login(
         "landing_page": (landing_page or "")[:1000],
         **clientinfo.describe(ip=ip, user_agent=user_agent, referrer=referrer),
     }
-    visitor = _visitor_find(enterprise, token, visitor_id, who)
+    claim = visitor_token_read(token)
+    visitor = _visitor_find(enterprise, claim, visitor_id, who)
     created = False
     if visitor is None:
         visitor, created = _visitor_create(enterprise, agent, visitor_id, who, extra_data, fields)
@@ -142,9 +149,7 @@ def visitor_login(
     return VisitorLogin(
         visitor=visitor,
         token=visitor_token_issue(
-            visitor_pk=visitor.pk,
-            enterprise_id=enterprise.pk,
-            identity=identity_fingerprint(enterprise.identity_secret),
+            visitor_pk=visitor.pk, enterprise_id=enterprise.pk, identity=_token_identity(enterprise, who, claim)
         ),
         created=created,
         enterprise=enterprise,
@@ -161,6 +166,8 @@ class _Identity:
     refusal: ChatError | None
     name: str
     avatar: str
+    # The fingerprint of the secret that signed `signed` (chat.identity.visitor_token_identity).
+    signed_under: str = ""
 
 
 def _login_gate(
@@ -198,9 +205,12 @@ def _login_identity(
         name = str(visitor_name or extra_data.get("visitorName") or "").strip()[:100]
         picture = avatar_or(avatar, "") or avatar_or(extra_data.get("visitorAvatar"), "")
         return _Identity(None, None, name, picture)
+    # After a rotation, also the previous secret until its grace ends (new one first).
+    previous = identity_secret_previous_live(enterprise)
     try:
         signed = identity_verify(
             secret=enterprise.identity_secret,
+            previous=previous,
             visitor_id=visitor_id,
             visitor_name=visitor_name,
             avatar=avatar,
@@ -209,12 +219,22 @@ def _login_identity(
         )
     except ChatError as exc:
         return _Identity(None, exc, "", "")
-    return _Identity(signed, None, signed.visitor_name.strip()[:100], avatar_or(signed.avatar, ""))
+    under = identity_fingerprint(previous if signed.by_previous else enterprise.identity_secret)
+    return _Identity(signed, None, signed.visitor_name.strip()[:100], avatar_or(signed.avatar, ""), under)
 
 
-def _visitor_find(enterprise: Enterprise, token: str | None, visitor_id: str | None, who: _Identity) -> Visitor | None:
-    """Find: the visitor the token names, or the one the signed identity names; None for a new one."""
-    claim = visitor_token_read(token)
+def _token_identity(enterprise: Enterprise, who: _Identity, claim: VisitorClaim | None) -> str:
+    """The fingerprint the login's token records: of the secret that signed its identity, else of the token
+    that resumed it (chat.identity.visitor_token_identity: the previous secret's ends with its grace)."""
+    if who.signed is not None:
+        return visitor_token_identity(enterprise, who.signed_under)
+    return visitor_token_identity(enterprise, claim.identity if claim is not None else "")
+
+
+def _visitor_find(
+    enterprise: Enterprise, claim: VisitorClaim | None, visitor_id: str | None, who: _Identity
+) -> Visitor | None:
+    """Find: the visitor the token's `claim` names, or the one the signed identity names; None for a new one."""
     visitor = None
     if claim and claim.enterprise_id == enterprise.pk:
         try:

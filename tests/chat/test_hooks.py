@@ -42,7 +42,7 @@ def test_the_apps_above_register_their_receivers_in_ready():
     assert names == {
         "chat.messages_stored": ["replies.autoreply"],
         "chat.visitor_logged_in": ["replies.apps"],
-        "chat.periodic_chore": ["chat.services.closing", "stats.runner", "notices.runner"],
+        "chat.periodic_chore": ["chat.tenants", "chat.services.closing", "stats.runner", "notices.runner"],
     }
 
 
