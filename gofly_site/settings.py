@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "axes",
     "csp",  # its system checks catch django-csp settings it no longer reads
     "captcha",  # django-simple-captcha: registration and logins after failures
+    "drf_spectacular",  # the OpenAPI document of the HTTP API (SPECTACULAR_SETTINGS, core/api/schema.py)
+    "drf_spectacular_sidecar",  # Swagger UI's files, served as our own static files (no CDN)
     "core",
     "accounts",
     "enterprises",
@@ -296,6 +298,40 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.GoflyJSONParser"],
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+}
+# The OpenAPI 3 document of the HTTP API at /api/v1/schema/, browsable at /api/v1/docs/ (core/api/urls.py).
+# Public, like the protocol it describes; tests/test_openapi.py keeps it and docs/protocol.md in agreement.
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "GoFly API",
+    "VERSION": "v1",
+    "DESCRIPTION": (
+        "The HTTP API of GoFly, an open-source live-chat help desk. The whole client protocol (websockets, "
+        "frames, the delivery contract, error codes, limits) is docs/protocol.md in the source tree; this "
+        'document describes its HTTP routes. Every error answers `{"error": {"code", "message"}}` with a '
+        "real status; clients branch on `code`."
+    ),
+    # Relative: the document describes the server that serves it, whatever its host.
+    "SERVERS": [{"url": "/", "description": "this GoFly server"}],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "DEFAULT_GENERATOR_CLASS": "core.api.schema.SchemaGenerator",
+    "PREPROCESSING_HOOKS": ["core.api.schema.api_routes_only"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PUBLIC": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],  # anonymous: a stale token must not make the documentation answer 401
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # validatorUrl: no badge fetched from swagger.io (nothing leaves the server).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None, "persistAuthorization": False},
+    # Choice sets that share a field name get one enum each, named after what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "chat.models.Conversation.Status",
+        "AgentStatusEnum": "accounts.models.AgentStatus",
+        "MessageKindEnum": "chat.models.Message.Kind",
+        "AttachmentKindEnum": "chat.models.Attachment.Kind",
+    },
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(hours=int(os.environ.get("JWT_ACCESS_HOURS", "2"))),

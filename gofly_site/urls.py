@@ -12,6 +12,7 @@ from .registration import register
 urlpatterns = [
     path("", home, name="home"),  # the system config's home page, or the console
     path("", include("core.urls")),
+    path("", include("core.api.urls")),  # the OpenAPI document and its docs page
     path("", include("accounts.urls")),  # before the admin's: it serves admin/login/
     path("admin/", admin.site.urls),
     path("manage/", manage_site.urls),  # enterprise admins: their enterprise's agents, roles, audit log, ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -41,3 +42,18 @@ class VisitorTokenAuthentication(BaseAuthentication):
 class IsVisitor(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         return isinstance(request.user, VisitorPrincipal)
+
+
+class VisitorTokenScheme(OpenApiAuthenticationExtension):
+    """The visitor token in the OpenAPI document (drf-spectacular finds it by its target class)."""
+
+    target_class = VisitorTokenAuthentication
+    name = "visitorToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Visitor <token>`, the token POST /api/v1/visitor/login answered (docs/protocol.md, 2).",
+        }
