@@ -76,13 +76,14 @@ class TagManageAdmin(TenantModelAdmin):
 
 
 class RoutingSettingsManageAdmin(TenantModelAdmin):
-    """The enterprise itself, one row: how many conversations an agent gets at once, when idle ones close."""
+    """The enterprise itself, one row: how many conversations an agent gets at once, when idle ones close, what
+    visitors read while nobody serves."""
 
     permission = MANAGE_SETTINGS
     tenant_lookup = "pk"
     can_add = can_delete = False
     list_display = ("name", "max_conversations_per_agent", "auto_close_minutes")
-    fields = ("name", "max_conversations_per_agent", "auto_close_minutes")
+    fields = ("name", "max_conversations_per_agent", "auto_close_minutes", "offline_text", "offline_text_en")
     readonly_fields = ("name",)
 
     def update(self, request: HttpRequest, obj: Enterprise, data: dict[str, Any]) -> None:
@@ -90,6 +91,8 @@ class RoutingSettingsManageAdmin(TenantModelAdmin):
             agent=request.user,  # type: ignore[arg-type]
             max_conversations_per_agent=data["max_conversations_per_agent"],
             auto_close_minutes=data["auto_close_minutes"],
+            offline_text=data["offline_text"],
+            offline_text_en=data["offline_text_en"],
         )
 
 

@@ -15,11 +15,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
+from accounts.permissions import permissions_forget
 from accounts.selectors import agent_payload
 from core import health, safety
 from core.errors import ChatError
 from enterprises import origins
-from enterprises.models import ip_key
+from enterprises.languages import reader_language
+from enterprises.models import Enterprise, ip_key
 
 from . import batching, frames, hooks, selectors, services
 from .access import access_visitor, access_visitor_self, blocked_error
@@ -329,7 +331,7 @@ class VisitorConsumer(ChatConsumer):
         agents_online = len(await services.agents_serving(ent))
         conversation = await self.conversation_view()
         # The first welcome text (replies, through a hook): read in a thread, it may query the database.
-        welcome = await database_sync_to_async(hooks.welcome_of)(enterprise)
+        language, welcome = await database_sync_to_async(_visitor_welcome)(enterprise, info)
         await self.accept()
         await self.send_frame(
             frames.visitor_ready_frame(
@@ -338,6 +340,7 @@ class VisitorConsumer(ChatConsumer):
                 # Not summary["last_message"]: that is the agents' view, internal notes included.
                 last_message_id=self.visitor.last_public_message_id,
                 conversation=conversation,
+                language=language,
                 welcome=welcome,
             )
         )
@@ -345,9 +348,11 @@ class VisitorConsumer(ChatConsumer):
             await services.visitor_came_online(visitor=self.visitor, summary=summary)
 
     async def visitor_revoked(self, event: dict[str, Any]) -> None:
-        # chat.tenants: the enterprise was suspended, or its identity secret changed under this token.
+        # chat.tenants: the enterprise was suspended, or its identity secrets changed and this token is of
+        # neither the current one nor the previous one in its grace (`also`; "" never matches a token of none).
         identity = event.get("identity")
-        if identity is not None and self.scope["gofly"]["visitor"].identity == identity:
+        kept = (identity, event.get("also") or identity)
+        if identity is not None and self.scope["gofly"]["visitor"].identity in kept:
             return
         await self.send_frame(
             frames.error_frame("unauthenticated", _("Missing, invalid or expired visitor token; log in again."))
@@ -636,9 +641,13 @@ class AgentConsumer(ChatConsumer):
         await self.acted(data, {"agent": payload})
 
     async def conversation_action(self, data: dict[str, Any], action: Callable[..., Any], **kwargs: Any) -> None:
-        conversation = await database_sync_to_async(action)(
-            agent=self.agent, conversation_id=data.get("conversation_id"), **kwargs
-        )
+        def act() -> Any:
+            # The socket's agent outlives changes to their role: each action asks for the permissions again
+            # (two queries); messages, which need none, never do.
+            permissions_forget(self.agent)
+            return action(agent=self.agent, conversation_id=data.get("conversation_id"), **kwargs)
+
+        conversation = await database_sync_to_async(act)()
         await self.acted(
             data, {"conversation": frames.conversation_payload(conversation, conversation.visitor.visitor_id)}
         )
@@ -656,3 +665,10 @@ class AgentConsumer(ChatConsumer):
 
     async def on_conversation_reopen(self, data: dict[str, Any]) -> None:
         await self.conversation_action(data, services.conversation_reopen)
+
+
+def _visitor_welcome(enterprise: Enterprise, info: dict[str, Any]) -> tuple[str, str]:
+    """The visitor's language (the chat link's, sent on the socket's URL, else the browser's, else the
+    platform's default) and the enterprise's first welcome text in it. Sync: it may read the database."""
+    language = reader_language(chosen=info.get("lang"), accept=info.get("accept_language"))
+    return language, hooks.welcome_of(enterprise, language)

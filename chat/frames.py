@@ -303,10 +303,11 @@ def visitor_ready_frame(
     agents_online: int,
     last_message_id: int,
     conversation: dict[str, Any] | None,
+    language: str,
     welcome: str | None = None,
 ) -> dict[str, Any]:
-    """`welcome`: the enterprise's first welcome text (hooks.welcome_of, read in a sync thread); asked of the hook
-    here when not given, which may read the database: never from the event loop."""
+    """`welcome`: the enterprise's first welcome text in the visitor's `language` (hooks.welcome_of, read in a
+    sync thread); asked of the hook here when not given, which may read the database: never from the event loop."""
     enterprise = visitor.enterprise
     return frame(
         "ready",
@@ -317,8 +318,8 @@ def visitor_ready_frame(
                 "avatar": avatar_or(visitor.avatar, ""),
             },
             "agents_online": agents_online,
-            "welcome": hooks.welcome_of(enterprise) if welcome is None else welcome,
-            "offline_text": enterprise.offline_text,
+            "welcome": hooks.welcome_of(enterprise, language) if welcome is None else welcome,
+            "offline_text": enterprise.offline_text_in(language),
             "last_message_id": last_message_id,
             "conversation": conversation,
         },
@@ -394,11 +395,12 @@ def agent_revoked_event(*, suspended: bool = False) -> dict[str, Any]:
     return {"type": "agent.revoked", "suspended": True} if suspended else {"type": "agent.revoked"}
 
 
-def visitor_revoked_event(identity: str | None = None) -> dict[str, Any]:
+def visitor_revoked_event(identity: str | None = None, also: str = "") -> dict[str, Any]:
     """To group_visitors: the enterprise was suspended (no `identity`: every visitor socket closes with
-    4401), or its identity secret changed (the sockets whose token was not issued under the secret with
-    fingerprint `identity` close with 4401; chat.identity.visitor_token_fits)."""
-    return {"type": "visitor.revoked", "identity": identity}
+    4401), or its identity secrets changed (the sockets whose token was issued neither under the secret with
+    fingerprint `identity` nor under the previous one, `also`, still in its grace, close with 4401;
+    chat.identity.visitor_token_fits)."""
+    return {"type": "visitor.revoked", "identity": identity, "also": also}
 
 
 def visitor_blocked_event(start: str | None = None, end: str | None = None) -> dict[str, Any]:

@@ -31,21 +31,28 @@ class VisitorLoggedIn:
     visitor: Visitor
     enterprise: Enterprise
     created: bool
+    language: str  # the page's (settings.LANGUAGES code): which of the welcome texts to give
+
+
+@dataclass(frozen=True)
+class WelcomeAsked:
+    enterprise: Enterprise
+    language: str  # the reader's (settings.LANGUAGES code)
 
 
 visitor_logged_in: Hook[VisitorLoggedIn, dict[str, Any]] = Hook("chat.visitor_logged_in")
 """A visitor logged in (HTTP). A receiver may answer with fields for the `enterprise` part of the login
 answer (docs/protocol.md): replies gives the welcome texts (`welcomes`, and the first as `welcome`)."""
 
-enterprise_welcome: Hook[Enterprise, str] = Hook("chat.enterprise_welcome")
+enterprise_welcome: Hook[WelcomeAsked, str] = Hook("chat.enterprise_welcome")
 """The enterprise's welcome for answers that carry one text (`welcome` of the visitor's `ready` frame and of the
-widget API, for older pages): replies answers with the first of its welcome texts, sanitised HTML ("" for none).
-Called from sync code: a receiver may read the database."""
+widget API, for older pages), in the reader's language: replies answers with the first of its welcome texts
+for that language, sanitised HTML ("" for none). Called from sync code: a receiver may read the database."""
 
 
-def welcome_of(enterprise: Enterprise) -> str:
+def welcome_of(enterprise: Enterprise, language: str) -> str:
     """The first non-empty answer of `enterprise_welcome`; "" without one. Sync: it may read the database."""
-    return next((answer for answer in enterprise_welcome.send(enterprise) if answer), "")
+    return next((answer for answer in enterprise_welcome.send(WelcomeAsked(enterprise, language)) if answer), "")
 
 
 presence_gone: AsyncHook[list[tuple[int, str, int]]] = AsyncHook("chat.presence_gone")

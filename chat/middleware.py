@@ -32,6 +32,10 @@ class GoflyAuthMiddleware(BaseMiddleware):
             ),
             "origin": headers.get("origin"),
             "host": headers.get("host", ""),
+            # What the visitor page reads (its link's `lang`, sent on the socket's URL), else the browser's:
+            # the language of the welcome and offline texts of the `ready` frame.
+            "lang": (query.get("lang") or [""])[0][:20],
+            "accept_language": headers.get("accept-language", "")[:500],
             "visitor": None,
             "agent": None,
             "agent_via": None,

@@ -64,4 +64,7 @@ def system_config() -> SystemConfig:
 def system_config_forget() -> None:
     """The config changed: the next page reads it again (on this process at once, elsewhere within
     _CONFIG_FOR seconds, or at once where the cache is shared)."""
+    from .languages import default_language_forget  # it reads system_config
+
+    default_language_forget()
     cache.delete(_CONFIG_KEY)

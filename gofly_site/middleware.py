@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from csp import middleware as csp
+from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, locale, security
+from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
 
 from core.clientip import current_address, request_client_ip
+from enterprises.languages import default_language, default_language_stale, language_accepted, language_supported
 
 
 class _Inline:
@@ -40,7 +44,25 @@ class SecurityMiddleware(_Inline, security.SecurityMiddleware):
 
 
 class LocaleMiddleware(_Inline, locale.LocaleMiddleware):
-    pass
+    """Django's, with the platform's default language (SystemConfig) for a reader who asks for none of
+    GoFly's languages, neither by cookie nor by browser. On the event loop the default is read through one
+    thread hop when this process's copy is older than its 30 s, never by a query on the loop."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language_supported(cookie) or language_accepted(request.META.get("HTTP_ACCEPT_LANGUAGE")):
+            return
+        language = default_language(fetch=not getattr(request, "_on_loop", False))
+        if language != request.LANGUAGE_CODE:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        if default_language_stale():
+            await sync_to_async(default_language)()
+        request._on_loop = True  # type: ignore[attr-defined]
+        return await super().__acall__(request)
 
 
 class CommonMiddleware(_Inline, common.CommonMiddleware):

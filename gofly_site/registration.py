@@ -27,8 +27,8 @@ from core.ratelimit import rate_limit
 from enterprises.audit import audit_record
 from enterprises.models import AuditAction
 from enterprises.selectors import system_config
-from enterprises.services import enterprise_create
-from replies.services import welcome_text_seed
+
+from .demo import enterprise_with_texts_create
 
 # Registrations one address may attempt per hour (GOFLY_REGISTER_RATE), counted on every process.
 _WINDOW = 3600
@@ -65,11 +65,7 @@ def enterprise_register(*, name: str, username: str, password: str) -> User:
     """A new enterprise with the default settings, a demo welcome text and offline text in both languages,
     and its first enterprise admin (who may then add agents in /manage/); audited."""
     roles_ensure()
-    enterprise = enterprise_create(
-        name=name,
-        offline_text="客服暂时不在线，请留言，我们会尽快回复。 We are away; leave a message and we will reply soon.",
-    )
-    welcome_text_seed(enterprise=enterprise, content="您好，欢迎咨询！有什么可以帮您？ Hello, how can we help you?")
+    enterprise = enterprise_with_texts_create(name=name)
     admin = agent_create(
         enterprise=enterprise, username=username, password=password, nickname=username, role=ROLE_ENTERPRISE_ADMIN
     )

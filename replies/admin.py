@@ -117,12 +117,18 @@ class KeywordRuleManageAdmin(TenantModelAdmin):
 
 class WelcomeTextManageAdmin(TenantModelAdmin):
     permission = MANAGE_SETTINGS
-    list_display = ("__str__", "position")
-    fields = ("content", "position")
+    list_display = ("__str__", "language", "position")
+    list_filter = ("language",)
+    fields = ("content", "language", "position")
     ordering = ("position", "pk")
 
     def create(self, request: HttpRequest, data: dict[str, Any]) -> WelcomeText:
-        return services.welcome_text_create(agent=request.user, content=data["content"], position=data["position"])  # type: ignore[arg-type]
+        return services.welcome_text_create(
+            agent=request.user,  # type: ignore[arg-type]
+            content=data["content"],
+            position=data["position"],
+            language=data["language"],
+        )
 
     def update(self, request: HttpRequest, obj: WelcomeText, data: dict[str, Any]) -> None:
         services.welcome_text_update(
@@ -130,6 +136,7 @@ class WelcomeTextManageAdmin(TenantModelAdmin):
             welcome_id=obj.pk,
             content=data["content"],
             position=data["position"],
+            language=data["language"],
         )
 
     def remove(self, request: HttpRequest, obj: WelcomeText) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RepliesConfig(AppConfig):
     name = "replies"
+    verbose_name = _("Replies")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
@@ -26,13 +28,14 @@ def _login_welcomes(login: Any) -> dict[str, Any]:
     `welcome` for older pages."""
     from .selectors import welcomes_of
 
-    welcomes = welcomes_of(login.enterprise)
+    welcomes = welcomes_of(login.enterprise, login.language)
     return {"welcomes": welcomes, "welcome": welcomes[0] if welcomes else ""}
 
 
-def _first_welcome(enterprise: Any) -> str:
-    """chat.hooks.enterprise_welcome: the first of the enterprise's welcome texts ("" for none)."""
+def _first_welcome(asked: Any) -> str:
+    """chat.hooks.enterprise_welcome: the first of the enterprise's welcome texts in the reader's language
+    ("" for none)."""
     from .selectors import welcomes_of
 
-    welcomes = welcomes_of(enterprise)
+    welcomes = welcomes_of(asked.enterprise, asked.language)
     return welcomes[0] if welcomes else ""

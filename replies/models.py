@@ -89,6 +89,17 @@ class WelcomeText(models.Model):
 
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
     content = models.TextField(_("content"), max_length=WELCOME_MAX)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        default="",
+        choices=[("", _("every language")), *settings.LANGUAGES],
+        help_text=_(
+            "Shown to visitors who read this language; texts for every language are shown when none is "
+            "written for the visitor's."
+        ),
+    )
     position = models.IntegerField(_("position"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

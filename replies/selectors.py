@@ -59,11 +59,11 @@ def _rules_load(enterprise_ids: list[int]) -> dict[int, Rules]:
     return compiled
 
 
-def _welcomes_load(enterprise_ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {ent: [] for ent in enterprise_ids}
+def _welcomes_load(enterprise_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    found: dict[int, list[tuple[str, str]]] = {ent: [] for ent in enterprise_ids}
     rows = WelcomeText.objects.filter(enterprise_id__in=enterprise_ids).order_by("position", "id")
-    for enterprise_id, content in rows.values_list("enterprise_id", "content"):
-        found[enterprise_id].append(content)
+    for enterprise_id, language, content in rows.values_list("enterprise_id", "language", "content"):
+        found[enterprise_id].append((language, content))
     return found
 
 
@@ -71,10 +71,17 @@ keyword_rules = cached(_rules_load)
 _welcomes = cached(_welcomes_load)
 
 
-def welcomes_of(enterprise: Any) -> list[str]:
-    """The enterprise's welcome texts, sanitised HTML in order: the rows the console's welcome screen lists,
-    the only source of what visitors are welcomed with. No query while the cache holds them."""
-    return list(_welcomes.get(enterprise.pk))
+def welcomes_of(enterprise: Any, language: str) -> list[str]:
+    """The enterprise's welcome texts for a reader of `language`, sanitised HTML in order: those written in
+    that language, else those for every language, else (only texts in other languages) all of them, so that
+    nobody is welcomed by nothing. The rows the console's welcome screen lists are the only source of what
+    visitors are welcomed with. No query while the cache holds them."""
+    rows = _welcomes.get(enterprise.pk)
+    return (
+        [content for lang, content in rows if lang == language]
+        or [content for lang, content in rows if not lang]
+        or [content for _lang, content in rows]
+    )
 
 
 def welcome_texts(*, enterprise_id: int) -> list[dict[str, Any]]:
@@ -82,7 +89,7 @@ def welcome_texts(*, enterprise_id: int) -> list[dict[str, Any]]:
 
 
 def welcome_text_payload(row: WelcomeText) -> dict[str, Any]:
-    return {"id": row.pk, "content": row.content, "position": row.position}
+    return {"id": row.pk, "content": row.content, "language": row.language, "position": row.position}
 
 
 def rule_payload(rule: KeywordRule) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -260,12 +261,13 @@ def _welcome_content(value: Any) -> str:
 
 
 @transaction.atomic
-def welcome_text_seed(*, enterprise: Enterprise, content: str) -> WelcomeText:
+def welcome_text_seed(*, enterprise: Enterprise, content: str, language: str = "") -> WelcomeText:
     """A new enterprise's first welcome text, written by the platform (`manage.py install`, tests): sanitised like
     the console's, without an agent's permission."""
     row = WelcomeText.objects.create(
         enterprise=enterprise,
         content=_welcome_content(content),
+        language=_language(language),
         position=WelcomeText.objects.filter(enterprise=enterprise).count(),
     )
     cache.bump(enterprise.pk)
@@ -282,7 +284,17 @@ def _welcome(agent: User, welcome_id: Any) -> WelcomeText:
 
 
 @transaction.atomic
-def welcome_text_create(*, agent: User, content: Any, position: Any = None) -> WelcomeText:
+def _language(value: Any) -> str:
+    """A welcome text's language: "" (every language) or a code of settings.LANGUAGES."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str) and value in dict(settings.LANGUAGES):
+        return value
+    codes = ", ".join(code for code, _name in settings.LANGUAGES)
+    raise ChatError("invalid", _("Language must be empty (every language) or one of: %(codes)s.") % {"codes": codes})
+
+
+def welcome_text_create(*, agent: User, content: Any, position: Any = None, language: Any = "") -> WelcomeText:
     require(agent, MANAGE_SETTINGS)
     ent = _enterprise_id(agent)
     count = WelcomeText.objects.filter(enterprise_id=ent).count()
@@ -291,6 +303,7 @@ def welcome_text_create(*, agent: User, content: Any, position: Any = None) -> W
     row = WelcomeText.objects.create(
         enterprise_id=ent,
         content=_welcome_content(content),
+        language=_language(language),
         position=count if position is None else _int(position, what=_("Position")),
     )
     cache.bump(ent)
@@ -298,10 +311,14 @@ def welcome_text_create(*, agent: User, content: Any, position: Any = None) -> W
 
 
 @transaction.atomic
-def welcome_text_update(*, agent: User, welcome_id: Any, content: Any = None, position: Any = None) -> WelcomeText:
+def welcome_text_update(
+    *, agent: User, welcome_id: Any, content: Any = None, position: Any = None, language: Any = None
+) -> WelcomeText:
     row = _welcome(agent, welcome_id)
     if content is not None:
         row.content = _welcome_content(content)
+    if language is not None:
+        row.language = _language(language)
     if position is not None:
         row.position = _int(position, what=_("Position"))
     row.save()

@@ -76,7 +76,9 @@ def test_a_wrong_captcha_is_refused_a_right_one_registers_and_a_replayed_one_is_
     enterprise = Enterprise.objects.get(name="Initech")
     admin = User.objects.get(username="peter")
     assert admin.enterprise == enterprise and permissions_of(admin) == list(PERMISSIONS)
-    assert WelcomeText.objects.filter(enterprise=enterprise).count() == 1 and enterprise.offline_text
+    welcomes = WelcomeText.objects.filter(enterprise=enterprise).order_by("position")
+    assert [row.language for row in welcomes] == ["zh-hans", "en"]  # each shown to its readers
+    assert enterprise.offline_text and enterprise.offline_text_en
     assert client.get("/manage/deploy/").status_code == 200  # logged in, at the deploy page
     assert AuditEntry.objects.filter(action=AuditAction.REGISTERED, enterprise=enterprise, actor=admin).exists()
 

@@ -6,13 +6,17 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,21 +26,22 @@ from accounts.models import User
 from accounts.selectors import agent_payload
 from chat import access, frames, hooks, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
-from chat.identity import visitor_token_issue
+from chat.identity import visitor_token_identity, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
 from chat.realtime.presence import AGENT, VISITOR, online_now
 from core import health, jsonin
 from core.api.errors import error_body, unavailable_body
+from core.api.schema import AutoSchema, described_by, errors
 from core.api.views import AgentView as BaseAgentView
 from core.clientip import request_client_ip
 from core.errors import ChatError, forbidden_origin
 from core.safety import avatar_or
 from enterprises import origins
 from enterprises import services as enterprise_services
-from enterprises.identity import identity_fingerprint
 from enterprises.models import Enterprise
 
+from . import openapi as shapes
 from .auth import IsVisitor, VisitorTokenAuthentication
 
 
@@ -145,15 +150,17 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
     visitor = login.visitor
     enterprise = login.enterprise
     agent = login.agent
+    language = translation.get_language() or settings.LANGUAGE_CODE  # the page's, by LocaleMiddleware
     about: dict[str, Any] = {
         "id": enterprise.pk,
         "name": enterprise.name,
         # The welcome texts, sanitised HTML in order, and the first of them: from the replies app (its hook answer).
         "welcome": "",
         "welcomes": [],
-        "offline_text": enterprise.offline_text,
+        "offline_text": enterprise.offline_text_in(language),
     }
-    for fields in hooks.visitor_logged_in.send(hooks.VisitorLoggedIn(visitor, enterprise, login.created)):
+    login_said = hooks.VisitorLoggedIn(visitor, enterprise, login.created, language)
+    for fields in hooks.visitor_logged_in.send(login_said):
         about.update(fields)
     return {
         "token": login.token,
@@ -171,6 +178,63 @@ def _error(code: str, message: Any, status_code: int) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status_code)
 
 
+# What the OpenAPI document says of each refusal (docs/protocol.md, 3).
+_SEND_REFUSALS = {
+    400: "`bad_client_id`, `bad_content`, `empty`, `unstorable`",
+    404: "`not_found`: an `attachment` that is not this thread's upload",
+    413: "`too_large`: `content` over the message length",
+    429: "`rate_limited`: resend after the window",
+}
+_UPLOAD_REFUSALS = {
+    400: "`empty`, `no_file` (not exactly one file in `file`), `bad_upload_id`, `bad_image`",
+    413: "`too_large`: over the enterprise's limit or the pixel limit",
+    415: "`bad_type`: markup, a program or a name a browser would run",
+    429: "`rate_limited`: 20 uploads per minute per uploader",
+    503: "`busy` (with Retry-After): too many images being decoded; retry",
+}
+_VISITOR_404 = {404: "`not_found`: no such visitor of the enterprise"}
+_SENT = {
+    201: OpenApiResponse(shapes.MessageSentSerializer, description="Stored now."),
+    200: OpenApiResponse(shapes.MessageSentSerializer, description="This `client_id` was stored before: nothing sent."),
+}
+_UPLOADED = {
+    201: OpenApiResponse(shapes.UploadedSerializer, description="Stored now."),
+    200: OpenApiResponse(shapes.UploadedSerializer, description="This `upload_id` was stored before: the stored one."),
+}
+_UPLOAD_BODY = {"multipart/form-data": shapes.UploadSerializer}
+
+
+# visitor_login is an async Django view (DRF's request handling is sync): this class describes it in the OpenAPI
+# document and is never routed.
+class VisitorLoginDescription(APIView):
+    """Start or resume a visitor (docs/protocol.md, 5.3). The body is JSON, or form data (any body that is not
+    JSON is read as form data); only `ent_id` is required."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="visitor_login",
+        request=VisitorLoginSerializer,
+        responses={
+            200: shapes.VisitorLoggedInSerializer,
+            **errors(
+                {
+                    400: "`invalid`, `bad_extra`",
+                    403: "`blacklisted`, `forbidden_origin`, `identity_required`, `bad_signature`, `signature_expired`",
+                    404: "`not_found`: no such active enterprise, or no such agent",
+                    405: "`method_not_allowed`: anything but POST",
+                    429: "`rate_limited`: logins per client IP",
+                }
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        raise NotImplementedError("never routed: visitor_login answers")
+
+
+@described_by(VisitorLoginDescription)
 @csrf_exempt  # token API: no cookie is read, so there is nothing to forge
 async def visitor_login(request: HttpRequest) -> JsonResponse:
     """POST /api/v1/visitor/login.
@@ -213,6 +277,10 @@ async def visitor_login(request: HttpRequest) -> JsonResponse:
 class VisitorView(APIView):
     authentication_classes = [VisitorTokenAuthentication]
     permission_classes = [IsVisitor]
+    openapi_errors = {
+        403: "`blacklisted`, `forbidden_origin`",
+        404: "`not_found`: the visitor was deleted or its enterprise is suspended",
+    }
 
     def visitor(self, request: Request) -> Visitor:
         claim = request.auth
@@ -233,17 +301,22 @@ class VisitorTokenView(VisitorView):
     """POST /api/v1/visitor/token: a fresh token for the bearer's visitor, so that a page left open for
     longer than a token lives never finds itself logged out (docs/protocol.md section 2)."""
 
+    @extend_schema(request=None, responses=shapes.TokenSerializer)
     def post(self, request: Request) -> Response:
         visitor = self.visitor(request)
         token = visitor_token_issue(
             visitor_pk=visitor.pk,
             enterprise_id=visitor.enterprise_id,
-            identity=identity_fingerprint(visitor.enterprise.identity_secret),
+            # Of the same secret as the bearer's: one of the previous secret still ends with its grace.
+            identity=visitor_token_identity(visitor.enterprise, request.auth.identity),  # type: ignore[union-attr]
         )
         return Response({"token": token})
 
 
 class VisitorMessagesView(VisitorView):
+    @extend_schema(
+        parameters=[PageSerializer], responses={200: shapes.MessagePageSerializer, **errors({400: "`invalid`"})}
+    )
     def get(self, request: Request) -> Response:
         page = _validated(PageSerializer, request.query_params)
         messages, more = selectors.messages_page_for_visitor(
@@ -251,6 +324,10 @@ class VisitorMessagesView(VisitorView):
         )
         return Response({"messages": messages, "more": more})
 
+    @extend_schema(
+        request=SendSerializer,
+        responses={**_SENT, **errors(_SEND_REFUSALS)},
+    )
     def post(self, request: Request) -> Response:
         return _send(self.visitor(request), Message.Sender.VISITOR, request.data)
 
@@ -263,6 +340,13 @@ class LeaveMessageSerializer(serializers.Serializer):
 
 
 class VisitorLeaveMessageView(VisitorView):
+    @extend_schema(
+        request=LeaveMessageSerializer,
+        responses={
+            201: shapes.MessageLeftSerializer,
+            **errors({400: "`bad_contact`, `bad_name`, `empty`", 413: "`too_large`", 429: "`rate_limited`"}),
+        },
+    )
     def post(self, request: Request) -> Response:
         visitor = self.visitor(request)
         body = _validated(LeaveMessageSerializer, request.data)
@@ -290,6 +374,10 @@ def _upload(request: Request, visitor: Visitor, agent: User | None) -> Response:
 class VisitorUploadView(VisitorView):
     parser_classes = [MultiPartParser]
 
+    @extend_schema(
+        request=_UPLOAD_BODY,
+        responses={**_UPLOADED, **errors(_UPLOAD_REFUSALS)},
+    )
     def post(self, request: Request) -> Response:
         return _upload(request, self.visitor(request), None)
 
@@ -309,11 +397,19 @@ class AgentView(BaseAgentView):
 
 
 class AgentMeView(AgentView):
+    @extend_schema(responses=shapes.AgentMeSerializer)
     def get(self, request: Request) -> Response:
         return Response(agent_payload(self.agent(request)))
 
 
 class AgentVisitorsView(AgentView):
+    """The 200 most recently active visitors, or with `online=1` every online one (up to 2000)."""
+
+    @extend_schema(
+        operation_id="agent_visitors_list",
+        parameters=[OpenApiParameter("online", str, enum=["1", "true"], description="Only the online visitors.")],
+        responses=shapes.VisitorListSerializer,
+    )
     def get(self, request: Request) -> Response:
         enterprise_id = self.enterprise_id(request)
         online = online_now(enterprise_id, VISITOR)
@@ -328,6 +424,9 @@ class AgentVisitorsView(AgentView):
 
 
 class AgentVisitorView(AgentView):
+    """GET one visitor's summary and details; PATCH its remark name."""
+
+    @extend_schema(responses={200: shapes.VisitorDetailSerializer, **errors(_VISITOR_404)})
     def get(self, request: Request, visitor_id: str) -> Response:
         visitor = self.visitor(request, visitor_id)
         online = online_now(visitor.enterprise_id, VISITOR)
@@ -341,6 +440,10 @@ class AgentVisitorView(AgentView):
         item["tags"] = workspace.tags_of_visitor(visitor=visitor)
         return Response(item)
 
+    @extend_schema(
+        request=shapes.RemarkSerializer,
+        responses={200: shapes.RemarkSerializer, **errors({400: "`bad_real_name`", **_VISITOR_404})},
+    )
     def patch(self, request: Request, visitor_id: str) -> Response:
         from .workspace import remark_set  # that module builds on this one
 
@@ -348,9 +451,27 @@ class AgentVisitorView(AgentView):
 
 
 class AgentVisitorMessagesView(AgentView):
+    @extend_schema(
+        parameters=[PageSerializer],
+        responses={200: shapes.MessagePageSerializer, **errors({400: "`invalid`", **_VISITOR_404})},
+    )
     def get(self, request: Request, visitor_id: str) -> Response:
         return _page(self.visitor(request, visitor_id), request.query_params)
 
+    @extend_schema(
+        request=SendSerializer,
+        responses={
+            **_SENT,
+            **errors(
+                {
+                    **_SEND_REFUSALS,
+                    400: "`bad_client_id`, `bad_content`, `empty`, `unstorable`, `bad_note`",
+                    404: "`not_found`: no such visitor, or an `attachment` not made into this thread",
+                    409: "`no_conversation`: a note for a visitor who never wrote",
+                }
+            ),
+        },
+    )
     def post(self, request: Request, visitor_id: str) -> Response:
         return _send(self.visitor(request, visitor_id), Message.Sender.AGENT, request.data, agent=self.agent(request))
 
@@ -358,11 +479,19 @@ class AgentVisitorMessagesView(AgentView):
 class AgentVisitorUploadView(AgentView):
     parser_classes = [MultiPartParser]
 
+    @extend_schema(
+        request=_UPLOAD_BODY,
+        responses={
+            **_UPLOADED,
+            **errors({**_UPLOAD_REFUSALS, **_VISITOR_404}),
+        },
+    )
     def post(self, request: Request, visitor_id: str) -> Response:
         return _upload(request, self.visitor(request, visitor_id), self.agent(request))
 
 
 class AgentVisitorReadView(AgentView):
+    @extend_schema(request=ReadSerializer, responses={200: shapes.MarkedSerializer, **errors(_VISITOR_404)})
     def post(self, request: Request, visitor_id: str) -> Response:
         body = _validated(ReadSerializer, request.data)
         changed = services.messages_mark_read(
@@ -372,12 +501,20 @@ class AgentVisitorReadView(AgentView):
 
 
 class AgentVisitorClearView(AgentView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: shapes.ClearedSerializer,
+            **errors({403: "`forbidden`: needs `clear_history`", **_VISITOR_404}),
+        },
+    )
     def post(self, request: Request, visitor_id: str) -> Response:
         services.visitor_history_clear(agent=self.agent(request), visitor_id=visitor_id)
         return Response({"cleared": True})
 
 
 class VisitorReadView(VisitorView):
+    @extend_schema(request=ReadSerializer, responses=shapes.MarkedSerializer)
     def post(self, request: Request) -> Response:
         body = _validated(ReadSerializer, request.data)
         return Response(
@@ -386,6 +523,7 @@ class VisitorReadView(VisitorView):
 
 
 class VisitorConversationView(VisitorView):
+    @extend_schema(responses=shapes.VisitorConversationAnswerSerializer)
     def get(self, request: Request) -> Response:
         visitor = self.visitor(request)
         conversation = services.conversation_of(visitor)
@@ -394,6 +532,7 @@ class VisitorConversationView(VisitorView):
 
 
 class VisitorConversationCloseView(VisitorView):
+    @extend_schema(request=None, responses=shapes.VisitorConversationAnswerSerializer)
     def post(self, request: Request) -> Response:
         closed = services.conversation_close_by_visitor(visitor=self.visitor(request))
         return Response({"conversation": frames.conversation_visitor_payload(closed, None)})
@@ -406,6 +545,11 @@ class ConversationListSerializer(serializers.Serializer):
 
 
 class AgentConversationsView(AgentView):
+    @extend_schema(
+        operation_id="agent_conversations_list",
+        parameters=[ConversationListSerializer],
+        responses={200: shapes.ConversationPageSerializer, **errors({400: "`invalid`"})},
+    )
     def get(self, request: Request) -> Response:
         query = _validated(ConversationListSerializer, request.query_params)
         agent = self.agent(request)
@@ -429,13 +573,21 @@ def _conversation_answer(conversation: Conversation, agent: User) -> dict[str, A
     return item
 
 
+_CONVERSATION_404 = {404: "`not_found`: no such conversation in the enterprise"}
+
+
 class AgentConversationView(AgentView):
+    @extend_schema(responses={200: shapes.ConversationSerializer, **errors(_CONVERSATION_404)})
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = self.conversation(request, conversation_id)
         return Response(_conversation_answer(conversation, self.agent(request)))
 
 
 class AgentConversationMessagesView(AgentView):
+    @extend_schema(
+        parameters=[PageSerializer],
+        responses={200: shapes.MessagePageSerializer, **errors({400: "`invalid`", **_CONVERSATION_404})},
+    )
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = self.conversation(request, conversation_id)
         page = _validated(PageSerializer, request.query_params)
@@ -458,10 +610,34 @@ _ACTIONS: dict[str, Callable[..., Conversation]] = {
 }
 
 
+_ACTION_REFUSALS: dict[str, dict[int, str]] = {
+    "take": {403: "`forbidden`: needs `take`", 409: "`already_taken`, `over_limit`"},
+    "transfer": {
+        403: "`forbidden`: needs `transfer`",
+        404: "`not_found`: no such conversation, or an agent of another enterprise",
+        409: "`agent_offline`, `over_limit`, `same_agent`, `closed`",
+    },
+    "close": {403: "`forbidden`: needs `close`"},
+    "reopen": {403: "`forbidden`: needs `close`", 409: "`not_closed`, `conversation_open`, `over_limit`"},
+}
+
+
+class ConversationActionSchema(AutoSchema):
+    """One view serves the four actions: each route's body and refusals are its action's."""
+
+    def get_request_serializer(self) -> Any:
+        return TransferSerializer if getattr(self.view, "action", "") == "transfer" else None
+
+    def get_response_serializers(self) -> Any:
+        refusals = {**_CONVERSATION_404, **_ACTION_REFUSALS[getattr(self.view, "action", "close")]}
+        return {200: shapes.ConversationSerializer, **errors(refusals)}
+
+
 class AgentConversationActionView(AgentView):
     """POST .../take, .../transfer, .../close, .../reopen."""
 
     action = ""
+    schema = ConversationActionSchema()
 
     def post(self, request: Request, conversation_id: int) -> Response:
         agent = self.agent(request)
@@ -474,6 +650,7 @@ class AgentConversationActionView(AgentView):
 
 
 class AgentsView(AgentView):
+    @extend_schema(responses=shapes.AgentListSerializer)
     def get(self, request: Request) -> Response:
         enterprise_id = self.enterprise_id(request)
         return Response(
@@ -486,6 +663,9 @@ class StatusSerializer(serializers.Serializer):
 
 
 class AgentStatusView(AgentView):
+    @extend_schema(
+        request=StatusSerializer, responses={200: shapes.AgentStatusSerializer, **errors({400: "`bad_status`"})}
+    )
     def post(self, request: Request) -> Response:
         body = _validated(StatusSerializer, request.data)
         return Response(services.agent_status_set(agent=self.agent(request), status=body["status"]))
@@ -495,6 +675,8 @@ class RoutingSettingsSerializer(serializers.Serializer):
     max_conversations_per_agent = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     auto_close_minutes = serializers.IntegerField(min_value=0, max_value=60 * 24 * 30, required=False)
     landing_domain = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    offline_text = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    offline_text_en = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
     def validate_landing_domain(self, value: str) -> str:
         try:
@@ -504,18 +686,26 @@ class RoutingSettingsSerializer(serializers.Serializer):
 
 
 class AgentRoutingSettingsView(AgentView):
-    """GET (any agent) and PATCH (permission manage_settings) the enterprise's settings: routing, and the
-    landing domain of its chat page."""
+    """GET (any agent) and PATCH (permission manage_settings) the enterprise's settings: routing, the offline
+    texts, and the landing domain of its chat page."""
 
     @staticmethod
     def answer(enterprise: Enterprise) -> Response:
         return Response({**services.routing_settings(enterprise), "landing_domain": enterprise.landing_domain})
 
+    @extend_schema(responses=shapes.RoutingSettingsAnswerSerializer)
     def get(self, request: Request) -> Response:
         agent = self.agent(request)
         assert agent.enterprise is not None  # IsAgent
         return self.answer(agent.enterprise)
 
+    @extend_schema(
+        request=RoutingSettingsSerializer,
+        responses={
+            200: shapes.RoutingSettingsAnswerSerializer,
+            **errors({403: "`forbidden`: needs `manage_settings`"}),
+        },
+    )
     def patch(self, request: Request) -> Response:
         body = _validated(RoutingSettingsSerializer, request.data)
         agent = self.agent(request)
@@ -535,6 +725,13 @@ class AgentLimitSerializer(serializers.Serializer):
 class AgentColleagueView(AgentView):
     """PATCH (permission manage_agents) a colleague's own limit of open conversations."""
 
+    @extend_schema(
+        request=AgentLimitSerializer,
+        responses={
+            200: shapes.AgentStatusSerializer,
+            **errors({403: "`forbidden`: needs `manage_agents`", 404: "`not_found`: no such agent"}),
+        },
+    )
     def patch(self, request: Request, agent_id: int) -> Response:
         body = _validated(AgentLimitSerializer, request.data)
         return Response(

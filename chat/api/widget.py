@@ -10,20 +10,29 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import User
 from chat import hooks, services
 from chat.access import address_blocked_error, agent_by_kefu_id
 from core import health
 from core.api.errors import error_body, unavailable_body
+from core.api.schema import described_by, errors
 from core.clientip import request_client_ip
 from core.errors import ChatError, not_found
 from core.ratelimit import rate_limit
 from enterprises import origins
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprise_for_visitor
+
+from .openapi import WidgetStateSerializer
 
 # Short: the answer says who is online now. Varies with Origin, which decides `allowed`.
 CACHE_CONTROL = "public, max-age=10"
@@ -73,6 +82,38 @@ def _lookup(ent_id: str, kefu_id: str, ip: str | None) -> tuple[Enterprise, User
     return enterprise, agent
 
 
+# widget_state is an async Django view: this class describes it in the OpenAPI document and is never routed.
+class WidgetDescription(APIView):
+    """What the floating widget's launcher shows before its chat exists (docs/protocol.md, 5.15); any origin
+    may ask (`Access-Control-Allow-Origin: *`), without credentials."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="widget_state",
+        parameters=[
+            OpenApiParameter("ent_id", str, description="The enterprise id (digits); or `kefu_id` alone."),
+            OpenApiParameter("kefu_id", str, description="An agent's username: their name, avatar and presence."),
+        ],
+        responses={
+            200: WidgetStateSerializer,
+            **errors(
+                {
+                    400: "`invalid`: neither `ent_id` nor `kefu_id`, or a malformed one",
+                    403: "`blacklisted`: the client's address is on the enterprise's blacklist",
+                    404: "`not_found`: no such active enterprise or agent",
+                    405: "`method_not_allowed`",
+                    429: "`rate_limited`: per client IP",
+                }
+            ),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        raise NotImplementedError("never routed: widget_state answers")
+
+
+@described_by(WidgetDescription)
 async def widget_state(request: HttpRequest) -> HttpResponse:
     """GET /api/v1/widget?ent_id=&kefu_id= (docs/protocol.md 5.14)."""
     if request.method == "OPTIONS":
@@ -106,7 +147,8 @@ async def widget_state(request: HttpRequest) -> HttpResponse:
         body: dict[str, Any] = {"allowed": False, "origin": origins.origin_normalize(origin) or origin}
     else:
         online = await services.agents_serving(enterprise.pk)  # an away agent is no one to wait for
-        welcome = await database_sync_to_async(hooks.welcome_of, thread_sensitive=False)(enterprise)
+        language = translation.get_language() or settings.LANGUAGE_CODE  # GOFLY_LANG, else the browser's
+        welcome = await database_sync_to_async(hooks.welcome_of, thread_sensitive=False)(enterprise, language)
         body = {
             "allowed": True,
             "enterprise": {"id": enterprise.pk, "name": enterprise.name},
@@ -120,7 +162,7 @@ async def widget_state(request: HttpRequest) -> HttpResponse:
             if agent is not None
             else None,
             "welcome": plain_text(welcome),
-            "offline_text": plain_text(enterprise.offline_text),
+            "offline_text": plain_text(enterprise.offline_text_in(language)),
         }
     response = _cors(JsonResponse(body))
     response["Cache-Control"] = CACHE_CONTROL

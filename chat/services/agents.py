@@ -121,18 +121,37 @@ def _bounded(value: object, name: str, maximum: int, *, allow_none: bool = False
     return value
 
 
+OFFLINE_TEXT_MAX = 1000
+
+
 def routing_settings(enterprise: Enterprise) -> dict[str, Any]:
     return {
         "max_conversations_per_agent": enterprise.max_conversations_per_agent,
         "auto_close_minutes": enterprise.auto_close_minutes,
+        "offline_text": enterprise.offline_text,
+        "offline_text_en": enterprise.offline_text_en,
     }
 
 
+def _offline_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or len(value) > OFFLINE_TEXT_MAX:
+        raise ChatError(
+            "invalid",
+            _("%(name)s must be a text of at most %(max)d characters.") % {"name": name, "max": OFFLINE_TEXT_MAX},
+        )
+    return value.strip()
+
+
 def routing_settings_update(
-    *, agent: User, max_conversations_per_agent: object = None, auto_close_minutes: object = None
+    *,
+    agent: User,
+    max_conversations_per_agent: object = None,
+    auto_close_minutes: object = None,
+    offline_text: object = None,
+    offline_text_en: object = None,
 ) -> dict[str, Any]:
-    """An enterprise admin sets the agents' default limit and the inactivity time; a raised limit is
-    offered the queue at once."""
+    """An enterprise admin sets the agents' default limit, the inactivity time and what visitors read while
+    nobody serves (in Chinese and English); a raised limit is offered the queue at once."""
     permissions.require(agent, permissions.MANAGE_SETTINGS)
     with transaction.atomic():
         enterprise = Enterprise.objects.select_for_update().get(pk=agent.enterprise_id or 0)
@@ -142,7 +161,11 @@ def routing_settings_update(
             )
         if auto_close_minutes is not None:
             enterprise.auto_close_minutes = _bounded(auto_close_minutes, "auto_close_minutes", _AUTO_CLOSE_MAX) or 0
-        enterprise.save(update_fields=["max_conversations_per_agent", "auto_close_minutes"])
+        if offline_text is not None:
+            enterprise.offline_text = _offline_text(offline_text, "offline_text")
+        if offline_text_en is not None:
+            enterprise.offline_text_en = _offline_text(offline_text_en, "offline_text_en")
+        enterprise.save(update_fields=list(routing_settings(enterprise)))
         audit_record(
             action=AuditAction.SETTINGS_CHANGED,
             actor=agent,

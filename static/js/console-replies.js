@@ -575,6 +575,9 @@
     refresh();
   }
 
+  // A welcome text's language: every language, or one the visitor page speaks (settings.LANGUAGES).
+  var LANGUAGES = [["", t("Every language")], ["zh-hans", "简体中文"], ["en", "English"]];
+
   function screenWelcomes() {
     var rows = [];
     function refresh() {
@@ -587,6 +590,7 @@
     function welcomeForm(row) {
       openForm(row ? t("Edit") : t("Welcome text"), [
         { name: "content", label: t("Welcome text"), type: "rich", value: row ? row.content : "" },
+        { name: "language", label: t("Language"), type: "select", value: row ? row.language : "", options: LANGUAGES },
         { name: "position", label: t("Position"), type: "number", value: row ? row.position : rows.length },
       ], function (values) {
         var p = row ? G.api("PATCH", "/api/v1/agent/welcome-texts/" + row.id, values) : G.api("POST", "/api/v1/agent/welcome-texts", values);
@@ -600,15 +604,16 @@
       body.textContent = "";
       if (!rows.length) return body.appendChild(el("p", { className: "muted", text: t("No welcome texts yet.") }));
       body.appendChild(
-        table([t("Welcome text"), t("Position"), ""], rows.map(function (r) {
-          return [el("div", { className: "bubble--rich" }, [G.richNodes(r.content)]), String(r.position), actions(
+        table([t("Welcome text"), t("Language"), t("Position"), ""], rows.map(function (r) {
+          var language = LANGUAGES.filter(function (o) { return o[0] === (r.language || ""); })[0];
+          return [el("div", { className: "bubble--rich" }, [G.richNodes(r.content)]), language ? language[1] : r.language, String(r.position), actions(
             actionButton(t("Edit"), function () { welcomeForm(r); }),
             actionButton(t("Delete"), function () { remove("/api/v1/agent/welcome-texts/" + r.id, refresh); }, true)
           )];
         }))
       );
     }
-    help.textContent = t("Shown in order when a conversation opens; bold, italic, links and lists are kept, anything else is removed.");
+    help.textContent = t("Shown in order when a conversation opens, in the visitor's language (texts for every language when none is written in it); bold, italic, links and lists are kept, anything else is removed.");
     toolbar.appendChild(el("button", { className: "btn btn--primary btn--sm", text: t("Add"), attrs: { type: "button", id: "welcome-add" }, on: { click: function () { welcomeForm(null); } } }));
     refresh();
   }

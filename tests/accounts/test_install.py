@@ -11,6 +11,7 @@ from accounts.models import RoleGroup, User
 from accounts.permissions import PERMISSIONS, permissions_of
 from chat.models import Visitor
 from enterprises.models import Enterprise
+from replies.models import WelcomeText
 from tests.conftest import login_visitor
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,13 @@ def test_install_creates_roles_a_superadmin_and_a_demo_enterprise_with_an_agent_
     assert boss.check_password("demo-boss-pass") and boss.enterprise == enterprise
     assert permissions_of(boss) == list(PERMISSIONS)
     assert "boss / demo-boss-pass   (/login, /manage/)" in output
+    # Its welcome and offline texts in each language, not one bilingual string for both.
+    welcomes = dict(WelcomeText.objects.filter(enterprise=enterprise).values_list("language", "content"))
+    assert welcomes == {"zh-hans": "您好，欢迎咨询！有什么可以帮您？", "en": "Hello, how can we help you?"}
+    assert (enterprise.offline_text_in("en"), enterprise.offline_text_in("zh-hans")) == (
+        "We are away; leave a message and we will reply soon.",
+        "客服暂时不在线，请留言，我们会尽快回复。",
+    )
     assert (settings.VAR_DIR / "credentials.txt").stat().st_mode & 0o077 == 0
 
 

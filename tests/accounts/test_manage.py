@@ -457,13 +457,24 @@ def test_the_areas_replies_tags_blocks_and_settings_go_through_the_services_and_
 
     answer = client.post(
         f"/manage/enterprises/enterprise/{enterprise.pk}/change/",
-        {"max_conversations_per_agent": "3", "auto_close_minutes": "45"},
+        {
+            "max_conversations_per_agent": "3",
+            "auto_close_minutes": "45",
+            "offline_text": "暂时不在",
+            "offline_text_en": " Away for now ",
+        },
     )
     assert answer.status_code == 302
     enterprise.refresh_from_db()
     assert (enterprise.max_conversations_per_agent, enterprise.auto_close_minutes) == (3, 45)
+    assert (enterprise.offline_text, enterprise.offline_text_en) == ("暂时不在", "Away for now")
     [settings_entry] = audited(AuditAction.SETTINGS_CHANGED)
-    assert settings_entry.details == {"max_conversations_per_agent": 3, "auto_close_minutes": 45}
+    assert settings_entry.details == {
+        "max_conversations_per_agent": 3,
+        "auto_close_minutes": 45,
+        "offline_text": "暂时不在",
+        "offline_text_en": "Away for now",
+    }
 
 
 def test_the_console_offers_the_area_to_admins_only(enterprise, agent, boss):

@@ -187,6 +187,8 @@ def test_an_enterprise_admin_sets_the_limits_and_a_raised_limit_takes_from_the_q
     assert alice.get("/api/v1/agent/settings").json() == {
         "max_conversations_per_agent": 1,
         "auto_close_minutes": 30,
+        "offline_text": enterprise.offline_text,
+        "offline_text_en": "",
         "landing_domain": "",
     }
     refused = alice.patch("/api/v1/agent/settings", {"max_conversations_per_agent": 5}, format="json")
@@ -194,7 +196,13 @@ def test_an_enterprise_admin_sets_the_limits_and_a_raised_limit_takes_from_the_q
     changed = boss.patch(
         "/api/v1/agent/settings", {"max_conversations_per_agent": 2, "auto_close_minutes": 0}, format="json"
     )
-    assert changed.json() == {"max_conversations_per_agent": 2, "auto_close_minutes": 0, "landing_domain": ""}
+    assert changed.json() == {
+        "max_conversations_per_agent": 2,
+        "auto_close_minutes": 0,
+        "offline_text": "We are away.",
+        "offline_text_en": "",
+        "landing_domain": "",
+    }
     assert Conversation.objects.filter(status="waiting").count() == 1  # Alice got one more at once
     assert alice.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": 9}, format="json").status_code == 403
     own = boss.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": 3}, format="json")
@@ -202,8 +210,19 @@ def test_an_enterprise_admin_sets_the_limits_and_a_raised_limit_takes_from_the_q
     assert Conversation.objects.filter(status="waiting").count() == 0
     back = boss.patch(f"/api/v1/agent/agents/{agent.pk}", {"max_conversations": None}, format="json")
     assert back.json()["limit"] == 2
-    for body in ({"max_conversations_per_agent": -1}, {"auto_close_minutes": "soon"}, {"auto_close_minutes": 10**9}):
+    for body in (
+        {"max_conversations_per_agent": -1},
+        {"auto_close_minutes": "soon"},
+        {"auto_close_minutes": 10**9},
+        {"offline_text": "x" * 1001},
+        {"offline_text_en": ["away"]},
+    ):
         assert boss.patch("/api/v1/agent/settings", body, format="json").status_code == 400
+    texts = {"offline_text": " 我们不在线 ", "offline_text_en": "Away; leave a message."}
+    assert alice.patch("/api/v1/agent/settings", texts, format="json").status_code == 403
+    assert boss.patch("/api/v1/agent/settings", texts, format="json").json()["offline_text"] == "我们不在线"
+    enterprise.refresh_from_db()
+    assert (enterprise.offline_text, enterprise.offline_text_en) == ("我们不在线", "Away; leave a message.")
 
 
 def test_an_admin_cannot_set_another_enterprises_agent(enterprise, agent, other_agent):

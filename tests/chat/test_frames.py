@@ -177,7 +177,9 @@ def test_agent_status_and_the_other_server_frames_have_their_documented_shape(en
 
 def test_ready_frames_have_their_documented_keys(enterprise, agent):
     visitor = login_visitor(enterprise, agent).visitor
-    ready = frames.visitor_ready_frame(visitor, agents_online=1, last_message_id=0, conversation=None)
+    ready = frames.visitor_ready_frame(
+        visitor, agents_online=1, last_message_id=0, conversation=None, language="zh-hans"
+    )
     assert ready["type"] == "ready"
     assert set(ready["data"]) == {
         "visitor",

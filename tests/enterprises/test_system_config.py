@@ -27,6 +27,7 @@ def test_a_superadmin_sets_the_title_keywords_description_and_copyright_every_pa
             "keywords": "客服, live chat",
             "description": "Talk to us",
             "copyright": "© 2026 Acme",
+            "default_language": "en",
             "registration_open": "on",
         },
     )
@@ -38,7 +39,9 @@ def test_a_superadmin_sets_the_title_keywords_description_and_copyright_every_pa
     )
     assert admin.get("/admin/enterprises/systemconfig/add/").status_code == 403  # one row only
     assert admin.post(f"/admin/enterprises/systemconfig/{config.pk}/delete/", {"post": "yes"}).status_code == 403
-    page = Client().get("/login").content.decode()
+    login = Client().get("/login")
+    assert login["Content-Language"] == "en"  # the default language, for a browser that names none of ours
+    page = login.content.decode()
     assert "· Acme Help &lt;b&gt;</title>" in page  # escaped
     assert '<meta name="keywords" content="客服, live chat">' in page
     assert '<meta name="description" content="Talk to us">' in page

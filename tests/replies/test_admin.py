@@ -27,7 +27,7 @@ def test_a_welcome_text_saved_in_the_admin_is_sanitised_and_reaches_visitors(
     roles_ensure()
     superadmin_create(username="root", password=AGENT_PASSWORD)
     client.login(username="root", password=AGENT_PASSWORD)
-    assert welcomes_of(enterprise) == ["Welcome to Acme!"]
+    assert welcomes_of(enterprise, "zh-hans") == ["Welcome to Acme!"]
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/admin/replies/welcometext/add/",
@@ -36,7 +36,7 @@ def test_a_welcome_text_saved_in_the_admin_is_sanitised_and_reaches_visitors(
     assert response.status_code == 302
     last = WelcomeText.objects.filter(enterprise=enterprise).last()
     assert last is not None and last.content == "<b>Hi</b>"
-    assert welcomes_of(enterprise) == ["Welcome to Acme!", "<b>Hi</b>"]
+    assert welcomes_of(enterprise, "zh-hans") == ["Welcome to Acme!", "<b>Hi</b>"]
 
 
 def test_a_rule_saved_in_the_admin_takes_effect(client, enterprise, django_capture_on_commit_callbacks):

@@ -184,7 +184,7 @@ def test_without_welcome_texts_visitors_are_welcomed_with_none(enterprise, admin
     login = login_visitor(Enterprise.objects.get(pk=enterprise.pk))
     from replies.selectors import welcomes_of
 
-    assert welcomes_of(login.enterprise) == []
+    assert welcomes_of(login.enterprise, "zh-hans") == []
 
 
 def test_keyword_rules_are_listed_edited_and_deleted_by_an_admin(enterprise, admin):

@@ -32,7 +32,9 @@ def visitor_sees(enterprise: Any) -> dict[str, Any]:
     """Every answer that welcomes a visitor: the login's texts and its `welcome`, `ready`'s and the widget's."""
     answer = APIClient().post("/api/v1/visitor/login", {"ent_id": str(enterprise.pk)}, format="json").json()
     visitor = login_visitor(enterprise).visitor
-    ready = frames.visitor_ready_frame(visitor, agents_online=0, last_message_id=0, conversation=None)
+    ready = frames.visitor_ready_frame(
+        visitor, agents_online=0, last_message_id=0, conversation=None, language="zh-hans"
+    )
     widget = APIClient().get(f"/api/v1/widget?ent_id={enterprise.pk}").json()
     return {
         "welcomes": answer["enterprise"]["welcomes"],

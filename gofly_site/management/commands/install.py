@@ -17,9 +17,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.permissions import ROLE_ENTERPRISE_ADMIN
 from accounts.services import agent_create, roles_ensure, superadmin_create
-from enterprises.services import enterprise_create
+from gofly_site.demo import enterprise_with_texts_create
 from gofly_site.staticfiles import collect_if_stale
-from replies.services import welcome_text_seed
 
 
 class Command(BaseCommand):
@@ -57,15 +56,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             roles_ensure()
             superadmin_create(username="admin", password=admin_password)
-            enterprise = enterprise_create(
-                name="GoFly Demo",
-                offline_text=(
-                    "客服暂时不在线，请留言，我们会尽快回复。 We are away; leave a message and we will reply soon."
-                ),
-            )
-            welcome_text_seed(
-                enterprise=enterprise, content="您好，欢迎咨询！有什么可以帮您？ Hello, how can we help you?"
-            )
+            enterprise = enterprise_with_texts_create(name="GoFly Demo")
             agent = agent_create(
                 enterprise=enterprise, username=options["agent"], password=agent_password, nickname="小飞 Fly"
             )

@@ -93,6 +93,8 @@
     settingsLimit: $("settings-limit"),
     settingsAutoClose: $("settings-autoclose"),
     settingsLanding: $("settings-landing"),
+    settingsOffline: $("settings-offline"),
+    settingsOfflineEn: $("settings-offline-en"),
     settingsError: $("settings-error"),
     settingsSubmit: $("settings-submit"),
     settingsCancel: $("settings-cancel"),

@@ -26,14 +26,20 @@
     dom.settingsError.hidden = false;
   }
 
+  function settingsInputs(disabled) {
+    [dom.settingsLimit, dom.settingsAutoClose, dom.settingsLanding, dom.settingsOffline, dom.settingsOfflineEn].forEach(function (input) {
+      input.disabled = disabled;
+    });
+  }
+
   function openSettings() {
     C.setPanel(false);
     dom.settingsError.hidden = true;
     dom.settingsSubmit.disabled = true;
     dom.settingsLimit.value = "";
     dom.settingsAutoClose.value = "";
-    dom.settingsLanding.value = "";
-    dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = dom.settingsLanding.disabled = true;
+    dom.settingsLanding.value = dom.settingsOffline.value = dom.settingsOfflineEn.value = "";
+    settingsInputs(true);
     dom.settings.showModal();
     G.api("GET", "/api/v1/agent/settings").then(function (res) {
       if (!dom.settings.open) return;
@@ -44,7 +50,9 @@
       dom.settingsLimit.value = res.data.max_conversations_per_agent;
       dom.settingsAutoClose.value = res.data.auto_close_minutes;
       dom.settingsLanding.value = res.data.landing_domain || "";
-      dom.settingsLimit.disabled = dom.settingsAutoClose.disabled = dom.settingsLanding.disabled = false;
+      dom.settingsOffline.value = res.data.offline_text || "";
+      dom.settingsOfflineEn.value = res.data.offline_text_en || "";
+      settingsInputs(false);
       dom.settingsSubmit.disabled = false;
       dom.settingsLimit.focus();
     });
@@ -71,7 +79,13 @@
     }
     dom.settingsSubmit.disabled = true;
     dom.settingsError.hidden = true;
-    var body = { max_conversations_per_agent: limit, auto_close_minutes: minutes, landing_domain: dom.settingsLanding.value.trim() };
+    var body = {
+      max_conversations_per_agent: limit,
+      auto_close_minutes: minutes,
+      landing_domain: dom.settingsLanding.value.trim(),
+      offline_text: dom.settingsOffline.value.trim(),
+      offline_text_en: dom.settingsOfflineEn.value.trim(),
+    };
     G.api("PATCH", "/api/v1/agent/settings", body).then(function (res) {
       dom.settingsSubmit.disabled = false;
       if (res.ok) {
@@ -89,6 +103,8 @@
           max_conversations_per_agent: t("Default limit"),
           auto_close_minutes: t("Inactivity time"),
           landing_domain: t("Landing domain"),
+          offline_text: t("Offline text"),
+          offline_text_en: t("Offline text (English)"),
         })
       );
       if (res.data && res.data.error && res.data.error.message && res.data.error.message.landing_domain) dom.settingsLanding.focus();

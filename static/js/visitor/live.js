@@ -134,7 +134,8 @@
 
   V.socket = new G.Socket({
     url: function () {
-      return G.wsURL(state.wsPath || "/ws/visitor", "token=" + encodeURIComponent(state.token));
+      // The page's language: the `ready` frame's welcome and offline texts are said in it.
+      return G.wsURL(state.wsPath || "/ws/visitor", "token=" + encodeURIComponent(state.token) + (cfg.lang ? "&lang=" + encodeURIComponent(cfg.lang) : ""));
     },
     onFrame: function (type, data) {
       if (handlers[type]) handlers[type](data);
