@@ -47,14 +47,19 @@ class AgentUserManager(UserManager["User"]):
 class RoleGroup(models.Model):
     """Makes a Django group a role: a stable slug, and the enterprise of a custom role (accounts/permissions.py)."""
 
-    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="role")
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="role", verbose_name=_("group"))
     slug = models.SlugField(_("slug"), unique=True)
     # What an enterprise's admins call a custom role (its group's name carries the enterprise's id, to stay
     # unique across the platform); empty for the default roles, shown by their group's name.
     label = models.CharField(_("name"), max_length=100, blank=True, default="")
     # Empty for the default roles every enterprise shares.
     enterprise = models.ForeignKey(
-        "enterprises.Enterprise", null=True, blank=True, on_delete=models.CASCADE, related_name="roles"
+        "enterprises.Enterprise",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="roles",
+        verbose_name=_("enterprise"),
     )
 
     class Meta:
@@ -77,7 +82,12 @@ class User(AbstractUser):
     """A platform user: a superadmin (no enterprise) or an agent / admin of one enterprise."""
 
     enterprise = models.ForeignKey(
-        "enterprises.Enterprise", null=True, blank=True, on_delete=models.CASCADE, related_name="agents"
+        "enterprises.Enterprise",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="agents",
+        verbose_name=_("enterprise"),
     )
     nickname = models.CharField(_("nickname"), max_length=50, blank=True, default="")
     avatar = models.CharField(
@@ -85,7 +95,7 @@ class User(AbstractUser):
     )
     # Bumped whenever the password or is_active changes (accounts/signals.py). JWTs carry the value they
     # were issued with and stop working once it moved on, deactivate-then-reactivate included.
-    credentials_version = models.PositiveIntegerField(default=0, editable=False)
+    credentials_version = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("credentials version"))
     status = models.CharField(_("status"), max_length=10, choices=AgentStatus.choices, default=AgentStatus.ONLINE)
     max_conversations = models.PositiveSmallIntegerField(
         _("concurrent conversations"),
@@ -95,7 +105,7 @@ class User(AbstractUser):
     )
     # When routing last gave this agent a conversation: ties between equally loaded agents go to the one
     # who waited longest.
-    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last assigned at"))
     # The console's language, the agent's choice (accounts.views.profile); empty: as the browser asks.
     language = models.CharField(
         _("language"),
@@ -150,9 +160,9 @@ class User(AbstractUser):
 class LoginNetwork(models.Model):
     """A network an account has logged in from (accounts.lockout): logins from it skip the account's delay."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_networks")
-    network = models.CharField(max_length=43)
-    last_login_at = models.DateTimeField()
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_networks", verbose_name=_("user"))
+    network = models.CharField(max_length=43, verbose_name=_("network"))
+    last_login_at = models.DateTimeField(verbose_name=_("last login at"))
 
     class Meta:
         verbose_name = _("login network")

@@ -7,6 +7,7 @@ from django.apps import AppConfig
 from django.core.signals import request_finished
 from django.db import connections
 from django.db.models.signals import post_delete
+from django.utils.translation import gettext_lazy as _
 
 
 def close_request_thread_connections(**kwargs: Any) -> None:
@@ -26,6 +27,7 @@ def close_request_thread_connections(**kwargs: Any) -> None:
 
 class ChatConfig(AppConfig):
     name = "chat"
+    verbose_name = _("Chat")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

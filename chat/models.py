@@ -26,7 +26,9 @@ class ExactCharField(models.CharField):  # type: ignore[type-arg]
 
 
 class Visitor(models.Model):
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="visitors")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="visitors", verbose_name=_("enterprise")
+    )
     # The public id (a UUID we issue, or the operator's own id); the primary key never leaves the server.
     # Compared exactly: a signed `CaseUser` is not the visitor `caseuser`.
     visitor_id = ExactCharField(_("visitor id"), max_length=64)
@@ -45,6 +47,7 @@ class Visitor(models.Model):
         related_name="visitors",
         # Who serves the visitor is the open conversation's assignee; this is only a routing preference.
         help_text=_("The agent the visitor asked for (kefu_id): preferred when a conversation opens."),
+        verbose_name=_("agent"),
     )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     # Where and what from, worked out at login (core.clientinfo): `city` is the location as shown
@@ -102,10 +105,20 @@ class Conversation(models.Model):
         VISITOR = "visitor", _("visitor")
         SYSTEM = "system", _("system (inactivity)")
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="conversations", verbose_name=_("visitor")
+    )
     open_visitor = models.OneToOneField(
-        Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="open_conversation", editable=False
+        Visitor,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="open_conversation",
+        editable=False,
+        verbose_name=_("open visitor"),
     )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.WEB)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.WAITING)
@@ -126,7 +139,12 @@ class Conversation(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     closed_by = models.CharField(_("closed by"), max_length=10, choices=ClosedBy.choices, blank=True, default="")
     closed_by_agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("closed by agent"),
     )
     # For the assignee only, from the colleague who transferred it; never sent to the visitor.
     transfer_note = models.CharField(_("transfer note"), max_length=500, blank=True, default="")
@@ -203,11 +221,20 @@ class Message(models.Model):
         IMAGE = "image", _("image")
         FILE = "file", _("file")
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="messages")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="messages", verbose_name=_("visitor"))
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", verbose_name=_("conversation")
+    )
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("agent"),
     )
     sender = models.CharField(_("sender"), max_length=10, choices=Sender.choices)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.TEXT)
@@ -251,23 +278,32 @@ class Attachment(models.Model):
         IMAGE = "image", _("image")
         FILE = "file", _("file")
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="attachments")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("visitor")
+    )
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("agent"),
     )
     # Who uploaded it: "v" (the visitor) or "a<agent pk>"; with upload_id, what makes a retry idempotent.
-    uploader = models.CharField(max_length=24)
+    uploader = models.CharField(max_length=24, verbose_name=_("uploaded by"))
     upload_id = models.CharField(_("upload id"), max_length=64)
-    key = models.CharField(max_length=32, unique=True)
+    key = models.CharField(max_length=32, unique=True, verbose_name=_("storage key"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=200)
     content_type = models.CharField(_("content type"), max_length=100)
     size = models.PositiveBigIntegerField(_("size"))
     file = models.FileField(_("file"), upload_to=_attachment_path, max_length=255)
     thumbnail = models.FileField(_("thumbnail"), upload_to=_attachment_path, max_length=255, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
 
     class Meta:
@@ -285,8 +321,10 @@ class VisitorPage(models.Model):
     """A page of the operator's site the visitor opened while the widget ran (the page trail); the newest
     50 per visitor are kept (chat.pages)."""
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="pages")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="pages", verbose_name=_("visitor"))
     url = models.CharField(_("URL"), max_length=1000)
     title = models.CharField(_("title"), max_length=200, blank=True, default="")
     created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
@@ -307,7 +345,9 @@ class VisitorBlock(Block):
     the check costs no query of its own; addresses are `enterprises.IPBlacklist`.
     """
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
     visitor = models.OneToOneField(Visitor, on_delete=models.CASCADE, related_name="block", verbose_name=_("visitor"))
 
     class Meta:
@@ -325,7 +365,9 @@ class Tag(models.Model):
 
     COLOURS = ("grey", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
     name = models.CharField(_("name"), max_length=30)
     colour = models.CharField(_("colour"), max_length=10, default="blue")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -342,9 +384,13 @@ class Tag(models.Model):
 class VisitorTag(models.Model):
     """A tag on a visitor; both of one enterprise."""
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="visitor_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="visitor_tags")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="visitor_tags", verbose_name=_("visitor")
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="visitor_tags", verbose_name=_("tag"))
     created_at = models.DateTimeField(_("tagged at"), auto_now_add=True)
 
     class Meta:

@@ -282,7 +282,9 @@ class IPBlacklist(Block):
     ever). Blocks of one visitor by id are `chat.VisitorBlock`; chat.blacklist checks and lists both.
     """
 
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="ip_blacklist")
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="ip_blacklist", verbose_name=_("enterprise")
+    )
     network = models.CharField(
         _("IP address or network"),
         max_length=43,
@@ -290,8 +292,8 @@ class IPBlacklist(Block):
         help_text=_("An address (203.0.113.7, 2001:db8::1) or a network in CIDR form (203.0.113.0/24)."),
     )
     # ip_key of the first and last address; derived from `network` on every save.
-    start = models.CharField(max_length=32, editable=False)
-    end = models.CharField(max_length=32, editable=False)
+    start = models.CharField(max_length=32, editable=False, verbose_name=_("first address"))
+    end = models.CharField(max_length=32, editable=False, verbose_name=_("last address"))
 
     class Meta:
         verbose_name = _("blacklisted IP")

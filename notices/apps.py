@@ -1,10 +1,12 @@
 """Application config for notices: e-mail alerts to away agents and the platform's announcements to agents."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class NoticesConfig(AppConfig):
     name = "notices"
+    verbose_name = _("Notices")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -20,16 +20,22 @@ class AgentAlerts(models.Model):
     """
 
     agent = models.OneToOneField(
-        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="alerts"
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        verbose_name=_("agent"),
     )
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
     email_enabled = models.BooleanField(_("e-mail alerts"), default=False)
     language = models.CharField(_("language"), max_length=10, blank=True, default="")
-    alerted_up_to = models.BigIntegerField(default=0, editable=False)
+    alerted_up_to = models.BigIntegerField(default=0, editable=False, verbose_name=_("alerted up to message"))
     last_sent_at = models.DateTimeField(_("last alert sent"), null=True, blank=True, editable=False)
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
-    failures = models.PositiveIntegerField(default=0, editable=False)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("lease until"))
+    failures = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("failures"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("next attempt at"))
     last_error = models.CharField(_("last error"), max_length=300, blank=True, default="", editable=False)
 
     class Meta:
@@ -57,7 +63,13 @@ class Announcement(models.Model):
     published_at = models.DateTimeField(_("published at"), default=timezone.now, editable=False, db_index=True)
     expires_at = models.DateTimeField(_("shown until"), null=True, blank=True, help_text=_("Empty: until deleted."))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("created by"),
     )
 
     class Meta:
@@ -72,9 +84,13 @@ class Announcement(models.Model):
 class AnnouncementRead(models.Model):
     """An agent has seen an announcement (its unread mark goes)."""
 
-    announcement = models.ForeignKey(Announcement, on_delete=models.CASCADE, related_name="reads")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    read_at = models.DateTimeField(default=timezone.now)
+    announcement = models.ForeignKey(
+        Announcement, on_delete=models.CASCADE, related_name="reads", verbose_name=_("announcement")
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("agent")
+    )
+    read_at = models.DateTimeField(default=timezone.now, verbose_name=_("read at"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["announcement", "agent"], name="uniq_announcement_read")]

@@ -15,9 +15,16 @@ WELCOME_MAX = 5000
 class CannedGroup(models.Model):
     """A folder of canned replies: the enterprise's (owner empty, managed by its admins) or one agent's."""
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("owner"),
     )
     name = models.CharField(_("name"), max_length=TITLE_MAX)
     position = models.IntegerField(_("position"), default=0)
@@ -37,11 +44,20 @@ class CannedReply(models.Model):
     """A text an agent inserts from the composer; {visitor_name}, {agent_name}, {enterprise_name} are
     filled when it is inserted. Its scope (owner) is its group's."""
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
     )
-    group = models.ForeignKey(CannedGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    group = models.ForeignKey(
+        CannedGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="replies", verbose_name=_("group")
+    )
     title = models.CharField(_("title"), max_length=TITLE_MAX)
     content = models.TextField(_("content"), max_length=TEXT_MAX)
     position = models.IntegerField(_("position"), default=0)
@@ -65,7 +81,9 @@ class KeywordRule(models.Model):
         EXACT = "exact", _("exact")
         CONTAINS = "contains", _("contains")
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
     keyword = models.CharField(_("keyword"), max_length=KEYWORD_MAX)
     match = models.CharField(_("match"), max_length=10, choices=Match.choices, default=Match.CONTAINS)
     reply = models.TextField(_("reply"), max_length=TEXT_MAX)
@@ -87,7 +105,9 @@ class WelcomeText(models.Model):
     a conversation opens: the only source of the welcome (the first is the `welcome` of answers that carry one
     text, for older clients)."""
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
     content = models.TextField(_("content"), max_length=WELCOME_MAX)
     language = models.CharField(
         _("language"),

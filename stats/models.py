@@ -11,11 +11,15 @@ class MessageDay(models.Model):
     """How many messages `sender` (visitor, agent, ...) wrote in an enterprise on a day of its time zone,
     per agent (0: not an agent's). Kept by stats.rollup.messages_roll_up; never edited."""
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="+")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
     day = models.DateField(_("day"))
-    agent_pk = models.BigIntegerField(default=0)  # an id, not a key: a deleted agent's counts stay
-    sender = models.CharField(max_length=10)
-    count = models.PositiveIntegerField(default=0)
+    agent_pk = models.BigIntegerField(
+        default=0, verbose_name=_("agent id")
+    )  # an id, not a key: a deleted agent's counts stay
+    sender = models.CharField(max_length=10, verbose_name=_("sender"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
 
     class Meta:
         verbose_name = _("statistics")
@@ -31,8 +35,8 @@ class MessageDay(models.Model):
 class RollupMark(models.Model):
     """How far the rollup has got: the id of the last message counted."""
 
-    name = models.CharField(max_length=40, unique=True)
-    last_id = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=40, unique=True, verbose_name=_("name"))
+    last_id = models.BigIntegerField(default=0, verbose_name=_("last message id"))
 
     def __str__(self) -> str:
         return f"{self.name}: {self.last_id}"
