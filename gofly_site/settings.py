@@ -432,3 +432,12 @@ LOGGING = {
 CAPTCHA_TIMEOUT = 5
 CAPTCHA_LENGTH = 5
 CAPTCHA_IMAGE_SIZE = (120, 40)
+
+# The WeChat official-account channel (wechat/client.py): WeChat's API bases (tests point them at a fake
+# server), the timeout of each call to WeChat in seconds. The keys encrypting the accounts' secrets at rest
+# are read from GOFLY_WECHAT_KEYS by wechat/secrets.py itself, never kept in settings.
+GOFLY_WECHAT_API_BASE = os.environ.get("GOFLY_WECHAT_API_BASE", "https://api.weixin.qq.com/cgi-bin/")
+GOFLY_WECHAT_OAUTH_BASE = os.environ.get("GOFLY_WECHAT_OAUTH_BASE", "https://api.weixin.qq.com/sns/")
+GOFLY_WECHAT_OPEN_BASE = os.environ.get("GOFLY_WECHAT_OPEN_BASE", "https://open.weixin.qq.com/")
+GOFLY_WECHAT_MP_BASE = os.environ.get("GOFLY_WECHAT_MP_BASE", "https://mp.weixin.qq.com/cgi-bin/")
+GOFLY_WECHAT_TIMEOUT = float(os.environ.get("GOFLY_WECHAT_TIMEOUT", "5"))

@@ -1,1 +1,169 @@
-"""The WeChat channel arrives with a later issue."""
+"""The WeChat channel's rows: each enterprise's official account (服务号), its secrets encrypted at rest."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets as random_source
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from enterprises.models import Enterprise
+
+from .secrets import SecretUnreadableError, secret_decrypt, secret_encrypt
+
+# WeChat's own formats (the official account console): an AppID is "wx" and 16 hexadecimal digits, an
+# AppSecret 32 letters or digits, the server Token 3 to 32 letters or digits, the EncodingAESKey 43 letters
+# or digits (base64 of a 32-byte AES key without its "=").
+APP_ID_LENGTH = 18
+APP_SECRET_LENGTH = 32
+TOKEN_MAX_LENGTH = 32
+AES_KEY_LENGTH = 43
+GREETING_MAX_LENGTH = 600  # a customer-service text is at most 2048 bytes: 600 CJK characters fit
+_APP_ID = re.compile(r"wx[0-9a-fA-F]{16}")
+_APP_SECRET = re.compile(r"[0-9A-Za-z]{32}")
+_TOKEN = re.compile(r"[0-9A-Za-z]{3,32}")
+_AES_KEY = re.compile(r"[0-9A-Za-z]{43}")
+
+
+def validate_app_id(value: str) -> None:
+    if not _APP_ID.fullmatch(value):
+        raise ValidationError(_("An AppID is “wx” followed by 16 hexadecimal digits."), code="app_id")
+
+
+def validate_app_secret(value: str) -> None:
+    if not _APP_SECRET.fullmatch(value):
+        raise ValidationError(_("An AppSecret is 32 letters or digits."), code="app_secret")
+
+
+def validate_token(value: str) -> None:
+    if not _TOKEN.fullmatch(value):
+        raise ValidationError(_("The Token is 3 to 32 letters or digits."), code="token")
+
+
+def validate_encoding_aes_key(value: str) -> None:
+    if not _AES_KEY.fullmatch(value):
+        raise ValidationError(_("The EncodingAESKey is 43 letters or digits."), code="encoding_aes_key")
+    try:
+        key = base64.b64decode(value + "=", validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:  # what wechatpy's WeChatCrypto asserts
+        raise ValidationError(_("The EncodingAESKey is 43 letters or digits."), code="encoding_aes_key")
+
+
+def new_callback_key() -> str:
+    """An unguessable, URL-safe key naming an account's callback URL (/wechat/<key>)."""
+    return random_source.token_urlsafe(24)
+
+
+def new_token() -> str:
+    """A server Token for WeChat's console, when the operator chooses none: 32 letters and digits."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(random_source.choice(alphabet) for _ in range(TOKEN_MAX_LENGTH))
+
+
+class MessageMode(models.TextChoices):
+    """The message encryption mode chosen in WeChat's console (消息加解密方式)."""
+
+    PLAINTEXT = "plaintext", _("plaintext")
+    COMPATIBLE = "compatible", _("compatible")
+    SAFE = "safe", _("safe (encrypted)")
+
+
+# The encrypted columns and the names of the properties that read and write them.
+SECRET_FIELDS = ("app_secret", "token", "encoding_aes_key")
+
+
+class WechatAccount(models.Model):
+    """An enterprise's official account. AppSecret, Token and EncodingAESKey are stored encrypted
+    (wechat.secrets): read and write them through the properties of the same name, which decrypt and
+    encrypt; a secret no configured key decrypts reads as "" and is listed by `secrets_lost()`. Written only
+    by wechat.services; nothing here (str, repr) ever shows a secret."""
+
+    enterprise = models.OneToOneField(
+        Enterprise, on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    app_id = models.CharField(_("AppID"), max_length=APP_ID_LENGTH, blank=True, default="")
+    app_secret_encrypted = models.TextField(
+        blank=True, default="", editable=False, verbose_name=_("AppSecret (encrypted)")
+    )
+    token_encrypted = models.TextField(blank=True, default="", editable=False, verbose_name=_("Token (encrypted)"))
+    encoding_aes_key_encrypted = models.TextField(
+        blank=True, default="", editable=False, verbose_name=_("EncodingAESKey (encrypted)")
+    )
+    message_mode = models.CharField(
+        _("message encryption mode"), max_length=16, choices=MessageMode.choices, default=MessageMode.SAFE
+    )
+    active_messages_allowed = models.BooleanField(
+        _("active messages allowed"),
+        default=True,
+        help_text=_("Whether agents' replies go out as customer-service messages (a verified service account)."),
+    )
+    greeting = models.TextField(_("follow greeting"), blank=True, default="", max_length=GREETING_MAX_LENGTH)
+    greeting_en = models.TextField(
+        _("follow greeting (English)"), blank=True, default="", max_length=GREETING_MAX_LENGTH
+    )
+    callback_key = models.CharField(
+        _("callback key"), max_length=64, unique=True, default=new_callback_key, editable=False
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("WeChat official account")
+        verbose_name_plural = _("WeChat official accounts")
+
+    def __str__(self) -> str:
+        return self.app_id or str(_("WeChat official account"))
+
+    def _secret(self, name: str) -> str:
+        try:
+            return secret_decrypt(getattr(self, f"{name}_encrypted"))
+        except SecretUnreadableError:
+            return ""
+
+    @property
+    def app_secret(self) -> str:
+        return self._secret("app_secret")
+
+    @app_secret.setter
+    def app_secret(self, value: str) -> None:
+        self.app_secret_encrypted = secret_encrypt(value)
+
+    @property
+    def token(self) -> str:
+        return self._secret("token")
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self.token_encrypted = secret_encrypt(value)
+
+    @property
+    def encoding_aes_key(self) -> str:
+        return self._secret("encoding_aes_key")
+
+    @encoding_aes_key.setter
+    def encoding_aes_key(self, value: str) -> None:
+        self.encoding_aes_key_encrypted = secret_encrypt(value)
+
+    def secrets_lost(self) -> list[str]:
+        """The secrets stored but unreadable under the configured keys: they must be entered again."""
+        lost = []
+        for name in SECRET_FIELDS:
+            try:
+                secret_decrypt(getattr(self, f"{name}_encrypted"))
+            except SecretUnreadableError:
+                lost.append(name)
+        return lost
+
+    def is_complete(self) -> bool:
+        """Whether the account can talk to WeChat: AppID, AppSecret and Token, and the AES key unless plaintext."""
+        needed = [self.app_id, self.app_secret, self.token]
+        if self.message_mode != MessageMode.PLAINTEXT:
+            needed.append(self.encoding_aes_key)
+        return all(needed)

@@ -1,0 +1,46 @@
+"""Reads of the WeChat channel: an enterprise's official account, the account a callback URL names, and that URL.
+
+The callback URL is `/wechat/<callback_key>` (one per account; the key is random and URL-safe, so the URL
+cannot be guessed from an enterprise id). Its route is reserved under the URL name CALLBACK_URL_NAME with
+the keyword `callback_key` (route CALLBACK_ROUTE); the callback view registers it, finds its account with
+`wechat_account_for_callback`, and checks what WeChat posts with wechatpy: `check_signature(account.token,
+...)` and, in safe and compatible mode (`account.message_mode`), `WeChatCrypto(account.token,
+account.encoding_aes_key, account.app_id)`.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from .models import WechatAccount
+
+CALLBACK_URL_NAME = "wechat_callback"
+CALLBACK_ROUTE = "wechat/<str:callback_key>"
+
+
+def wechat_account_of(enterprise_id: int) -> WechatAccount | None:
+    """The enterprise's official account, configured or not; None if it has none yet."""
+    return WechatAccount.objects.filter(enterprise_id=enterprise_id).first()
+
+
+def wechat_account_for_callback(callback_key: str) -> WechatAccount | None:
+    """The enabled account of an active enterprise that `callback_key` names; None for anything else (a
+    disabled account, a suspended enterprise, a wrong or malformed key: the callback answers them alike)."""
+    if not callback_key or len(callback_key) > 64:
+        return None
+    return (
+        WechatAccount.objects.select_related("enterprise")
+        .filter(callback_key=callback_key, is_enabled=True, enterprise__is_active=True)
+        .first()
+    )
+
+
+def callback_url(account: WechatAccount, request: HttpRequest) -> str:
+    """The absolute URL to paste into WeChat's console (服务器地址(URL)) for `account`, on the host and
+    scheme `request` came in by (behind nginx: X-Forwarded-Proto, settings.SECURE_PROXY_SSL_HEADER)."""
+    try:
+        path = reverse(CALLBACK_URL_NAME, kwargs={"callback_key": account.callback_key})
+    except NoReverseMatch:  # the callback view is not registered (yet): its reserved path
+        path = f"/wechat/{account.callback_key}"
+    return request.build_absolute_uri(path)
