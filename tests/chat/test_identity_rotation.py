@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -330,7 +330,8 @@ def test_the_deploy_page_rotates_with_the_grace_chosen_and_shows_the_new_secret_
     entry = AuditEntry.objects.get(action=AuditAction.IDENTITY_SECRET_ROTATED)
     assert entry.actor == boss and entry.enterprise_id == signed_enterprise.pk
     assert entry.details == {"grace": "7d", "previous_until": until.isoformat()}
-    assert entry.get_action_display() == "rotated the identity secret"
+    with translation.override("en"):
+        assert entry.get_action_display() == "rotated the identity secret"
     # Without a grace given, 24 hours; a grace off the list is refused, and nothing changes.
     client.post(PAGE, {"action": "secret"})
     signed_enterprise.refresh_from_db()
