@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 messages_stored: Hook[list[Message], list[Message]] = Hook("chat.messages_stored")
 """A batch's new messages, inserted in its transaction (not yet committed). A receiver may answer with unsaved
 messages (agent messages to the same visitors) to store and announce right after them: keyword auto-replies.
-It runs in the message path: it must not query per message."""
+It runs in the message path: it must not query per message. The answers, once stored, are sent to the hook
+too (what receivers answer to them is not stored), so that a channel sees every new message in its transaction."""
 
 messages_committed: Hook[list[Message], None] = Hook("chat.messages_committed")
 """A batch's new messages, after their transaction committed (a channel forwards them; a note is among them:

@@ -49,6 +49,9 @@ class Visitor(models.Model):
         help_text=_("The agent the visitor asked for (kefu_id): preferred when a conversation opens."),
         verbose_name=_("agent"),
     )
+    # Where the visitor talks from: "web" (the chat page and widget) or a channel app's (wechat: a follower of
+    # the enterprise's official account, created by that app). Their conversations open on it.
+    channel = models.CharField(_("channel"), max_length=20, default="web", editable=False)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     # Where and what from, worked out at login (core.clientinfo): `city` is the location as shown
     # ("广东 深圳"), the parts beside it.
@@ -99,6 +102,7 @@ class Conversation(models.Model):
 
     class Channel(models.TextChoices):
         WEB = "web", _("web")
+        WECHAT = "wechat", _("WeChat")
 
     class ClosedBy(models.TextChoices):
         AGENT = "agent", _("agent")

@@ -153,6 +153,42 @@ def visitor_tag_remove(*, agent: User, visitor_id: Any, tag_id: Any) -> list[int
     return ids
 
 
+def visitor_tag_set_by_system(*, visitor: Visitor, name: str, on: bool, colour: str = "green") -> list[int]:
+    """Put the enterprise's tag `name` on the visitor (`on`) or take it off, for an app rather than an agent
+    (a channel tagging its followers); the tag is created on first use, unless the enterprise has its
+    TAGS_PER_ENTERPRISE already (then nothing is put on). The visitor's tag ids now; the agents hear it."""
+    enterprise_id = visitor.enterprise_id
+    with transaction.atomic():
+        tag = Tag.objects.filter(enterprise_id=enterprise_id, name__iexact=name).first()
+        if tag is None and on and Tag.objects.filter(enterprise_id=enterprise_id).count() < TAGS_PER_ENTERPRISE:
+            tag = Tag(enterprise_id=enterprise_id, name=name[:TAG_NAME_MAX], colour=_colour(colour))
+            try:
+                _tag_save(tag, insert=True)
+            except ChatError:  # created at the same moment by another request
+                tag = Tag.objects.filter(enterprise_id=enterprise_id, name__iexact=name).first()
+            else:
+                publish_on_commit(
+                    [(frames.group_agents(enterprise_id), frames.tag_saved_frame(frames.tag_payload(tag)))]
+                )
+        if tag is None:
+            return _visitor_tag_ids(visitor)
+        if on:
+            try:
+                with nested_savepoint():
+                    VisitorTag.objects.create(enterprise_id=enterprise_id, visitor=visitor, tag=tag)
+                changed = True
+            except IntegrityError:
+                changed = False
+        else:
+            changed = VisitorTag.objects.filter(visitor=visitor, tag=tag).delete()[0] > 0
+        ids = _visitor_tag_ids(visitor)
+        if changed:
+            publish_on_commit(
+                [(frames.group_agents(enterprise_id), frames.visitor_tags_frame(visitor.visitor_id, ids))]
+            )
+    return ids
+
+
 # --- reads ------------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """The writes of the chat, by topic; each checks its caller, writes in one transaction and publishes its events
 after the commit (chat.realtime.broadcast). Callers use `services.<name>`; the topics:
 
-- visitors: visitor login (identity, find or create, refresh, token)
+- visitors: visitor login (identity, find or create, refresh, token); a channel app's visitor
 - messages: the batch path of every message, a left message, read marks
 - routing: opening conversations, routing them to an agent or the queue, offering the queue
 - transfer: take, claim by replying, transfer to a colleague
@@ -42,6 +42,7 @@ from .hints import (
 from .messages import (
     Message,
     NewMessage,
+    message_automatic_create,
     message_create,
     messages_create,
     messages_mark_read,
@@ -51,7 +52,7 @@ from .messages import (
 from .routing import conversations_open, queue_offer, queues_offer_all
 from .timeline import conversation_cache, conversation_from_payload, conversation_of, conversation_remember
 from .transfer import conversation_take, conversation_transfer, conversations_claim_by_reply
-from .visitors import EXTRA_CONTACT, VisitorLogin, visitor_login
+from .visitors import EXTRA_CONTACT, VisitorLogin, channel_visitor_get_or_create, visitor_extra_merge, visitor_login
 
 __all__ = [
     "EXTRA_CONTACT",
@@ -66,6 +67,7 @@ __all__ = [
     "agents_online_announce",
     "agents_serving",
     "agents_serving_now",
+    "channel_visitor_get_or_create",
     "conversation_adopt_late",
     "conversation_cache",
     "conversation_close",
@@ -81,6 +83,7 @@ __all__ = [
     "conversations_close_idle",
     "conversations_open",
     "desk_chores",
+    "message_automatic_create",
     "message_create",
     "messages_create",
     "messages_mark_read",
@@ -92,6 +95,7 @@ __all__ = [
     "routing_settings",
     "routing_settings_update",
     "visitor_came_online",
+    "visitor_extra_merge",
     "visitor_history_clear",
     "visitor_login",
     "visitor_typing",

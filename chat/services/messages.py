@@ -74,6 +74,8 @@ class NewMessage:
     # The key of an upload to send (chat.uploads) instead of text; the batch looks them up in one query.
     attachment: Any = None
     attachment_row: Attachment | None = None
+    # An automatic message of the enterprise (sender agent, no agent): only message_automatic_create sets it.
+    automatic: bool = False
 
 
 def _attachments_resolve(batch: list[NewMessage]) -> None:
@@ -124,7 +126,10 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
         kind, content, meta = attachment_message_parts(new.attachment_row, visitor=visitor, sender=new.sender)
     else:
         content = _clean_content(new.content)
-    if new.sender in (Message.Sender.AGENT, Message.Sender.NOTE):
+    if new.automatic and new.sender == Message.Sender.AGENT and new.agent is None:
+        agent = None
+        hit = (f"msg:auto:{visitor.pk}", *settings.GOFLY["RATE_VISITOR_MESSAGES"])
+    elif new.sender in (Message.Sender.AGENT, Message.Sender.NOTE):
         agent = new.agent
         if agent is None or agent.enterprise_id != visitor.enterprise_id:
             raise not_found(_("Visitor"))
@@ -273,6 +278,16 @@ def messages_create(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exce
     per message.
     """
     _visitors_resolve(batch)
+    if any(new.visitor is not None and new.visitor.channel != Conversation.Channel.WEB for new in batch):
+        # A channel's visitor (WeChat): what its app writes in messages_stored (a delivery row) commits with
+        # the messages, so a crash between the two loses no reply. Web batches keep their plain statements.
+        with transaction.atomic():
+            return _messages_store(batch)
+    return _messages_store(batch)
+
+
+def _messages_store(batch: list[NewMessage]) -> list[tuple[Message, bool] | Exception]:
+    """messages_create, its visitors resolved."""
     _attachments_resolve(batch)
     results: list[tuple[Message, bool] | Exception | None] = []  # None: filled in below
     checked = _messages_check(batch, results)
@@ -395,11 +410,15 @@ def _messages_hooks(new_messages: list[Message]) -> list[tuple[str, dict[str, An
     what they answer and added to `new_messages`; the committed batch is announced to them too."""
     publish: list[tuple[str, dict[str, Any]]] = []
     answers = [answer for batch in hooks.messages_stored.send(new_messages) for answer in batch] if new_messages else []
+    stored_answers: list[Message] = []
     for outcome in _messages_insert(answers) if answers else ():
         if isinstance(outcome, tuple) and outcome[1]:
             new_messages.append(outcome[0])
+            stored_answers.append(outcome[0])
             answer = frames.message_new_frame(frames.message_payload(outcome[0], outcome[0].visitor.visitor_id))
             publish += _audience_groups(outcome[0], answer)
+    if stored_answers:  # new messages too (a channel writes their deliveries); answers to answers are not stored
+        hooks.messages_stored.send(stored_answers)
     if new_messages:
         hooks.messages_committed.send_on_commit(new_messages)
     return publish
@@ -435,6 +454,19 @@ def message_create(
     again only to sockets that never got it: see messages_create).
     """
     new = NewMessage(visitor, sender, content, client_id, agent, attachment=attachment)
+    result = messages_create([new])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def message_automatic_create(
+    *, visitor: Visitor, content: str, client_id: str, meta: dict[str, Any]
+) -> tuple[Message, bool]:
+    """Store an automatic message of the enterprise to the visitor (sender agent, no agent: a channel's
+    greeting), once per client_id, in the visitor's live conversation (opening one, routed, if none) and
+    publish it like any agent message, so that the hooks (a channel's sending) see it; (message, created)."""
+    new = NewMessage(visitor, Message.Sender.AGENT, content, client_id, meta=dict(meta), automatic=True)
     result = messages_create([new])[0]
     if isinstance(result, Exception):
         raise result

@@ -157,6 +157,7 @@ def _conversation_new(
         enterprise_id=visitor.enterprise_id,
         visitor=visitor,
         open_visitor_id=visitor.pk,  # not open_visitor=: that would cache it on `visitor` now
+        channel=visitor.channel,
         status=Status.WAITING,
         last_activity_at=now,
     )

@@ -343,3 +343,36 @@ def _visitor_insert(visitor: Visitor, public_id: str, name: str) -> Visitor | No
             raise
         return None
     return visitor
+
+
+def channel_visitor_get_or_create(
+    *, enterprise: Enterprise, channel: str, public_id: str, name: str, avatar: str = ""
+) -> tuple[Visitor, bool]:
+    """The visitor a channel app (a WeChat follower, ...) speaks for, under the public id it chose, created on
+    its first message with `channel` set; (visitor, created). Two requests at once (a channel's retries) get
+    the same row: the (enterprise, visitor_id) constraint decides, and the loser reads the winner's."""
+    if not PUBLIC_ID.fullmatch(public_id):
+        raise ValueError("a channel visitor's public id must be a valid visitor id")
+    found = Visitor.objects.filter(enterprise=enterprise, visitor_id=public_id).select_related("block").first()
+    if found is not None:
+        return found, False
+    new = Visitor(
+        enterprise=enterprise,
+        channel=channel,
+        avatar=avatar_or(avatar, "") or "/static/img/visitor-mobile.svg",
+        device=clientinfo.DeviceKind.MOBILE,
+    )
+    visitor = _visitor_insert(new, public_id, name.strip()[:100])
+    if visitor is not None:
+        return visitor, True
+    return Visitor.objects.select_related("block").get(enterprise=enterprise, visitor_id=public_id), False
+
+
+def visitor_extra_merge(*, visitor: Visitor, values: dict[str, Any]) -> None:
+    """Set `values` in the visitor's `extra` (a channel app's facts: the QR code a follower scanned),
+    keeping its other keys; the row is locked so that two merges at once both hold."""
+    with transaction.atomic():
+        current = Visitor.objects.select_for_update().filter(pk=visitor.pk).values_list("extra", flat=True).first()
+        extra = {**(current if isinstance(current, dict) else {}), **values}
+        Visitor.objects.filter(pk=visitor.pk).update(extra=extra)
+        visitor.extra = extra

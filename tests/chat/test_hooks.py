@@ -40,9 +40,15 @@ def test_the_apps_above_register_their_receivers_in_ready():
         for hook in (hooks.messages_stored, hooks.visitor_logged_in, hooks.periodic_chore)
     }
     assert names == {
-        "chat.messages_stored": ["replies.autoreply"],
+        "chat.messages_stored": ["replies.autoreply", "wechat.outbound"],
         "chat.visitor_logged_in": ["replies.apps"],
-        "chat.periodic_chore": ["chat.tenants", "chat.services.closing", "stats.runner", "notices.runner"],
+        "chat.periodic_chore": [
+            "chat.tenants",
+            "chat.services.closing",
+            "stats.runner",
+            "notices.runner",
+            "wechat.outbound",
+        ],
     }
 
 
