@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("blacklist.api.urls")),
     path("", include("replies.api.urls")),
     path("", include("notices.urls")),
+    path("", include("wechat.urls")),  # the official account's callback
 ]

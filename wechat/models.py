@@ -167,3 +167,71 @@ class WechatAccount(models.Model):
         if self.message_mode != MessageMode.PLAINTEXT:
             needed.append(self.encoding_aes_key)
         return all(needed)
+
+
+class WechatFollower(models.Model):
+    """A follower (an openid of the account) and the GoFly visitor they are: one visitor per openid, whose
+    `channel` is "wechat". `last_inbound_at` opens WeChat's 48-hour window for customer-service messages."""
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    account = models.ForeignKey(
+        WechatAccount, on_delete=models.CASCADE, related_name="followers", verbose_name=_("official account")
+    )
+    openid = models.CharField(_("OpenID"), max_length=64)
+    visitor = models.OneToOneField(
+        "chat.Visitor", on_delete=models.CASCADE, related_name="wechat_follower", verbose_name=_("visitor")
+    )
+    subscribed = models.BooleanField(_("following"), default=True)
+    subscribed_at = models.DateTimeField(_("followed at"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unfollowed at"), null=True, blank=True)
+    last_inbound_at = models.DateTimeField(_("last message from the follower"), null=True, blank=True)
+    nickname = models.CharField(_("nickname"), max_length=100, blank=True, default="")
+    avatar = models.CharField(_("avatar URL"), max_length=500, blank=True, default="")
+    language = models.CharField(_("language"), max_length=20, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("WeChat follower")
+        verbose_name_plural = _("WeChat followers")
+        constraints = [models.UniqueConstraint(fields=["account", "openid"], name="uniq_wechat_follower")]
+
+    def __str__(self) -> str:
+        return self.nickname or self.openid
+
+
+class WechatDelivery(models.Model):
+    """One message of an agent (or of GoFly: welcome, keyword reply) to a follower, and how its sending to
+    WeChat went: written in the message's own transaction, so none is lost, then sent after commit and
+    retried by a chore; agents see a failure's reason on the message."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    message = models.OneToOneField(
+        "chat.Message", on_delete=models.CASCADE, related_name="wechat_delivery", verbose_name=_("message")
+    )
+    follower = models.ForeignKey(
+        WechatFollower, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("follower")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    errcode = models.IntegerField(_("WeChat error code"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WeChat delivery")
+        verbose_name_plural = _("WeChat deliveries")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="wechat_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.status}"
