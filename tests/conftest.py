@@ -149,3 +149,18 @@ def published() -> Iterator[list[tuple[str, dict[str, Any]]]]:
 
     with mock.patch.object(broadcast, "group_send_many", record):
         yield sent
+
+
+@pytest.fixture
+def english_platform() -> Iterator[None]:
+    """The platform's default language English: what is written for every reader in it (a WeChat delivery's
+    reason, what arrived from WeChat) is then read in English by the tests."""
+    from enterprises.models import SystemConfig
+    from enterprises.selectors import system_config_forget
+
+    config = SystemConfig.objects.first() or SystemConfig()
+    config.default_language = "en"
+    config.save()
+    system_config_forget()
+    yield
+    system_config_forget()

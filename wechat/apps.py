@@ -1,4 +1,4 @@
-"""Application config for the WeChat official-account channel (filled by later issues)."""
+"""Application config for the WeChat official-account channel: connects what it sends to followers (outbound)."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -8,3 +8,12 @@ class WechatConfig(AppConfig):
     name = "wechat"
     verbose_name = _("WeChat")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from chat import hooks
+
+        from . import outbound
+
+        hooks.messages_stored.connect(outbound.deliveries_store)
+        hooks.messages_committed.connect(outbound.deliveries_submit)
+        hooks.periodic_chore.connect(outbound.on_heartbeat)

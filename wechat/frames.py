@@ -1,0 +1,38 @@
+"""The frames the WeChat channel sends to agents' consoles, and the delivery state kept in a message's meta
+(docs/protocol.md, section 6.13)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chat.frames import frame
+
+if TYPE_CHECKING:
+    from .models import WechatDelivery
+
+CHANNEL = "wechat"
+META_KEY = "delivery"  # the key of a message's meta that holds its delivery state after something went wrong
+
+
+def delivery_state(delivery: WechatDelivery) -> dict[str, Any]:
+    """How the sending of one message to WeChat went: what the frame carries and what history shows."""
+    return {
+        "channel": CHANNEL,
+        "status": delivery.status,
+        "errcode": delivery.errcode,
+        "reason": delivery.reason,
+    }
+
+
+def message_delivery_event(delivery: WechatDelivery) -> dict[str, Any]:
+    """To the enterprise's agents: a message's delivery to its WeChat follower changed status (pending with a
+    retry ahead, sent, failed with WeChat's errcode and a reason in words). `delivery.message.visitor` is
+    read: load it with the delivery."""
+    return frame(
+        "message.delivery",
+        {
+            "message_id": delivery.message_id,
+            "visitor_id": delivery.message.visitor.visitor_id,
+            **delivery_state(delivery),
+        },
+    )
