@@ -7,6 +7,7 @@ import binascii
 import re
 import secrets as random_source
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +23,8 @@ APP_ID_LENGTH = 18
 APP_SECRET_LENGTH = 32
 TOKEN_MAX_LENGTH = 32
 AES_KEY_LENGTH = 43
-GREETING_MAX_LENGTH = 600  # a customer-service text is at most 2048 bytes: 600 CJK characters fit
+GREETING_MAX_LENGTH = 600
+TEMPLATE_ID_MAX_LENGTH = 64  # a customer-service text is at most 2048 bytes: 600 CJK characters fit
 _APP_ID = re.compile(r"wx[0-9a-fA-F]{16}")
 _APP_SECRET = re.compile(r"[0-9A-Za-z]{32}")
 _TOKEN = re.compile(r"[0-9A-Za-z]{3,32}")
@@ -111,6 +113,29 @@ class WechatAccount(models.Model):
         _("callback key"), max_length=64, unique=True, default=new_callback_key, editable=False
     )
     is_enabled = models.BooleanField(_("enabled"), default=False)
+    # Web OAuth (网页授权) on the visitor page when it is opened inside WeChat: the page becomes the follower.
+    oauth_enabled = models.BooleanField(
+        _("web authorisation"),
+        default=False,
+        help_text=_(
+            "Visitor pages opened inside WeChat ask for the follower's identity: the web visitor and the "
+            "follower are one."
+        ),
+    )
+    # Template messages (模板消息): a template id per event, empty = not sent; the remark line under each.
+    template_new_visitor = models.CharField(
+        _("template: new visitor (to agents)"), max_length=TEMPLATE_ID_MAX_LENGTH, blank=True, default=""
+    )
+    template_new_message = models.CharField(
+        _("template: new message while away (to agents)"), max_length=TEMPLATE_ID_MAX_LENGTH, blank=True, default=""
+    )
+    template_reply = models.CharField(
+        _("template: reply while away (to visitors)"), max_length=TEMPLATE_ID_MAX_LENGTH, blank=True, default=""
+    )
+    template_remark = models.CharField(_("template remark"), max_length=200, blank=True, default="")
+    # The custom menu (自定义菜单) being edited, WeChat's {"button": [...]} form, and when it was last published.
+    menu = models.JSONField(_("custom menu"), default=dict, blank=True)
+    menu_published_at = models.DateTimeField(_("menu published at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -190,6 +215,12 @@ class WechatFollower(models.Model):
     nickname = models.CharField(_("nickname"), max_length=100, blank=True, default="")
     avatar = models.CharField(_("avatar URL"), max_length=500, blank=True, default="")
     language = models.CharField(_("language"), max_length=20, blank=True, default="")
+    # When the follower last opened the visitor page inside WeChat and authorised it (web OAuth), and with
+    # which scope (snsapi_userinfo or snsapi_base).
+    oauth_at = models.DateTimeField(_("web authorised at"), null=True, blank=True)
+    oauth_scope = models.CharField(_("web authorisation scope"), max_length=20, blank=True, default="")
+    # The last template message telling the follower of a reply while away (throttled like e-mail alerts).
+    reply_alerted_at = models.DateTimeField(_("reply alert sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -235,3 +266,91 @@ class WechatDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.status}"
+
+
+class WechatAgentBinding(models.Model):
+    """An agent's WeChat (an openid of the enterprise's account), bound by scanning the QR code their console
+    shows: template messages about new visitors and messages while away go there. The alert fields keep the
+    throttle, like notices.AgentAlerts does for e-mail."""
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    account = models.ForeignKey(
+        WechatAccount, on_delete=models.CASCADE, related_name="agent_bindings", verbose_name=_("official account")
+    )
+    agent = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wechat_binding", verbose_name=_("agent")
+    )
+    openid = models.CharField(_("OpenID"), max_length=64)
+    nickname = models.CharField(_("nickname"), max_length=100, blank=True, default="")
+    bound_at = models.DateTimeField(_("bound at"), auto_now_add=True)
+    alerts_enabled = models.BooleanField(_("template alerts"), default=True)
+    alerted_up_to = models.BigIntegerField(default=0, editable=False, verbose_name=_("alerted up to message"))
+    last_alert_at = models.DateTimeField(_("last alert sent"), null=True, blank=True, editable=False)
+    failures = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("failures"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("next attempt at"))
+    last_error = models.CharField(_("last error"), max_length=300, blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name = _("agent's WeChat")
+        verbose_name_plural = _("agents' WeChat")
+        constraints = [models.UniqueConstraint(fields=["account", "openid"], name="uniq_wechat_agent_openid")]
+
+    def __str__(self) -> str:
+        return self.nickname or self.openid
+
+
+class WechatQrCode(models.Model):
+    """A parametric QR code (带参数二维码) of the account: `kind` "bind" (temporary: an agent binds their
+    WeChat by scanning it) or "route" (permanent: a visitor scanning it is routed to `agent`). `scene` is the
+    scene string WeChat sends back in the subscribe/SCAN event; `ticket` names the picture."""
+
+    class Kind(models.TextChoices):
+        BIND = "bind", _("bind an agent's WeChat")
+        ROUTE = "route", _("route visitors to an agent")
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    account = models.ForeignKey(
+        WechatAccount, on_delete=models.CASCADE, related_name="qr_codes", verbose_name=_("official account")
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("agent")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    scene = models.CharField(_("scene"), max_length=64)
+    ticket = models.CharField(_("ticket"), max_length=200)
+    url = models.CharField(_("content URL"), max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("WeChat QR code")
+        verbose_name_plural = _("WeChat QR codes")
+        constraints = [models.UniqueConstraint(fields=["account", "scene"], name="uniq_wechat_qr_scene")]
+
+    def __str__(self) -> str:
+        return self.scene
+
+
+class WechatVerifyFile(models.Model):
+    """A domain verification file (MP_verify_*.txt) an admin uploaded from WeChat's console, served at the
+    site root (/<name>) for requests to `domain` (any host when empty)."""
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="+", verbose_name=_("enterprise")
+    )
+    name = models.CharField(_("file name"), max_length=64)
+    content = models.CharField(_("content"), max_length=128)
+    domain = models.CharField(_("domain"), max_length=253, blank=True, default="")
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("WeChat domain verification file")
+        verbose_name_plural = _("WeChat domain verification files")
+        constraints = [models.UniqueConstraint(fields=["name", "domain"], name="uniq_wechat_verify_file")]
+
+    def __str__(self) -> str:
+        return self.name
