@@ -314,7 +314,8 @@ def file_inspect(stream: IO[bytes], name: str) -> Inspected:
     if ext in _REFUSED_EXTENSIONS:
         raise _refused(_("Files of type .%(ext)s are not accepted.") % {"ext": ext})
     guess = filetype.guess(head[:8192]) if head else None
-    if (guess is not None and guess.extension in _PROGRAM_TYPES) or head.startswith(_PROGRAM_MAGIC):
+    # A script's "#!" only when the content is no known format: an AMR voice starts "#!AMR" too.
+    if (guess is not None and guess.extension in _PROGRAM_TYPES) or (guess is None and head.startswith(_PROGRAM_MAGIC)):
         raise _refused(_("Programs are not accepted."))
     if guess is None and _MARKUP.search(head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n")):
         raise _refused(_("HTML, SVG and XML files are not accepted."))

@@ -123,7 +123,8 @@ def _message_checked(new: NewMessage) -> tuple[Message, tuple[str, int, int]]:
     if new.sender == Message.Sender.NOTE and new.attachment is not None:
         raise ChatError("bad_note", _("An internal note is text only."))
     if new.attachment is not None:
-        kind, content, meta = attachment_message_parts(new.attachment_row, visitor=visitor, sender=new.sender)
+        kind, content, attached = attachment_message_parts(new.attachment_row, visitor=visitor, sender=new.sender)
+        meta = {**new.meta, **attached} if new.meta else attached  # a channel's facts kept beside the file's
     else:
         content = _clean_content(new.content)
     if new.automatic and new.sender == Message.Sender.AGENT and new.agent is None:

@@ -217,6 +217,20 @@ def test_a_polyglot_file_is_served_inert(visitor_login, client):
     assert "sandbox" in served["Content-Security-Policy"] and "default-src 'none'" in served["Content-Security-Policy"]
 
 
+def test_a_voice_recording_whose_magic_starts_like_a_script_is_a_file(visitor_login, client):
+    """An AMR voice (WeChat's, phones') begins "#!AMR": a known audio format, not a "#!" script."""
+    data = b"#!AMR\n" + b"\x3c\x91" * 200
+    response = upload(visitor_client(visitor_login.token), "/api/v1/visitor/uploads", "voice.amr", data)
+    assert response.status_code == 201, response.content
+    served, body = media_bytes(client, response.json()["attachment"]["url"])
+    assert body == data and served["Content-Type"] == "audio/amr"
+    # A real script keeps being refused, whatever its name.
+    script = upload(
+        visitor_client(visitor_login.token), "/api/v1/visitor/uploads", "voice.amr", b"#!/bin/sh\nid\n", "s"
+    )
+    assert script.status_code == 415 and script.json()["error"]["code"] == "bad_type"
+
+
 def test_a_file_name_is_cleaned_and_offered_safely(visitor_login, client):
     name = '../../etc/pass"wd\x00\u202e.txt'
     response = upload(visitor_client(visitor_login.token), "/api/v1/visitor/uploads", name, "证书 ok".encode())

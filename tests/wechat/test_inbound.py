@@ -138,9 +138,10 @@ def test_a_voice_without_recognition_and_a_video_are_files_or_a_note(client, fak
     xml = fw.video_xml(to="gh_x", openid=openid, media_id=video, thumb_media_id="t")
     ok(deliver(client, fake_wechat, wechat_account, xml))
     first, second = stored()
-    # Each arrived: a text saying what arrived and why it is no file (an AMR file starts "#!", which the
-    # upload check refuses as a script; a video over the enterprise's file size); never dropped.
-    assert first.kind == Message.Kind.TEXT and "voice message" in first.content
+    # The voice is kept as a file (an AMR starts "#!AMR": a format, not a script); the video over the
+    # enterprise's file size arrives as a text saying so; neither is dropped.
+    assert first.kind == Message.Kind.FILE, first.content
+    assert (first.meta or {})["attachment"]["name"].endswith(".amr") and (first.meta or {})["wechat"] == "voice"
     assert second.kind == Message.Kind.TEXT and "1 MB" in second.content
 
 
