@@ -14,6 +14,7 @@ from accounts.services import agent_create, role_save, superadmin_create
 from core.errors import ChatError
 from enterprises.models import AuditAction, AuditEntry, Enterprise
 from tests.conftest import AGENT_PASSWORD, said
+from wechat.models import WechatDelivery, WechatFollower
 
 pytestmark = pytest.mark.django_db
 
@@ -371,6 +372,7 @@ def one_row_of_each(enterprise: Enterprise, boss: User, agent: User) -> dict[Any
     from tests.conftest import login_visitor
 
     visitor = login_visitor(enterprise, agent).visitor
+    follower, delivery = a_follower_and_a_delivery(enterprise)
     visitor_block(agent=boss, visitor_id=visitor.visitor_id, reason="spam")
     ip_block(agent=boss, network="198.51.100.0/24", reason="abuse")
     return {
@@ -383,7 +385,26 @@ def one_row_of_each(enterprise: Enterprise, boss: User, agent: User) -> dict[Any
         IPBlacklist: IPBlacklist.objects.get(enterprise=enterprise),
         VisitorBlock: VisitorBlock.objects.get(enterprise_id=enterprise.pk),
         Enterprise: enterprise,
+        WechatFollower: follower,
+        WechatDelivery: delivery,
     }
+
+
+def a_follower_and_a_delivery(enterprise: Enterprise) -> tuple[Any, Any]:
+    """A WeChat follower of the enterprise's account and a reply sent to them, written as the app does."""
+    from chat.services import channel_visitor_get_or_create, message_automatic_create
+    from wechat.models import WechatAccount
+
+    account = WechatAccount.objects.create(enterprise=enterprise, app_id="wx0123456789abcdef")
+    visitor, _ = channel_visitor_get_or_create(
+        enterprise=enterprise, channel="wechat", public_id="wx-follower-1", name="微信用户"
+    )
+    follower = WechatFollower.objects.create(enterprise=enterprise, account=account, openid="o-1", visitor=visitor)
+    message, _ = message_automatic_create(visitor=visitor, content="hi", client_id="c-1", meta={})
+    delivery = WechatDelivery.objects.filter(message=message).first() or WechatDelivery.objects.create(
+        enterprise=enterprise, message=message, follower=follower, status=WechatDelivery.Status.FAILED, errcode=45015
+    )
+    return follower, delivery
 
 
 def admin_url(model: Any, pk: object, view: str = "change") -> str:
