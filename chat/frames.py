@@ -175,6 +175,7 @@ def visitor_payload(visitor: Visitor) -> dict[str, Any]:
         "name": visitor.name,
         "real_name": visitor.real_name,  # the agents' remark name (chat.workspace); not in the visitor's frames
         "avatar": avatar_or(visitor.avatar, ""),
+        "channel": visitor.channel,
         "city": visitor.city,
         "country": visitor.country,
         "region": visitor.region,

@@ -44,6 +44,7 @@ def test_a_visitor_payload_has_the_documented_fields(enterprise, agent):
         "name",
         "real_name",
         "avatar",
+        "channel",
         "city",
         "country",
         "region",

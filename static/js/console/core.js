@@ -151,6 +151,11 @@
   function vname(v) {
     return v ? v.real_name || v.name || v.visitor_id : "";
   }
+  /** Whether the visitor can be reached now: on the page, or (a WeChat follower, who has no socket) through WeChat. */
+  function presenceText(v) {
+    if (v && v.online) return t("Online");
+    return v && v.channel === "wechat" ? t("WeChat follower") : t("Offline");
+  }
   /** The thread record's sender for an outbox item: an internal note, or a reply. */
   function senderOf(item) {
     return item && item.note ? "note" : "agent";
@@ -387,6 +392,7 @@
     title: title,
     threadFor: threadFor,
     vname: vname,
+    presenceText: presenceText,
     senderOf: senderOf,
     visitorAvatar: visitorAvatar,
     agentAvatar: agentAvatar,

@@ -36,7 +36,7 @@
     var basics = el("dl", { className: "info-list" });
     [
       infoRow(t("Visitor ID"), v.visitor_id, { mono: true }),
-      infoRow(t("Status"), v.online ? t("Online") : t("Offline")),
+      infoRow(t("Status"), C.presenceText(v)),
       infoRow(t("IP address"), v.ip || ""),
       infoRow(t("Location"), v.city || ""),
       infoRow(t("ISP"), v.isp || ""),

@@ -164,7 +164,7 @@
       el("img", { className: "avatar", attrs: { src: visitorAvatar(v), alt: "", width: 36, height: 36 } }),
       el("span", {
         className: "presence" + (v.online ? " presence--on" : ""),
-        attrs: { title: v.online ? t("Online") : t("Offline") },
+        attrs: { title: C.presenceText(v) },
       }),
     ]);
   }
@@ -198,7 +198,7 @@
     var at = c.status === "closed" ? c.closed_at || c.last_activity_at : (v.last_message && liveOf[c.visitor_id] === c.id ? v.last_message.created_at : c.last_activity_at);
     var sig = [
       vname(v), v.online, v.avatar, v.unread, preview, typing, current, c.status, c.assignee ? c.assignee.id : "",
-      c.assignee ? c.assignee.name : "", at, c.closed_by,
+      c.assignee ? c.assignee.name : "", at, c.closed_by, c.channel,
     ].join("|");
     row.dataset.status = c.status;
     if (row._sig === sig) return row;
@@ -206,6 +206,8 @@
     row.className = "vrow crow crow--" + c.status + (current ? " is-active" : "") + (v.online ? "" : " is-offline") +
       (v.unread ? " has-unread" : "") + (isMine(c) ? " is-mine" : "");
     var state_ = [c.status === "waiting" ? waitNode(c, "chip chip--waiting crow__wait") : statusChip(c)];
+    // A follower of the official account: replies go out through WeChat, within its 48-hour window.
+    if (c.channel === "wechat") state_.unshift(el("span", { className: "chip chip--wechat", text: t("WeChat") }));
     if (c.status !== "waiting" && c.assignee) state_.push(el("span", { className: "crow__assignee", text: agentName(c.assignee) }));
     if (c.status === "closed" && c.closed_by === "visitor") state_.push(el("span", { className: "crow__by", text: t("ended by the visitor") }));
     if (c.status === "closed" && c.closed_by === "system") state_.push(el("span", { className: "crow__by", text: t("closed for inactivity") }));

@@ -21,6 +21,7 @@
   var title = C.title;
   var threadFor = C.threadFor;
   var vname = C.vname;
+  var presenceText = C.presenceText;
   var senderOf = C.senderOf;
   var visitorAvatar = C.visitorAvatar;
   var agentAvatar = C.agentAvatar;
@@ -93,7 +94,7 @@
     dom.chatAvatar.src = visitorAvatar(v);
     dom.chatName.textContent = vname(v);
     var typing = v.typing && v.typingUntil > Date.now();
-    var bits = [v.online ? t("Online") : t("Offline")];
+    var bits = [presenceText(v)];
     if (v.city) bits.push(v.city);
     else if (v.ip) bits.push(v.ip);
     dom.chatSub.replaceChildren(
