@@ -241,10 +241,28 @@ def test_another_enterprises_admin_sees_and_changes_only_their_own_account(
     assert wechat_account.callback_key not in page(client)
 
 
-def test_the_platform_admin_has_no_generic_page_for_the_accounts(client, wechat_account, django_user_model):
+def test_the_platform_admin_sees_the_accounts_read_only_and_never_their_secrets(client, wechat_account):
     from accounts.services import superadmin_create
 
     root = superadmin_create(username="root", password="Root-pass-2031")
     browser = signed_in(root)
-    assert browser.get("/admin/wechat/wechataccount/").status_code == 404
+    shown = browser.get("/admin/wechat/wechataccount/").content.decode()
+    shown += browser.get(f"/admin/wechat/wechataccount/{wechat_account.pk}/change/").content.decode()
+    assert wechat_account.app_id in shown
+    for secret in (
+        wechat_account.app_secret,
+        wechat_account.token,
+        wechat_account.encoding_aes_key,
+        wechat_account.callback_key,
+        wechat_account.app_secret_encrypted,
+    ):
+        assert secret not in shown
+    assert 'name="_save"' not in shown
+    assert (
+        browser.post(
+            f"/admin/wechat/wechataccount/{wechat_account.pk}/change/", {"app_id": "wx" + "0" * 16}
+        ).status_code
+        == 403
+    )
+    assert WechatAccount.objects.get(pk=wechat_account.pk).app_id == wechat_account.app_id
     assert browser.get(f"/manage/wechat/wechataccount/{wechat_account.pk}/change/").status_code in (302, 403, 404)
