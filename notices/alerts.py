@@ -192,32 +192,43 @@ class SweepResult:
     skipped_online: int = 0
 
 
+def unread_visitor_messages(*, enterprise_id: int, agent_id: int, after: int, up_to: int, limit: int) -> list[Message]:
+    """Visitor messages after `after`, up to `up_to`, in the agent's conversations or the queue of their
+    enterprise, and still unread; at most `limit` + 1 (so that the caller sees there are more). Only sender
+    "visitor": agents' messages, notes and system lines never go out. Also read by wechat.alerts."""
+    return list(
+        Message.objects.filter(
+            enterprise_id=enterprise_id,
+            id__gt=after,
+            id__lte=up_to,
+            sender=Message.Sender.VISITOR,
+            read_at__isnull=True,
+        )
+        .filter(Q(conversation__assignee_id=agent_id) | Q(conversation__status=Conversation.Status.WAITING))
+        .exclude(conversation__status=Conversation.Status.CLOSED)
+        .select_related("visitor", "conversation")
+        .order_by("id")[: limit + 1]
+    )
+
+
 def _pending(row: AgentAlerts, up_to: int) -> list[Message]:
-    """Visitor messages after `row.alerted_up_to`, up to `up_to`, in the agent's conversations or the queue
-    of their enterprise, and still unread. Only sender "visitor": agents' messages, notes and system lines
-    never go out.
+    """What is news for the agent of `row` (unread_visitor_messages after `row.alerted_up_to`).
 
     `alerted_up_to` follows the agent while they are here (each sweep that finds them online moves it on), so
     what is after it arrived after they were last seen; but a sweep comes only every ALERT_SWEEP_SECONDS, and
     what the agent (or a colleague) read in the console before leaving, or after, is no news to mail: the
     team's read state (`read_at`, set by messages_mark_read) decides."""
-    return list(
-        Message.objects.filter(
-            enterprise_id=row.enterprise_id,
-            id__gt=row.alerted_up_to,
-            id__lte=up_to,
-            sender=Message.Sender.VISITOR,
-            read_at__isnull=True,
-        )
-        .filter(Q(conversation__assignee_id=row.agent_id) | Q(conversation__status=Conversation.Status.WAITING))
-        .exclude(conversation__status=Conversation.Status.CLOSED)
-        .select_related("visitor", "conversation")
-        .order_by("id")[: DIGEST_MAX_MESSAGES + 1]
+    return unread_visitor_messages(
+        enterprise_id=row.enterprise_id,
+        agent_id=row.agent_id,
+        after=row.alerted_up_to,
+        up_to=up_to,
+        limit=DIGEST_MAX_MESSAGES,
     )
 
 
-def _new_conversations(messages: list[Message], before: int) -> set[int]:
-    """The conversations whose visitor had written nothing before `before`: new visitors."""
+def new_conversations(messages: list[Message], before: int) -> set[int]:
+    """The conversations of `messages` whose visitor had written nothing up to message `before`: new visitors."""
     ids = {m.conversation_id for m in messages}
     earlier = set(
         Message.objects.filter(conversation_id__in=ids, id__lte=before, sender=Message.Sender.VISITOR)
@@ -225,6 +236,12 @@ def _new_conversations(messages: list[Message], before: int) -> set[int]:
         .distinct()
     )
     return ids - earlier
+
+
+def agent_here(agent: Any, online: set[int]) -> bool:
+    """Whether an agent sees what arrives in the console: connected (`online`, from presence) and with their
+    status "online". Anyone else is away, and alerts may tell them. Also read by wechat.alerts."""
+    return bool(agent.status == AgentStatus.ONLINE and agent.pk in online)
 
 
 def _advance(pk: int, up_to: int, **fields: Any) -> None:
@@ -262,7 +279,7 @@ def _alert_one(row: AgentAlerts, horizon: int, now: datetime) -> bool | None:
         claimed = AgentAlerts.objects.filter(Q(pk=row.pk) & _due(now)).update(lease_until=now + lease_length())
         if not claimed:
             return None
-        new = _new_conversations(messages, locked.alerted_up_to)
+        new = new_conversations(messages, locked.alerted_up_to)
     digest = digest_build(agent=row.agent, messages=messages, new_conversations=new, language=locked.language)
     try:
         digest_send(agent=row.agent, digest=digest, up_to=up_to)
@@ -294,7 +311,7 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepResult:
             continue
         horizon = newest_message_id(enterprise_id, before=now - SETTLE)
         for row in group:
-            if row.agent.status == AgentStatus.ONLINE and row.agent_id in online:
+            if agent_here(row.agent, online):
                 # Here: what arrives now they see in the console, so no later digest repeats it.
                 if row.alerted_up_to < horizon:
                     _advance(row.pk, horizon)

@@ -29,6 +29,10 @@ _APP_ID = re.compile(r"wx[0-9a-fA-F]{16}")
 _APP_SECRET = re.compile(r"[0-9A-Za-z]{32}")
 _TOKEN = re.compile(r"[0-9A-Za-z]{3,32}")
 _AES_KEY = re.compile(r"[0-9A-Za-z]{43}")
+# A template id (模板ID) as WeChat's console shows it: 43 letters, digits, "_" or "-".
+TEMPLATE_ID_LENGTH = 43
+TEMPLATE_REMARK_MAX_LENGTH = 200
+_TEMPLATE_ID = re.compile(r"[0-9A-Za-z_-]{43}")
 
 
 def validate_app_id(value: str) -> None:
@@ -55,6 +59,15 @@ def validate_encoding_aes_key(value: str) -> None:
         key = b""
     if len(key) != 32:  # what wechatpy's WeChatCrypto asserts
         raise ValidationError(_("The EncodingAESKey is 43 letters or digits."), code="encoding_aes_key")
+
+
+def validate_template_id(value: str) -> None:
+    """A template id from WeChat's console (an empty one, meaning "not sent", is the caller's business)."""
+    if not _TEMPLATE_ID.fullmatch(value):
+        raise ValidationError(
+            _("A template id is 43 letters, digits, “_” or “-”, copied from WeChat's console (Template messages)."),
+            code="template_id",
+        )
 
 
 def new_callback_key() -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from .models import WechatAccount
+from .models import WechatAccount, WechatAgentBinding
 
 CALLBACK_URL_NAME = "wechat_callback"
 CALLBACK_ROUTE = "wechat/<str:callback_key>"
@@ -22,6 +22,18 @@ CALLBACK_ROUTE = "wechat/<str:callback_key>"
 def wechat_account_of(enterprise_id: int) -> WechatAccount | None:
     """The enterprise's official account, configured or not; None if it has none yet."""
     return WechatAccount.objects.filter(enterprise_id=enterprise_id).first()
+
+
+def agent_bindings_of(enterprise_id: int) -> list[WechatAgentBinding]:
+    """The agents of the enterprise who bound their WeChat to its account, by agent name (the settings page
+    shows them, with how their template alerts went)."""
+    return list(
+        WechatAgentBinding.objects.filter(
+            enterprise_id=enterprise_id, account__enterprise_id=enterprise_id, agent__enterprise_id=enterprise_id
+        )
+        .select_related("agent")
+        .order_by("agent__username")
+    )
 
 
 def wechat_account_for_callback(callback_key: str) -> WechatAccount | None:

@@ -25,12 +25,14 @@ from . import client
 from .models import (
     GREETING_MAX_LENGTH,
     SECRET_FIELDS,
+    TEMPLATE_REMARK_MAX_LENGTH,
     MessageMode,
     WechatAccount,
     new_token,
     validate_app_id,
     validate_app_secret,
     validate_encoding_aes_key,
+    validate_template_id,
     validate_token,
 )
 from .secrets import SecretUnreadableError, secret_rotate
@@ -38,6 +40,9 @@ from .secrets import SecretUnreadableError, secret_rotate
 logger = logging.getLogger(__name__)
 
 _PLAIN_FIELDS = ("app_id", "message_mode", "active_messages_allowed", "greeting", "greeting_en", "is_enabled")
+# Template messages (wechat.alerts): an id per event ("" = not sent) and the remark line under each.
+TEMPLATE_FIELDS = ("template_new_visitor", "template_new_message", "template_reply")
+_AUDITED_FIELDS = (*_PLAIN_FIELDS, *TEMPLATE_FIELDS, "template_remark")
 
 
 def greeting_check(value: object) -> str:
@@ -48,6 +53,45 @@ def greeting_check(value: object) -> str:
     if not text_ok(value) or "\ufffd" in value:
         raise ChatError("bad_text", _("Text must be valid Unicode without NUL characters."))
     return value.strip()
+
+
+def template_id_check(value: object) -> str:
+    """A template id as stored ("" = that template is not sent), or ChatError `invalid`."""
+    if not isinstance(value, str):
+        raise ChatError("invalid", _("Enter text."))
+    value = value.strip()
+    return _checked(value, validate_template_id) if value else ""
+
+
+def template_remark_check(value: object) -> str:
+    """The remark line of template messages as stored: one line of text, at most TEMPLATE_REMARK_MAX_LENGTH
+    characters; or ChatError."""
+    if not isinstance(value, str) or len(value) > TEMPLATE_REMARK_MAX_LENGTH:
+        raise ChatError(
+            "invalid", _("The remark is at most %(limit)d characters.") % {"limit": TEMPLATE_REMARK_MAX_LENGTH}
+        )
+    if not text_ok(value) or "\ufffd" in value:
+        raise ChatError("bad_text", _("Text must be valid Unicode without NUL characters."))
+    return " ".join(value.split())
+
+
+def _secrets_given(app_secret: str | None, token: str | None, encoding_aes_key: str | None) -> dict[str, str | None]:
+    """The secrets given, checked; None for those not given."""
+    return {
+        "app_secret": _checked(app_secret, validate_app_secret) if app_secret else None,
+        "token": _checked(token, validate_token) if token else None,
+        "encoding_aes_key": _checked(encoding_aes_key, validate_encoding_aes_key) if encoding_aes_key else None,
+    }
+
+
+def _template_values(ids: tuple[str | None, ...], remark: str | None) -> dict[str, str]:
+    """The template fields given (None: keep the stored one), checked."""
+    values = {
+        name: template_id_check(given) for name, given in zip(TEMPLATE_FIELDS, ids, strict=True) if given is not None
+    }
+    if remark is not None:
+        values["template_remark"] = template_remark_check(remark)
+    return values
 
 
 def _checked(value: object, validator: Any) -> str:
@@ -98,23 +142,24 @@ def wechat_account_save(
     greeting: str = "",
     greeting_en: str = "",
     is_enabled: bool = False,
+    template_new_visitor: str | None = None,
+    template_new_message: str | None = None,
+    template_reply: str | None = None,
+    template_remark: str | None = None,
 ) -> WechatAccount:
     """Create or change the official account of `actor`'s enterprise (`actor` needs manage_settings): every
     field as given (the defaults included), but the secrets.
 
     `app_secret`, `encoding_aes_key`: None or "" keeps the stored one. `token`: None keeps the stored one,
     "" generates a new one (as does None when none is stored). Enabling needs a complete account
-    (WechatAccount.is_complete). Raises ChatError: `forbidden`, `invalid` / `bad_text` (a field breaks
-    WeChat's format; the message says which), `incomplete`. Audited as settings_changed, naming the fields
-    changed and the secrets replaced, never their values.
+    (WechatAccount.is_complete). The template ids (43 letters, digits, "_" or "-"; "" turns that template
+    off) and the template remark: None keeps the stored one. Raises ChatError: `forbidden`, `invalid` /
+    `bad_text` (a field breaks WeChat's format; the message says which), `incomplete`. Audited as
+    settings_changed, naming the fields changed and the secrets replaced, never their values.
     """
     enterprise_id = _actor_enterprise(actor)
     app_id = _checked(app_id.strip() if isinstance(app_id, str) else app_id, validate_app_id)
-    secrets_given: dict[str, str | None] = {
-        "app_secret": _checked(app_secret, validate_app_secret) if app_secret else None,
-        "token": _checked(token, validate_token) if token else None,
-        "encoding_aes_key": _checked(encoding_aes_key, validate_encoding_aes_key) if encoding_aes_key else None,
-    }
+    secrets_given = _secrets_given(app_secret, token, encoding_aes_key)
     if message_mode not in MessageMode.values:
         raise ChatError("invalid", _("Choose a message encryption mode."))
     values: dict[str, Any] = {
@@ -125,12 +170,13 @@ def wechat_account_save(
         "greeting_en": greeting_check(greeting_en),
         "is_enabled": bool(is_enabled),
     }
+    values.update(_template_values((template_new_visitor, template_new_message, template_reply), template_remark))
     enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)  # one account per enterprise
     account = WechatAccount.objects.filter(enterprise=enterprise).first()
     created = account is None
     if account is None:
         account = WechatAccount(enterprise=enterprise)
-    before = {name: getattr(account, name) for name in _PLAIN_FIELDS}
+    before = {name: getattr(account, name) for name in _AUDITED_FIELDS}
     old_app_id = account.app_id
     if token == "" or (token is None and not account.token_encrypted):
         secrets_given["token"] = new_token()
@@ -146,7 +192,7 @@ def wechat_account_save(
             ),
         )
     account.save()
-    changed = sorted(name for name in _PLAIN_FIELDS if before[name] != values[name])
+    changed = sorted(name for name in _AUDITED_FIELDS if name in values and before[name] != values[name])
     audit_record(
         action=AuditAction.SETTINGS_CHANGED,
         actor=actor,

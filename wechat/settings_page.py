@@ -29,6 +29,8 @@ from .models import (
     APP_ID_LENGTH,
     APP_SECRET_LENGTH,
     GREETING_MAX_LENGTH,
+    TEMPLATE_ID_LENGTH,
+    TEMPLATE_REMARK_MAX_LENGTH,
     TOKEN_MAX_LENGTH,
     MessageMode,
     WechatAccount,
@@ -38,7 +40,7 @@ from .models import (
     validate_token,
 )
 from .secrets import secret_masked
-from .selectors import callback_url, wechat_account_of
+from .selectors import agent_bindings_of, callback_url, wechat_account_of
 
 # Credential tests one enterprise may run per minute: each fetches a token, which WeChat counts (2000 a day).
 TESTS_PER_MINUTE = 10
@@ -111,10 +113,65 @@ class WechatAccountForm(forms.Form):
         help_text=gettext_lazy("For followers whose WeChat is in English; empty: the greeting above."),
     )
     is_enabled = forms.BooleanField(label=gettext_lazy("Enabled"), required=False)
+    template_new_visitor = forms.CharField(
+        label=gettext_lazy("Template: new visitor (to agents)"),
+        required=False,
+        max_length=TEMPLATE_ID_LENGTH,
+        widget=forms.TextInput(attrs={"size": 50, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=gettext_lazy(
+            "A template id from WeChat's console (Template messages), sent to away agents who bound their WeChat "
+            "when new visitors write; empty: not sent."
+        ),
+    )
+    template_new_message = forms.CharField(
+        label=gettext_lazy("Template: new messages while away (to agents)"),
+        required=False,
+        max_length=TEMPLATE_ID_LENGTH,
+        widget=forms.TextInput(attrs={"size": 50, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=gettext_lazy("Sent to away agents who bound their WeChat when visitors write; empty: not sent."),
+    )
+    template_reply = forms.CharField(
+        label=gettext_lazy("Template: a reply while away (to followers)"),
+        required=False,
+        max_length=TEMPLATE_ID_LENGTH,
+        widget=forms.TextInput(attrs={"size": 50, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=gettext_lazy(
+            "Tells a follower there is a reply when WeChat's 48-hour window is closed and the reply cannot be "
+            "sent as a customer-service message; empty: not sent."
+        ),
+    )
+    template_remark = forms.CharField(
+        label=gettext_lazy("Template remark"),
+        required=False,
+        max_length=TEMPLATE_REMARK_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text=gettext_lazy("The last line (remark) of every template message; empty: a default line."),
+    )
 
     def _greeting(self, name: str) -> str:
         try:
             return services.greeting_check(self.cleaned_data.get(name, ""))
+        except ChatError as refusal:
+            raise ValidationError(refusal.message) from None
+
+    def _template_id(self, name: str) -> str:
+        try:
+            return services.template_id_check(self.cleaned_data.get(name, ""))
+        except ChatError as refusal:
+            raise ValidationError(refusal.message) from None
+
+    def clean_template_new_visitor(self) -> str:
+        return self._template_id("template_new_visitor")
+
+    def clean_template_new_message(self) -> str:
+        return self._template_id("template_new_message")
+
+    def clean_template_reply(self) -> str:
+        return self._template_id("template_reply")
+
+    def clean_template_remark(self) -> str:
+        try:
+            return services.template_remark_check(self.cleaned_data.get("template_remark", ""))
         except ChatError as refusal:
             raise ValidationError(refusal.message) from None
 
@@ -136,6 +193,10 @@ def _initial(account: WechatAccount | None) -> dict[str, Any]:
         "greeting": account.greeting,
         "greeting_en": account.greeting_en,
         "is_enabled": account.is_enabled,
+        "template_new_visitor": account.template_new_visitor,
+        "template_new_message": account.template_new_message,
+        "template_reply": account.template_reply,
+        "template_remark": account.template_remark,
     }
 
 
@@ -195,6 +256,10 @@ def _save(request: HttpRequest, actor: User, form: WechatAccountForm) -> bool:
             greeting=data["greeting"],
             greeting_en=data["greeting_en"],
             is_enabled=data["is_enabled"],
+            template_new_visitor=data["template_new_visitor"],
+            template_new_message=data["template_new_message"],
+            template_reply=data["template_reply"],
+            template_remark=data["template_remark"],
         )
     except ChatError as refusal:
         form.add_error(None, refusal.message)
@@ -232,6 +297,7 @@ def wechat_account_page(request: HttpRequest) -> HttpResponse:
         "aes_key_masked": secret_masked(account.encoding_aes_key) if account else "",
         "secrets_lost": [_SECRET_LABELS[name] for name in account.secrets_lost()] if account else [],
         "test": test,
+        "bindings": agent_bindings_of(enterprise_id) if account else [],
         "page_url": reverse("manage:wechat_account"),
     }
     request.current_app = manage_site.name
