@@ -1,4 +1,4 @@
-"""Application config for the WeChat official-account channel: connects what it sends to followers (outbound)."""
+"""Application config for the WeChat channel: connects what it sends to followers (outbound) and agents (alerts)."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -12,8 +12,9 @@ class WechatConfig(AppConfig):
     def ready(self) -> None:
         from chat import hooks
 
-        from . import outbound
+        from . import alerts, outbound
 
         hooks.messages_stored.connect(outbound.deliveries_store)
         hooks.messages_committed.connect(outbound.deliveries_submit)
         hooks.periodic_chore.connect(outbound.on_heartbeat)
+        hooks.periodic_chore.connect(alerts.on_heartbeat)
