@@ -12,27 +12,35 @@ if TYPE_CHECKING:
 
 CHANNEL = "wechat"
 META_KEY = "delivery"  # the key of a message's meta that holds its delivery state after something went wrong
+# A failed delivery's `notice`: a template message told the follower there is a reply (wechat.alerts).
+NOTICE_TEMPLATE = "template"
 
 
-def delivery_state(delivery: WechatDelivery) -> dict[str, Any]:
-    """How the sending of one message to WeChat went: what the frame carries and what history shows."""
-    return {
+def delivery_state(delivery: WechatDelivery, *, notice: str | None = None) -> dict[str, Any]:
+    """How the sending of one message to WeChat went: what the frame carries and what history shows. The key
+    `notice` is there only when something told the follower instead (NOTICE_TEMPLATE), so that earlier
+    frames and metas keep their shape."""
+    state: dict[str, Any] = {
         "channel": CHANNEL,
         "status": delivery.status,
         "errcode": delivery.errcode,
         "reason": delivery.reason,
     }
+    if notice:
+        state["notice"] = notice
+    return state
 
 
-def message_delivery_event(delivery: WechatDelivery) -> dict[str, Any]:
+def message_delivery_event(delivery: WechatDelivery, *, notice: str | None = None) -> dict[str, Any]:
     """To the enterprise's agents: a message's delivery to its WeChat follower changed status (pending with a
-    retry ahead, sent, failed with WeChat's errcode and a reason in words). `delivery.message.visitor` is
-    read: load it with the delivery."""
+    retry ahead, sent, failed with WeChat's errcode and a reason in words; `notice` "template" when the
+    follower was told of it by a template message instead). `delivery.message.visitor` is read: load it with
+    the delivery."""
     return frame(
         "message.delivery",
         {
             "message_id": delivery.message_id,
             "visitor_id": delivery.message.visitor.visitor_id,
-            **delivery_state(delivery),
+            **delivery_state(delivery, notice=notice),
         },
     )

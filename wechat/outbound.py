@@ -64,6 +64,7 @@ from core.savepoints import nested_savepoint
 from enterprises.languages import default_language
 from replies.sanitise import plain
 
+from .alerts import reply_notice_send
 from .client import (
     OUTSIDE_WINDOW,
     RATE_LIMITED,
@@ -72,7 +73,7 @@ from .client import (
     WechatUnavailableError,
     wechat_client,
 )
-from .frames import CHANNEL, META_KEY, delivery_state, message_delivery_event
+from .frames import CHANNEL, META_KEY, NOTICE_TEMPLATE, delivery_state, message_delivery_event
 from .models import WechatDelivery, WechatFollower
 
 logger = logging.getLogger(__name__)
@@ -269,6 +270,8 @@ def _delivery_attempt(pk: int) -> str | None:
         return None
     refusal = _refused_before_sending(delivery, now)
     if refusal is not None:
+        if _window_closed(delivery, now):
+            return _finish_with_notice(delivery, None, refusal, now)
         return _finish(delivery, Status.FAILED, None, refusal)
     try:
         _send(delivery)
@@ -280,11 +283,17 @@ def _delivery_attempt(pk: int) -> str | None:
         if exc.errcode in RETRIED:
             return _retry(delivery, exc.errcode, _("WeChat is busy; the message will be sent again shortly."))
         reason = _reasons().get(exc.errcode or 0) or _("WeChat refused the message: %(error)s") % {"error": exc.errmsg}
+        if exc.errcode == OUTSIDE_WINDOW:
+            return _finish_with_notice(delivery, exc.errcode, reason, now)
         return _finish(delivery, Status.FAILED, exc.errcode, reason[:300])
     except (OSError, ValueError) as exc:  # the attachment's file is gone or unreadable
         logger.warning("WeChat delivery %s: attachment unreadable: %r", pk, exc)
         return _finish(delivery, Status.FAILED, None, _("The attached file could not be read."))
     return _finish(delivery, Status.SENT, None, "")
+
+
+def _outside_window(follower: WechatFollower, now: datetime) -> bool:
+    return follower.last_inbound_at is None or follower.last_inbound_at < now - WINDOW
 
 
 def _refused_before_sending(delivery: WechatDelivery, now: datetime) -> str | None:
@@ -295,9 +304,31 @@ def _refused_before_sending(delivery: WechatDelivery, now: datetime) -> str | No
         return _("The official account does not allow customer-service messages.")
     if not follower.subscribed:
         return _("The follower has unfollowed the official account.")
-    if follower.last_inbound_at is None or follower.last_inbound_at < now - WINDOW:
+    if _outside_window(follower, now):
         return _("Outside WeChat's 48-hour window: the follower has not written in the last 48 hours.")
     return None
+
+
+def _window_closed(delivery: WechatDelivery, now: datetime) -> bool:
+    """Whether the refusal before sending is the 48-hour window's alone (the account allows active messages,
+    the follower follows): then a template message may still tell the follower."""
+    follower = delivery.follower
+    account = follower.account
+    return (
+        account.is_enabled
+        and account.active_messages_allowed
+        and follower.subscribed
+        and _outside_window(follower, now)
+    )
+
+
+def _finish_with_notice(delivery: WechatDelivery, errcode: int | None, reason: str, now: datetime) -> str | None:
+    """The reply is not delivered because WeChat's window is closed: failed, and, when wechat.alerts sends the
+    follower the reply template (at most one per follower per window), the agent reads so on the message."""
+    if not reply_notice_send(delivery, now):
+        return _finish(delivery, Status.FAILED, errcode, reason[:300])
+    told = _("A template message told the follower there is a reply.")
+    return _finish(delivery, Status.FAILED, errcode, f"{reason} {told}"[:300], notice=NOTICE_TEMPLATE)
 
 
 def _send(delivery: WechatDelivery) -> None:
@@ -369,10 +400,17 @@ def _retry(delivery: WechatDelivery, errcode: int | None, reason: str) -> str | 
 
 
 def _finish(
-    delivery: WechatDelivery, status: str, errcode: int | None, reason: str, *, next_attempt_at: datetime | None = None
+    delivery: WechatDelivery,
+    status: str,
+    errcode: int | None,
+    reason: str,
+    *,
+    next_attempt_at: datetime | None = None,
+    notice: str | None = None,
 ) -> str | None:
     """Record this attempt's outcome (only while the claim is still ours: same attempt count), keep it in the
-    message's meta when it is not a plain first-time success, and tell the agents after the commit."""
+    message's meta when it is not a plain first-time success, and tell the agents after the commit. `notice`:
+    what told the follower of the message instead (NOTICE_TEMPLATE), shown with it."""
     claimed_attempts = delivery.attempts  # loaded after the claim counted this attempt
     now = timezone.now()
     delivery.status, delivery.errcode, delivery.reason = status, errcode, reason[:300]
@@ -393,10 +431,10 @@ def _finish(
         if not updated:  # the lease ran out and another process took it over: its outcome is the one kept
             return None
         if status != Status.SENT or META_KEY in meta:
-            message.meta = {**meta, META_KEY: delivery_state(delivery)}
+            message.meta = {**meta, META_KEY: delivery_state(delivery, notice=notice)}
             Message.objects.filter(pk=message.pk).update(meta=message.meta)
         events_publish_on_commit(
-            [(group_agents(delivery.enterprise_id), layer_event(message_delivery_event(delivery)))]
+            [(group_agents(delivery.enterprise_id), layer_event(message_delivery_event(delivery, notice=notice)))]
         )
     if status == Status.FAILED:
         logger.info("WeChat delivery %s failed: %s %s", delivery.pk, errcode, delivery.reason)

@@ -20,6 +20,7 @@
   function line(delivery) {
     var failed = delivery.status === "failed";
     var label = failed ? t("Not delivered on WeChat") : t("Sending on WeChat again…");
+    if (failed && delivery.notice === "template") label = t("Not delivered on WeChat; the follower was told by a template message");
     var text = delivery.reason ? label + " · " + delivery.reason : label;
     if (delivery.errcode != null) text += " (" + delivery.errcode + ")";
     return el("div", { className: "msg__status msg__delivery msg__status--" + (failed ? "failed" : "sending"), attrs: { role: "status" } }, [
@@ -42,7 +43,7 @@
       var body = node.querySelector(".msg__body");
       var old = body && body.querySelector(".msg__delivery");
       var delivery = node.dataset.id ? stateOf(node.dataset.id, records) : null;
-      var key = delivery && delivery.status !== "sent" ? [delivery.status, delivery.errcode, delivery.reason].join("|") : "";
+      var key = delivery && delivery.status !== "sent" ? [delivery.status, delivery.errcode, delivery.reason, delivery.notice || ""].join("|") : "";
       if (!body || (old ? old.dataset.key : "") === key) continue;
       if (old) old.remove();
       if (key) {
@@ -59,7 +60,7 @@
 
   C.frameListeners.push(function (type, data) {
     if (type !== "message.delivery" || !data || data.message_id == null) return;
-    latest[data.message_id] = { channel: data.channel, status: data.status, errcode: data.errcode, reason: data.reason || "" };
+    latest[data.message_id] = { channel: data.channel, status: data.status, errcode: data.errcode, reason: data.reason || "", notice: data.notice || null };
     if (data.visitor_id === state.selected) decorate();
   });
 })(window.GoFlyConsole);
