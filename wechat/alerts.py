@@ -132,6 +132,10 @@ def agent_alert_build(*, account: Any, messages: list[Message], new: set[int]) -
                 "%(n)d new visitors wrote while you were away.",
                 visitors,
             ) % {"n": visitors}
+            if len(messages) > len(newcomers):  # known visitors wrote too: told here, not in a second template
+                first += " " + ngettext(
+                    "%(count)d new message in all.", "%(count)d new messages in all.", len(messages)
+                ) % {"count": len(messages)}
         else:
             first = ngettext(
                 "%(count)d new message while you were away, from %(visitors)s.",

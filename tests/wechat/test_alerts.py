@@ -134,6 +134,27 @@ def test_messages_of_a_known_visitor_use_the_new_message_template_and_skip_notes
     assert tpl["data"]["keyword2"]["value"] == "back again"
 
 
+def test_a_new_visitor_among_known_ones_makes_one_new_visitor_template_that_counts_every_message(
+    enterprise: Enterprise, agent: User, binding: WechatAgentBinding, fake_wechat: FakeWechat
+) -> None:
+    mia = login_visitor(enterprise, agent, visitor_name="Mia").visitor
+    say(mia, "first visit")
+    assign(mia, agent)
+    WechatAgentBinding.objects.filter(pk=binding.pk).update(alerted_up_to=Message.objects.order_by("-id")[0].pk)
+    say(mia, "back again")
+    quinn = login_visitor(enterprise, None, visitor_name="Quinn").visitor
+    say(quinn, "hi, new here")
+    assign(quinn, None)
+
+    assert agent_alerts_sweep(now=later()).sent == 1
+
+    [tpl] = sent(fake_wechat)
+    assert tpl["template_id"] == TPL_VISITOR
+    assert tpl["data"]["first"]["value"] == "1 new visitor wrote while you were away. 2 new messages in all."
+    assert (tpl["data"]["keyword1"]["value"], tpl["data"]["keyword2"]["value"]) == ("Quinn", "hi, new here")
+    assert agent_alerts_sweep(now=later(3600)).sent == 0  # Mia's message was in it: not told again
+
+
 def test_new_visitors_without_a_new_visitor_template_go_by_the_new_message_template(
     enterprise: Enterprise, agent: User, account: WechatAccount, binding: WechatAgentBinding, fake_wechat: FakeWechat
 ) -> None:
