@@ -29,6 +29,10 @@ How a message goes out
 5. Each status change (sent, failed, pending with a retry ahead) is published after its commit to the
    enterprise's agents as ``message.delivery`` (wechat.frames); a failure or a retry is also written into
    the message's own ``meta["delivery"]`` so that history shows it without a query per message.
+6. A reply that fails only because WeChat's 48-hour window is closed (GoFly's check, or WeChat's 45015) may
+   still reach the follower as a notice: ``wechat.alerts.reply_notice_send`` sends the account's reply
+   template (at most once per follower per alert window); the failure's reason then says so and its frame
+   and meta carry ``"notice": "template"``.
 
 At least once, not exactly once
 -------------------------------
