@@ -26,7 +26,8 @@ customer-service message because the window is closed (GoFly's own check, or WeC
 account has a reply template, the follower still follows, is not reading the visitor page right now and was
 not told within the digest window (`reply_alerted_at`, claimed with one conditional UPDATE), the template
 tells them there is a reply and links to the chat page. Sent at most once per follower per window; a failed
-send gives the window back, so the next reply tries again.
+send gives the window back, so the next reply tries again, and a busy or unreachable WeChat keeps the
+delivery pending (outbound's backoff), so the notice is tried again with it.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from notices.alerts import (
     unread_visitor_messages,
 )
 
-from .client import WechatError, wechat_client
+from .client import RATE_LIMITED, WechatError, WechatUnavailableError, wechat_client
 from .models import WechatAgentBinding, WechatDelivery, WechatFollower
 
 logger = logging.getLogger(__name__)
@@ -308,20 +309,27 @@ def reply_notice_build(*, account: Any, message: Message) -> dict[str, dict[str,
         }
 
 
-def reply_notice_send(delivery: WechatDelivery, now: datetime) -> bool:
+NOTICE_SENT = "sent"  # the reply template went out
+NOTICE_SKIPPED = "skipped"  # not needed, not configured, or refused by WeChat: nothing more to do
+NOTICE_RETRY = "retry"  # WeChat busy or unreachable: worth another attempt later
+_TRANSIENT = {RATE_LIMITED, -1}  # -1: WeChat's "system busy"
+
+
+def reply_notice_send(delivery: WechatDelivery, now: datetime) -> str:
     """Tell the follower of `delivery` by the reply template that there is a reply they could not be sent
-    (module docstring); whether it was sent. Called in the sender's thread, never on the message path."""
+    (module docstring): NOTICE_SENT, NOTICE_SKIPPED or NOTICE_RETRY. Called in the sender's thread, never on
+    the message path; on NOTICE_RETRY the caller keeps the delivery pending, so the notice is not lost."""
     follower = delivery.follower
     account = follower.account
     if not account.template_reply or not account.is_enabled or not follower.subscribed:
-        return False
+        return NOTICE_SKIPPED
     message = delivery.message
     if message.visitor_id in online_now(delivery.enterprise_id, VISITOR):
-        return False  # reading the visitor page right now: the reply is there
+        return NOTICE_SKIPPED  # reading the visitor page right now: the reply is there
     window = Q(reply_alerted_at__isnull=True) | Q(reply_alerted_at__lte=now - digest_window())
     previous = follower.reply_alerted_at
     if not WechatFollower.objects.filter(Q(pk=follower.pk) & window).update(reply_alerted_at=now):
-        return False  # told within the window (by this process or another)
+        return NOTICE_SKIPPED  # told within the window (by this process or another)
     try:
         data = reply_notice_build(account=account, message=message)
         wechat_client(account).message.send_template(
@@ -330,6 +338,7 @@ def reply_notice_send(delivery: WechatDelivery, now: datetime) -> bool:
     except WechatError as exc:
         logger.info("WeChat reply notice to follower %s failed: %r", follower.pk, exc)
         WechatFollower.objects.filter(pk=follower.pk, reply_alerted_at=now).update(reply_alerted_at=previous)
-        return False
+        transient = isinstance(exc, WechatUnavailableError) or exc.errcode in _TRANSIENT
+        return NOTICE_RETRY if transient else NOTICE_SKIPPED
     follower.reply_alerted_at = now
-    return True
+    return NOTICE_SENT

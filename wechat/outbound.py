@@ -32,7 +32,8 @@ How a message goes out
 6. A reply that fails only because WeChat's 48-hour window is closed (GoFly's check, or WeChat's 45015) may
    still reach the follower as a notice: ``wechat.alerts.reply_notice_send`` sends the account's reply
    template (at most once per follower per alert window); the failure's reason then says so and its frame
-   and meta carry ``"notice": "template"``.
+   and meta carry ``"notice": "template"``. A busy or unreachable WeChat keeps the delivery pending, retried
+   as above, so that the notice is not lost.
 
 At least once, not exactly once
 -------------------------------
@@ -68,7 +69,7 @@ from core.savepoints import nested_savepoint
 from enterprises.languages import default_language
 from replies.sanitise import plain
 
-from .alerts import reply_notice_send
+from .alerts import NOTICE_RETRY, NOTICE_SENT, reply_notice_send
 from .client import (
     OUTSIDE_WINDOW,
     RATE_LIMITED,
@@ -328,11 +329,16 @@ def _window_closed(delivery: WechatDelivery, now: datetime) -> bool:
 
 def _finish_with_notice(delivery: WechatDelivery, errcode: int | None, reason: str, now: datetime) -> str | None:
     """The reply is not delivered because WeChat's window is closed: failed, and, when wechat.alerts sends the
-    follower the reply template (at most one per follower per window), the agent reads so on the message."""
-    if not reply_notice_send(delivery, now):
-        return _finish(delivery, Status.FAILED, errcode, reason[:300])
-    told = _("A template message told the follower there is a reply.")
-    return _finish(delivery, Status.FAILED, errcode, f"{reason} {told}"[:300], notice=NOTICE_TEMPLATE)
+    follower the reply template (at most one per follower per window), the agent reads so on the message;
+    pending again when that template met a busy or unreachable WeChat."""
+    outcome = reply_notice_send(delivery, now)
+    if outcome == NOTICE_SENT:
+        told = _("A template message told the follower there is a reply.")
+        return _finish(delivery, Status.FAILED, errcode, f"{reason} {told}"[:300], notice=NOTICE_TEMPLATE)
+    if outcome == NOTICE_RETRY:  # WeChat busy or unreachable: the next attempt tries the notice again
+        later = _("A template message will tell the follower there is a reply once WeChat answers.")
+        return _retry(delivery, errcode, f"{reason} {later}"[:300])
+    return _finish(delivery, Status.FAILED, errcode, reason[:300])
 
 
 def _send(delivery: WechatDelivery) -> None:

@@ -15,10 +15,11 @@ from accounts.models import User
 from chat.models import Message
 from chat.realtime.presence import VISITOR, Presence, get_presence
 from chat.services import NewMessage, messages_create
+from wechat import outbound
 from wechat.models import WechatAccount, WechatDelivery, WechatFollower
 
 from .fakeserver import CUSTOM_SEND_PATH, TEMPLATE_SEND_PATH, FakeWechat
-from .test_outbound import delivery_frames, make_follower, reply, settle
+from .test_outbound import delivery_frames, due_now, make_follower, reply, settle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("wechat_keys", "english_platform")]
 
@@ -174,3 +175,30 @@ def test_a_failed_template_gives_the_window_back_so_the_next_reply_tries_again(
     reply(away.visitor, agent, "two", "c2")
     settle()
     assert [tpl["data"]["keyword2"]["value"] for tpl in templates_sent(fake_wechat)] == ["two"]
+
+
+def test_a_busy_or_unreachable_wechat_keeps_the_reply_pending_until_the_template_goes(
+    enterprise: Any, agent: User, away: WechatFollower, fake_wechat: FakeWechat, published: Any
+) -> None:
+    fake_wechat.fail_server_error(times=1, path=TEMPLATE_SEND_PATH)
+    message = reply(away.visitor, agent, "do not lose me", "c1")
+    settle()
+    delivery = WechatDelivery.objects.get(message=message)
+    assert delivery.status == Status.PENDING and delivery.next_attempt_at is not None
+    assert "once WeChat answers" in delivery.reason
+    away.refresh_from_db()
+    assert away.reply_alerted_at is None  # the window was given back
+    fake_wechat.fail_rate_limit(times=1, path=TEMPLATE_SEND_PATH)
+    due_now(delivery)
+    assert outbound.deliveries_sweep() == 0
+    assert WechatDelivery.objects.get(pk=delivery.pk).status == Status.PENDING
+    due_now(delivery)
+    outbound.deliveries_sweep()
+    delivery.refresh_from_db()
+    assert delivery.status == Status.FAILED and "template message told" in delivery.reason
+    assert [tpl["data"]["keyword2"]["value"] for tpl in templates_sent(fake_wechat)] == ["do not lose me"]
+    assert [(data["status"], data.get("notice")) for _group, data in delivery_frames(published)] == [
+        ("pending", None),
+        ("pending", None),
+        ("failed", "template"),
+    ]
