@@ -86,7 +86,9 @@ def test_an_admin_saves_a_draft_that_is_stored_normalised_and_audited(wechat_acc
     assert entry.details == {"wechat": "menu_saved", "buttons": 3} and entry.actor_id == wechat_boss.pk
     page_text = shown(client.get(PAGE))
     assert '"name": "联系客服"' in page_text and "/static/js/wechat-menu." in page_text
-    assert "<script>" not in page_text  # our own file only (CSP: no inline script)
+    assert "<script>" not in page_text  # our own file only, and the limits as JSON data
+    policy = client.get(PAGE)["Content-Security-Policy"]
+    assert "script-src 'self';" in policy + ";" and "unsafe-inline" not in policy
 
 
 def test_publishing_sends_wechat_exactly_the_checked_menu_and_notes_when(wechat_account, wechat_boss, fake_wechat):
@@ -141,10 +143,14 @@ def test_the_live_menu_is_read_back_shown_and_loaded_into_the_editor_unsaved(wec
     answer = post(client, "fetch")
     assert answer.status_code == 200 and 'id="wechat-menu-live-none"' in answer.content.decode()  # 46003
     fake_wechat.state.menu = {"button": [{**MENU["button"][0], "sub_button": []}, MENU["button"][1]]}
-    text = shown(post(client, "fetch"))
+    raw = post(client, "fetch").content.decode()
+    text = html.unescape(raw)
     assert fake_wechat.count(GET) == 2
     assert 'id="wechat-menu-live-json"' in text and '"key": "OFFERS"' in text
-    loaded = post(client, "load", {"menu": fake_wechat.state.menu, "menuid": 1})
+    # The page's "Load into the editor" form posts the live menu back as it showed it.
+    hidden = html.unescape(raw.split('<input type="hidden" name="menu" value="', 1)[1].split('"', 1)[0])
+    assert json.loads(hidden) == fake_wechat.state.menu  # as WeChat gave it
+    loaded = post(client, "load", hidden)
     assert loaded.status_code == 200
     editor = shown(loaded).split('id="wechat-menu-json"', 1)[1].split("</textarea>", 1)[0]
     assert json.loads(editor.split(">", 1)[1]) == MENU
