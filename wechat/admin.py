@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.permissions import MANAGE_SETTINGS
 from enterprises.manage import Page, TenantModelAdmin, manage_site
 
+from .menu_page import wechat_menu_page
 from .models import (
     WechatAccount,
     WechatAgentBinding,
@@ -22,6 +23,7 @@ from .models import (
     WechatVerifyFile,
 )
 from .settings_page import wechat_account_page
+from .verify_page import wechat_verify_files_page
 
 manage_site.register_page(
     Page("wechat/account/", "wechat_account", _("WeChat official account"), MANAGE_SETTINGS, wechat_account_page)
@@ -144,3 +146,15 @@ class DeliveryManageAdmin(TenantModelAdmin):
 
 manage_site.register(WechatFollower, FollowerManageAdmin)
 manage_site.register(WechatDelivery, DeliveryManageAdmin)
+manage_site.register_page(
+    Page("wechat/menu/", "wechat_menu", _("WeChat custom menu"), MANAGE_SETTINGS, wechat_menu_page)
+)
+manage_site.register_page(
+    Page(
+        "wechat/verify-files/",
+        "wechat_verify_files",
+        _("WeChat domain verification files"),
+        MANAGE_SETTINGS,
+        wechat_verify_files_page,
+    )
+)

@@ -40,6 +40,7 @@ FOLLOWED_TAG = "followed"
 USER_INFO_TIMEOUT = 1.5  # seconds: WeChat waits 5 s for the callback's answer
 MEDIA_TIMEOUT = 3.0
 EXTRA_SCENE = "wechat_scene"
+EXTRA_MENU_KEY = "wechat_menu_key"  # the key of the custom menu's click button the follower last pressed
 _NAME_SUFFIX = 4
 
 
@@ -283,6 +284,11 @@ def _scene_record(visitor: Visitor, scene: str) -> None:
         chat_services.visitor_extra_merge(visitor=visitor, values={EXTRA_SCENE: scene[:64]})
 
 
+def _menu_key_record(visitor: Visitor, key: str) -> None:
+    if key:
+        chat_services.visitor_extra_merge(visitor=visitor, values={EXTRA_MENU_KEY: key[:128]})
+
+
 def _subscribe(account: WechatAccount, follower: WechatFollower, inbound: Inbound, now: datetime) -> None:
     visitor = follower.visitor
     _window_open(follower, now, subscribed=True, subscribed_at=now)
@@ -299,9 +305,10 @@ def _subscribe(account: WechatAccount, follower: WechatFollower, inbound: Inboun
 
 
 def event_receive(*, account: WechatAccount, inbound: Inbound) -> None:
-    """A follow, unfollow or scan: the follower's state, the greeting, the "followed" tag, the scene."""
+    """A follow, unfollow, scan or menu click: the follower's state, the greeting, the "followed" tag, the
+    scene, the menu key last clicked."""
     event = str(getattr(inbound.message, "event", "") or "")
-    if event not in ("subscribe", "subscribe_scan", "unsubscribe", "scan"):
+    if event not in ("subscribe", "subscribe_scan", "unsubscribe", "scan", "click"):
         return
     follower = follower_get_or_create(account=account, openid=inbound.openid)
     if _blocked(follower):
@@ -315,6 +322,11 @@ def event_receive(*, account: WechatAccount, inbound: Inbound) -> None:
         elif event == "scan":
             _window_open(follower, now)
             _scene_record(follower.visitor, str(inbound.message.scene_id or ""))
+        elif event == "click":
+            # A menu click opens WeChat's 48-hour window like a message; its key is kept on the visitor for
+            # agents (no message, no conversation: a click is not something to answer).
+            _window_open(follower, now)
+            _menu_key_record(follower.visitor, str(getattr(inbound.message, "key", "") or ""))
         else:
             _subscribe(account, follower, inbound, now)
 

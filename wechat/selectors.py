@@ -1,4 +1,5 @@
-"""Reads of the WeChat channel: an enterprise's official account, the account a callback URL names, and that URL.
+"""Reads of the WeChat channel: an enterprise's official account, the account a callback URL names, and that URL;
+an enterprise's domain verification files and the one to serve to a host.
 
 The callback URL is `/wechat/<callback_key>` (one per account; the key is random and URL-safe, so the URL
 cannot be guessed from an enterprise id). Its route is reserved under the URL name CALLBACK_URL_NAME with
@@ -10,10 +11,13 @@ account.encoding_aes_key, account.app_id)`.
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from .models import WechatAccount, WechatAgentBinding
+from core.jsonin import row_id
+
+from .models import WechatAccount, WechatAgentBinding, WechatVerifyFile
 
 CALLBACK_URL_NAME = "wechat_callback"
 CALLBACK_ROUTE = "wechat/<str:callback_key>"
@@ -56,3 +60,21 @@ def callback_url(account: WechatAccount, request: HttpRequest) -> str:
     except NoReverseMatch:  # the callback view is not registered (yet): its reserved path
         path = f"/wechat/{account.callback_key}"
     return request.build_absolute_uri(path)
+
+
+def verify_files_of(enterprise_id: int) -> QuerySet[WechatVerifyFile]:
+    """The enterprise's domain verification files, newest first."""
+    return WechatVerifyFile.objects.filter(enterprise_id=enterprise_id).order_by("-uploaded_at", "-pk")
+
+
+def verify_file_of(enterprise_id: int, file_id: object) -> WechatVerifyFile | None:
+    """The enterprise's verification file `file_id`; None for a missing one and another enterprise's alike."""
+    pk = row_id(file_id)
+    return None if pk is None else WechatVerifyFile.objects.filter(enterprise_id=enterprise_id, pk=pk).first()
+
+
+def verify_file_for_host(name: str, host: str) -> WechatVerifyFile | None:
+    """The verification file `name` to serve to a request for `host` (lower case, no port): the one uploaded
+    for that domain, else one uploaded for any domain; only an active enterprise's."""
+    files = WechatVerifyFile.objects.filter(name=name, domain__in=[host, ""], enterprise__is_active=True)
+    return files.order_by("-domain").first()  # the host's own before the domainless one
