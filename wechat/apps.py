@@ -1,4 +1,5 @@
-"""Application config for the WeChat official-account channel: connects what it sends to followers (outbound)."""
+"""Application config for the WeChat official-account channel: connects what it sends to followers (outbound)
+and the visitor page's web authorisation (oauth)."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -12,8 +13,9 @@ class WechatConfig(AppConfig):
     def ready(self) -> None:
         from chat import hooks
 
-        from . import outbound
+        from . import oauth, outbound
 
         hooks.messages_stored.connect(outbound.deliveries_store)
         hooks.messages_committed.connect(outbound.deliveries_submit)
         hooks.periodic_chore.connect(outbound.on_heartbeat)
+        hooks.visitor_page_opened.connect(oauth.page_redirect)
