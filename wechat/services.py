@@ -37,7 +37,15 @@ from .secrets import SecretUnreadableError, secret_rotate
 
 logger = logging.getLogger(__name__)
 
-_PLAIN_FIELDS = ("app_id", "message_mode", "active_messages_allowed", "greeting", "greeting_en", "is_enabled")
+_PLAIN_FIELDS = (
+    "app_id",
+    "message_mode",
+    "active_messages_allowed",
+    "oauth_enabled",
+    "greeting",
+    "greeting_en",
+    "is_enabled",
+)
 
 
 def greeting_check(value: object) -> str:
@@ -95,6 +103,7 @@ def wechat_account_save(
     encoding_aes_key: str | None = None,
     message_mode: str = MessageMode.SAFE,
     active_messages_allowed: bool = True,
+    oauth_enabled: bool = False,
     greeting: str = "",
     greeting_en: str = "",
     is_enabled: bool = False,
@@ -121,6 +130,7 @@ def wechat_account_save(
         "app_id": app_id,
         "message_mode": message_mode,
         "active_messages_allowed": bool(active_messages_allowed),
+        "oauth_enabled": bool(oauth_enabled),
         "greeting": greeting_check(greeting),
         "greeting_en": greeting_check(greeting_en),
         "is_enabled": bool(is_enabled),

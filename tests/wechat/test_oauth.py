@@ -435,3 +435,20 @@ def test_a_follower_who_came_through_the_page_gets_a_wechat_delivery_only_inside
     WechatFollower.objects.filter(pk=follower.pk).update(last_inbound_at=last)
     write(follower.visitor, "agent", "a reply", "a1", agent)
     assert WechatDelivery.objects.filter(follower=follower).exists() is delivered
+
+
+# --- the setting ----------------------------------------------------------------------------------------
+
+
+def test_an_admin_turns_web_authorisation_on_and_off_on_the_wechat_page(enterprise, agent, wechat_boss, fake_wechat):
+    from .test_settings_page import PAGE, form
+    from .test_settings_page import signed_in as admin
+
+    client = admin(wechat_boss)
+    assert "Web authorisation" in client.get(PAGE).content.decode()
+    assert client.post(PAGE, form(fake_wechat, oauth_enabled="on")).status_code == 302
+    assert WechatAccount.objects.get(enterprise=enterprise).oauth_enabled
+    assert page(wechat_browser(), enterprise).status_code == 302
+    assert client.post(PAGE, form(fake_wechat)).status_code == 302
+    assert not WechatAccount.objects.get(enterprise=enterprise).oauth_enabled
+    assert page(wechat_browser(), enterprise).status_code == 200
