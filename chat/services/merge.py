@@ -4,7 +4,8 @@ follower who opened the chat page inside WeChat) brings their history to that vi
 What moves: conversations (the live one too, unless the visitor kept has one: then the moved one is closed by
 the system), messages (their ids are kept, so the history reads in the order it was written), uploads, the
 page trail, tags, a block. Then the merged visitor's row is deleted: its token, its public id and its socket
-name nobody any more (a socket still open on it is refused at its next frame, as for a deleted visitor).
+name nobody any more, and the agents hear `visitor.cleared` for it (their consoles drop it). A socket another
+tab still holds on it is not closed here: it finds its visitor gone as after any deletion.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from django.utils.translation import gettext as _
 
 from core.errors import not_found
 
+from .. import frames
 from ..models import Attachment, Conversation, Message, Visitor, VisitorBlock, VisitorPage, VisitorTag
+from ..realtime.broadcast import publish_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ def visitor_merge(*, source: Visitor, into: Visitor) -> bool:
             last_message_at=last, visits=kept.visits + gone.visits, updated_at=timezone.now()
         )
         gone.delete()
+        # The agents' consoles drop the retired visitor (its history is the kept one's now, on its next load).
+        publish_on_commit([(frames.group_agents(kept.enterprise_id), frames.visitor_cleared_frame(gone.visitor_id))])
     into.last_message_at = last
     logger.info("visitor %s of enterprise %s merged into %s", source.pk, into.enterprise_id, into.pk)
     return True

@@ -16,11 +16,12 @@ from django.test import Client
 from django.utils import timezone
 
 from chat import hooks
+from chat.frames import group_agents
 from chat.models import Conversation, Message, Visitor
 from chat.services import NewMessage, messages_create
 from core.errors import ChatError
 from tests.conftest import login_visitor
-from wechat import oauth
+from wechat import oauth, outbound
 from wechat.inbound import Inbound, callback_receive
 from wechat.models import WechatAccount, WechatDelivery, WechatFollower
 
@@ -99,6 +100,7 @@ def history(visitor: Visitor) -> list[str]:
 def write(visitor: Visitor, sender: str, content: str, client_id: str, agent: Any = None) -> None:
     result = messages_create([NewMessage(visitor, sender, content, client_id, agent)])[0]
     assert not isinstance(result, Exception), result
+    assert outbound.sender_idle(10), "the WeChat sender did not finish"  # no thread outlives its test
 
 
 # --- when the page goes through WeChat ------------------------------------------------------------------
@@ -340,7 +342,7 @@ def test_the_ticket_is_single_use_short_lived_and_of_its_enterprise(
 
 
 def test_the_web_visitor_of_the_browser_joins_the_follower_with_its_history_in_order(
-    enterprise, agent, authorising, fake_wechat, openid
+    enterprise, agent, authorising, fake_wechat, openid, published
 ):
     web = login_visitor(enterprise, agent)
     write(web.visitor, "visitor", "hi from the web", "w1")
@@ -352,6 +354,8 @@ def test_the_web_visitor_of_the_browser_joins_the_follower_with_its_history_in_o
     assert login.visitor.pk == follower.visitor_id
     assert history(follower.visitor) == ["hi from the web", "hello web", "to the follower"]
     assert not Visitor.objects.filter(pk=web.visitor.pk).exists()  # retired: its id and token name nobody
+    cleared = {"type": "visitor.cleared", "data": {"visitor_id": web.visitor.visitor_id}}
+    assert (group_agents(enterprise.pk), cleared) in published  # the consoles drop it
     assert Conversation.objects.filter(visitor=follower.visitor).count() == 2
     assert Conversation.objects.filter(open_visitor=follower.visitor).count() == 1
     stale = login_visitor(enterprise, agent, token=web.token)
