@@ -24,6 +24,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -35,7 +36,10 @@ from django.views.decorators.http import require_GET
 from chat.hooks import VisitorPageOpened
 from chat.identity import visitor_ticket_issue
 from core import health
+from core.clientip import request_client_ip
+from core.errors import ChatError
 from core.jsonin import row_id
+from core.ratelimit import rate_limit
 
 from .client import SCOPE_BASE, SCOPE_USERINFO, WechatError, wechat_oauth
 from .inbound import follower_authorised
@@ -171,7 +175,11 @@ def oauth_start(request: HttpRequest, enterprise_id: int) -> HttpResponse:
         return _refused(request, _("This chat link is not valid."), 404)
     query = {**_page_query(request.GET), "ent_id": str(enterprise_id)}
     try:
+        # Each start keeps an entry for 10 minutes: as many per address as visitor logins.
+        rate_limit(f"wechat-oauth:{request_client_ip(request.META)}", *settings.GOFLY["RATE_LOGIN_PER_IP"])
         return _to_wechat(request, account, query, SCOPE_USERINFO)
+    except ChatError as refusal:
+        return _refused(request, str(refusal.message), refusal.status)
     except WechatError:  # the secret became unreadable since the page asked
         return _refused(request, _("Sign-in with WeChat is not available now. Please try again later."), 503)
 

@@ -149,6 +149,25 @@ def test_outside_wechat_the_hook_is_not_even_asked(enterprise, agent, authorisin
         hooks.visitor_page_opened.disconnect(asked.append)
 
 
+@pytest.mark.parametrize("answer", ["https://evil.example/", "//evil.example/x", "evil", ""])
+def test_a_redirect_a_receiver_answers_is_followed_only_to_our_own_path(enterprise, agent, answer):
+    def receiver(_page: Any) -> str:
+        return answer
+
+    hooks.visitor_page_opened.connect(receiver)
+    try:
+        assert page(wechat_browser(), enterprise).status_code == 200
+    finally:
+        hooks.visitor_page_opened.disconnect(receiver)
+
+
+def test_starts_are_rate_limited_per_address(enterprise, agent, authorising, settings):
+    settings.GOFLY = {**settings.GOFLY, "RATE_LOGIN_PER_IP": (2, 60)}
+    client = wechat_browser()
+    answers = [client.get(f"/wechat/oauth/{enterprise.pk}/start").status_code for _ in range(3)]
+    assert answers == [302, 302, 429]
+
+
 # --- the follower ---------------------------------------------------------------------------------------
 
 
