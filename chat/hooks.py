@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from core.hooks import AsyncHook, Hook
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from enterprises.models import Enterprise
 
     from .models import Message, Visitor
@@ -64,3 +66,16 @@ periodic_chore: AsyncHook[None] = AsyncHook("chat.periodic_chore")
 """Every heartbeat of a server process with open sockets (GOFLY_HEARTBEAT seconds), from its event loop,
 receivers one after the other: chat closes idle conversations and offers the queue (once a minute), notices
 starts its e-mail alert sweep in a thread of its own. A receiver keeps its own pace and must not block."""
+
+
+@dataclass(frozen=True)
+class VisitorPageOpened:
+    request: HttpRequest
+    enterprise: Enterprise
+
+
+visitor_page_opened: Hook[VisitorPageOpened, str | None] = Hook("chat.visitor_page_opened")
+"""The visitor page (chatIndex) was opened inside WeChat's browser (its User-Agent says "MicroMessenger") and carries
+no `ticket`: a receiver may answer with a path of this site to redirect to first (wechat: its web authorisation,
+which comes back to chatIndex with a ticket, chat.identity.visitor_ticket_issue). Asked only in WeChat's browser:
+any other page pays a substring check. Sync: a receiver may read the database."""

@@ -5,6 +5,7 @@ themselves)."""
 from __future__ import annotations
 
 import hmac
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
     from enterprises.models import Enterprise
 
 _SALT = "gofly.visitor-token.v1"
+_TICKET_SALT = "gofly.visitor-ticket.v1"
+TICKET_MAX_AGE = 120  # seconds: from a channel app's redirect to the page's login
+TICKET_MAX_LENGTH = 300
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,38 @@ def visitor_token_identity(enterprise: Enterprise, held: str = "") -> str:
     if previous and hmac.compare_digest(held, identity_fingerprint(previous)):
         return held
     return identity_fingerprint(enterprise.identity_secret)
+
+
+# --- tickets: a channel app vouches for a visitor --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitorTicket:
+    visitor_pk: int
+    enterprise_id: int
+    nonce: str  # what makes it single-use (chat.services.visitors redeems it once)
+
+
+def visitor_ticket_issue(*, visitor_pk: int, enterprise_id: int) -> str:
+    """A short-lived ticket by which a channel app (wechat's web authorisation) tells the visitor page's next
+    login who the visitor is: signed, of one enterprise, valid TICKET_MAX_AGE seconds and redeemed once. It
+    travels in the page's URL (`ticket`), so it is never a token: a ticket seen later opens nothing."""
+    data = {"v": visitor_pk, "e": enterprise_id, "n": secrets.token_urlsafe(12)}
+    return signing.dumps(data, salt=_TICKET_SALT, compress=False)
+
+
+def visitor_ticket_read(ticket: str | None) -> VisitorTicket | None:
+    """What a ticket vouches for, or None if it is missing, forged or older than TICKET_MAX_AGE (not whether
+    it was used: chat.services.visitors redeems it)."""
+    if not ticket or len(ticket) > TICKET_MAX_LENGTH:
+        return None
+    try:
+        data = signing.loads(ticket, salt=_TICKET_SALT, max_age=TICKET_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), want) for key, want in _TICKET_FIELDS):
+        return None
+    return VisitorTicket(visitor_pk=data["v"], enterprise_id=data["e"], nonce=data["n"])
+
+
+_TICKET_FIELDS = (("v", int), ("e", int), ("n", str))

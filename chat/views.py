@@ -18,14 +18,16 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.utils import translation
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from accounts.selectors import agent_payload
+from chat import hooks
 from chat.access import agent_by_kefu_id
 from chat.models import Attachment
 from chat.uploads import attachment_for_key, upload_limits
+from enterprises.models import Enterprise
 from enterprises.origins import frame_ancestors, landing_redirect
 from enterprises.selectors import enterprise_get_active
 
@@ -53,6 +55,10 @@ def chat_index(request: HttpRequest) -> HttpResponse:
     landing = landing_redirect(request, enterprise)
     if landing:
         return HttpResponseRedirect(landing)  # 302: the operator may move it again
+    if _WECHAT_BROWSER in request.META.get("HTTP_USER_AGENT", "") and not params.get("ticket"):
+        first = _channel_redirect(request, enterprise)
+        if first:
+            return HttpResponseRedirect(first)
     config = {
         "ent_id": enterprise.pk,
         "kefu_id": kefu_id,
@@ -65,6 +71,7 @@ def chat_index(request: HttpRequest) -> HttpResponse:
         "avatar": params.get("avatar", ""),
         "timestamp": params.get("timestamp", ""),
         "signature": params.get("signature", ""),
+        "ticket": params.get("ticket", ""),
         "lang": translation.get_language(),
         "max_length": settings.GOFLY["MESSAGE_MAX_LENGTH"],
     }
@@ -75,6 +82,19 @@ def chat_index(request: HttpRequest) -> HttpResponse:
     directive, *sources = frame_ancestors(enterprise).split()
     setattr(response, "_csp_replace", {directive: sources})  # noqa: B010
     return response
+
+
+_WECHAT_BROWSER = "MicroMessenger"
+
+
+def _channel_redirect(request: HttpRequest, enterprise: Enterprise) -> str | None:
+    """Where a channel app (wechat's web authorisation) sends the page first: a path of this site, or None."""
+    if not hooks.visitor_page_opened:
+        return None
+    for answer in hooks.visitor_page_opened.send(hooks.VisitorPageOpened(request, enterprise)):
+        if answer and answer.startswith("/") and url_has_allowed_host_and_scheme(answer, allowed_hosts=None):
+            return answer
+    return None
 
 
 # What the original's links and widget say (GOFLY_LANG "cn"), besides what Django knows (zh-cn, zh-hans, en...).

@@ -135,6 +135,27 @@ def follower_get_or_create(*, account: WechatAccount, openid: str) -> WechatFoll
     return follower
 
 
+def follower_authorised(
+    *, account: WechatAccount, openid: str, scope: str, nickname: str = "", avatar: str = ""
+) -> WechatFollower:
+    """The follower who authorised the visitor page (web OAuth, wechat.oauth), found or created like one who
+    writes, with when and under which scope; the nickname and picture snsapi_userinfo gave, when it gave them."""
+    follower = follower_get_or_create(account=account, openid=openid)
+    now = timezone.now()
+    fields: dict[str, Any] = {"oauth_at": now, "oauth_scope": scope}
+    nickname, avatar = nickname.strip()[:100], avatar.strip()[:500]
+    if nickname:
+        fields["nickname"] = nickname
+    if avatar:
+        fields["avatar"] = avatar
+    WechatFollower.objects.filter(pk=follower.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(follower, name, value)
+    if nickname or avatar:
+        chat_services.channel_visitor_profile_set(visitor=follower.visitor, name=nickname, avatar=avatar)
+    return follower
+
+
 # --- messages -------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,8 @@ How a message goes out
 1. ``deliveries_store`` (chat.hooks.messages_stored) runs inside the batch's transaction and bulk-creates a
    pending ``WechatDelivery`` for every new message the visitor may see that GoFly sends (an agent's text,
    image or file, a canned or keyword auto-reply, the follow greeting) to a visitor whose ``channel`` is
-   "wechat". Never an internal note, never the visitor's own message, never a timeline line. It decides from
+   "wechat". Never an internal note, never the visitor's own message, never a timeline line; not to a follower
+   who came through the chat page (web OAuth) and is outside the 48-hour window (``_reads_on_the_web``). It decides from
    ``message.visitor.channel`` in memory: a batch without a WeChat visitor costs no query; one with some costs
    one query (their followers) and one INSERT. As the row commits with its message, a crash right after the
    commit loses nothing: the sweep finds it.
@@ -143,15 +144,26 @@ def deliveries_store(messages: list[Message]) -> list[Message]:
         follower.visitor_id: follower
         for follower in WechatFollower.objects.filter(visitor_id__in={message.visitor_id for message in outgoing})
     }
+    now = timezone.now()
     rows = [
         WechatDelivery(enterprise_id=message.enterprise_id, message=message, follower=followers[message.visitor_id])
         for message in outgoing
-        if message.visitor_id in followers
+        if message.visitor_id in followers and not _reads_on_the_web(followers[message.visitor_id], now)
     ]
     if rows:
         with nested_savepoint():  # a refusal must not spoil the batch's transaction
             WechatDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     return []
+
+
+def _reads_on_the_web(follower: WechatFollower, now: datetime) -> bool:
+    """A follower who opened the chat page (web OAuth) and has not written through WeChat within its 48-hour
+    window: they read replies on that page (the socket, as any web visitor), and WeChat would refuse each one,
+    so no delivery is written (none failing under every reply). One who writes through WeChat again reopens the
+    window, and replies go both ways again. In memory: the follower row is loaded already."""
+    if follower.oauth_at is None:
+        return False
+    return follower.last_inbound_at is None or follower.last_inbound_at < now - WINDOW
 
 
 # --- 2. the sender ---------------------------------------------------------------------------------------

@@ -47,7 +47,15 @@ from .selectors import verify_file_of
 
 logger = logging.getLogger(__name__)
 
-_PLAIN_FIELDS = ("app_id", "message_mode", "active_messages_allowed", "greeting", "greeting_en", "is_enabled")
+_PLAIN_FIELDS = (
+    "app_id",
+    "message_mode",
+    "active_messages_allowed",
+    "oauth_enabled",
+    "greeting",
+    "greeting_en",
+    "is_enabled",
+)
 # Template messages (wechat.alerts): an id per event ("" = not sent) and the remark line under each.
 TEMPLATE_FIELDS = ("template_new_visitor", "template_new_message", "template_reply")
 _AUDITED_FIELDS = (*_PLAIN_FIELDS, *TEMPLATE_FIELDS, "template_remark")
@@ -147,6 +155,7 @@ def wechat_account_save(
     encoding_aes_key: str | None = None,
     message_mode: str = MessageMode.SAFE,
     active_messages_allowed: bool = True,
+    oauth_enabled: bool = False,
     greeting: str = "",
     greeting_en: str = "",
     is_enabled: bool = False,
@@ -174,6 +183,7 @@ def wechat_account_save(
         "app_id": app_id,
         "message_mode": message_mode,
         "active_messages_allowed": bool(active_messages_allowed),
+        "oauth_enabled": bool(oauth_enabled),
         "greeting": greeting_check(greeting),
         "greeting_en": greeting_check(greeting_en),
         "is_enabled": bool(is_enabled),

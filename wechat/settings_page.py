@@ -99,6 +99,16 @@ class WechatAccountForm(forms.Form):
             "of the follower's last message)."
         ),
     )
+    oauth_enabled = forms.BooleanField(
+        label=gettext_lazy("Web authorisation"),
+        required=False,
+        help_text=gettext_lazy(
+            "The chat page opened inside WeChat asks for the follower's identity first (snsapi_userinfo, or "
+            "snsapi_base when declined): the web visitor and the follower become one visitor with one history. "
+            "Enter this site's domain as the web authorisation domain in WeChat's console (Settings and "
+            "development › Interface permissions › Web authorisation), with its MP_verify file."
+        ),
+    )
     greeting = forms.CharField(
         label=gettext_lazy("Greeting on follow"),
         required=False,
@@ -190,6 +200,7 @@ def _initial(account: WechatAccount | None) -> dict[str, Any]:
         "token": account.token,
         "message_mode": account.message_mode,
         "active_messages_allowed": account.active_messages_allowed,
+        "oauth_enabled": account.oauth_enabled,
         "greeting": account.greeting,
         "greeting_en": account.greeting_en,
         "is_enabled": account.is_enabled,
@@ -253,6 +264,7 @@ def _save(request: HttpRequest, actor: User, form: WechatAccountForm) -> bool:
             encoding_aes_key=data["encoding_aes_key"],
             message_mode=data["message_mode"],
             active_messages_allowed=data["active_messages_allowed"],
+            oauth_enabled=data["oauth_enabled"],
             greeting=data["greeting"],
             greeting_en=data["greeting_en"],
             is_enabled=data["is_enabled"],

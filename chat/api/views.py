@@ -26,7 +26,7 @@ from accounts.models import User
 from accounts.selectors import agent_payload
 from chat import access, frames, hooks, selectors, services, uploads, workspace
 from chat.access import access_conversation, access_visitor, access_visitor_self
-from chat.identity import visitor_token_identity, visitor_token_issue
+from chat.identity import TICKET_MAX_LENGTH, visitor_token_identity, visitor_token_issue
 from chat.models import Conversation, Message, Visitor
 from chat.pages import visitor_pages
 from chat.realtime.presence import AGENT, VISITOR, online_now
@@ -71,6 +71,8 @@ class VisitorLoginSerializer(serializers.Serializer):
     # A signed identity (enterprises.identity): checked by the service, so a malformed one answers bad_signature.
     timestamp = serializers.CharField(max_length=20, required=False, allow_blank=True)
     signature = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    # A channel app's ticket (chat.identity.visitor_ticket_issue), from the page's `ticket`: log in as its visitor.
+    ticket = serializers.CharField(max_length=TICKET_MAX_LENGTH, required=False, allow_blank=True)
 
 
 class PageSerializer(serializers.Serializer):
@@ -146,6 +148,7 @@ def _visitor_login(data: dict[str, Any], meta: dict[str, Any], own_origin: str |
         own_origin=own_origin,
         timestamp=data.get("timestamp"),
         signature=data.get("signature"),
+        ticket=data.get("ticket") or None,
     )
     visitor = login.visitor
     enterprise = login.enterprise

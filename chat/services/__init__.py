@@ -1,7 +1,8 @@
 """The writes of the chat, by topic; each checks its caller, writes in one transaction and publishes its events
 after the commit (chat.realtime.broadcast). Callers use `services.<name>`; the topics:
 
-- visitors: visitor login (identity, find or create, refresh, token); a channel app's visitor
+- visitors: visitor login (identity, find or create, refresh, token, a channel's ticket); a channel app's visitor
+- merge: a web visitor's history moved to the channel visitor they turned out to be
 - messages: the batch path of every message, a left message, read marks
 - routing: opening conversations, routing them to an agent or the queue, offering the queue
 - transfer: take, claim by replying, transfer to a colleague
@@ -39,6 +40,7 @@ from .hints import (
     visitor_typing,
     visitors_went_offline,
 )
+from .merge import visitor_merge
 from .messages import (
     Message,
     NewMessage,
@@ -52,7 +54,14 @@ from .messages import (
 from .routing import conversations_open, queue_offer, queues_offer_all
 from .timeline import conversation_cache, conversation_from_payload, conversation_of, conversation_remember
 from .transfer import conversation_take, conversation_transfer, conversations_claim_by_reply
-from .visitors import EXTRA_CONTACT, VisitorLogin, channel_visitor_get_or_create, visitor_extra_merge, visitor_login
+from .visitors import (
+    EXTRA_CONTACT,
+    VisitorLogin,
+    channel_visitor_get_or_create,
+    channel_visitor_profile_set,
+    visitor_extra_merge,
+    visitor_login,
+)
 
 __all__ = [
     "EXTRA_CONTACT",
@@ -68,6 +77,7 @@ __all__ = [
     "agents_serving",
     "agents_serving_now",
     "channel_visitor_get_or_create",
+    "channel_visitor_profile_set",
     "conversation_adopt_late",
     "conversation_cache",
     "conversation_close",
@@ -98,6 +108,7 @@ __all__ = [
     "visitor_extra_merge",
     "visitor_history_clear",
     "visitor_login",
+    "visitor_merge",
     "visitor_typing",
     "visitors_went_offline",
 ]

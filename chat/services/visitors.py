@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -41,8 +42,16 @@ from ..access import (
     blocked_error,
     visitor_block_active,
 )
-from ..identity import VisitorClaim, visitor_token_identity, visitor_token_issue, visitor_token_read
+from ..identity import (
+    TICKET_MAX_AGE,
+    VisitorClaim,
+    visitor_ticket_read,
+    visitor_token_identity,
+    visitor_token_issue,
+    visitor_token_read,
+)
 from ..models import Visitor
+from .merge import visitor_merge
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +127,7 @@ def visitor_login(
     own_origin: str | None = None,
     timestamp: str | None = None,
     signature: str | None = None,
+    ticket: str | None = None,
 ) -> VisitorLogin:
     """Create or resume a visitor and issue the signed token that proves who they are.
 
@@ -126,6 +136,9 @@ def visitor_login(
     An enterprise with an identity secret takes only identities signed with it (enterprises.identity): a signed
     `visitor_id` resumes that visitor on any device, and without one only a token of its own opens the chat.
     `origin` is the request's Origin header, `own_origin` the origin it came to (enterprises.origins).
+    A `ticket` a channel app gave the page (chat.identity.visitor_ticket_issue: a WeChat follower's web
+    authorisation) logs in as the visitor it vouches for, once: the web visitor the page's `token` proves is
+    merged into it (visitor_merge). A ticket used, expired, forged or of another enterprise is ignored.
     """
     enterprise, agent = _login_gate(enterprise_id, kefu_id, ip, origin, own_origin)
     extra_data, product = products.extra_with_product(_decode_extra(extra), base=landing_page or referrer or "")
@@ -138,7 +151,14 @@ def visitor_login(
         **clientinfo.describe(ip=ip, user_agent=user_agent, referrer=referrer),
     }
     claim = visitor_token_read(token)
-    visitor = _visitor_find(enterprise, claim, visitor_id, who)
+    vouched = _ticket_redeem(enterprise, ticket) if ticket else None
+    if vouched is not None:
+        who, visitor_id = _Identity(None, None, "", ""), None  # the channel names the visitor, not the page
+        _merge_into(enterprise, claim, vouched)
+        claim = None  # the new token is the vouched visitor's, of no earlier secret
+        visitor: Visitor | None = vouched
+    else:
+        visitor = _visitor_find(enterprise, claim, visitor_id, who)
     created = False
     if visitor is None:
         visitor, created = _visitor_create(enterprise, agent, visitor_id, who, extra_data, fields)
@@ -168,6 +188,33 @@ class _Identity:
     avatar: str
     # The fingerprint of the secret that signed `signed` (chat.identity.visitor_token_identity).
     signed_under: str = ""
+
+
+def _ticket_redeem(enterprise: Enterprise, ticket: str) -> Visitor | None:
+    """The visitor a channel's ticket vouches for, if it is valid, of this enterprise and not used before
+    (the first login to show it uses it up, on every process: the cache is Redis when there are several)."""
+    vouched = visitor_ticket_read(ticket)
+    if vouched is None or vouched.enterprise_id != enterprise.pk:
+        return None
+    if not cache.add(f"chat:visitor-ticket:{vouched.nonce}", 1, timeout=TICKET_MAX_AGE + 5):
+        return None
+    try:
+        return access_visitor_self(enterprise_id=enterprise.pk, visitor_pk=vouched.visitor_pk)
+    except ChatError:
+        return None
+
+
+def _merge_into(enterprise: Enterprise, claim: VisitorClaim | None, vouched: Visitor) -> None:
+    """The web visitor the page's token proves (only a token proves it, never an id) joins the vouched one."""
+    if claim is None or claim.enterprise_id != enterprise.pk or claim.visitor_pk == vouched.pk:
+        return
+    try:
+        source = access_visitor_self(enterprise_id=enterprise.pk, visitor_pk=claim.visitor_pk, identity=claim.identity)
+    except ChatError:
+        return
+    if visitor_block_active(source) is not None:
+        raise blocked_error()  # a blocked browser does not start afresh by authorising
+    visitor_merge(source=source, into=vouched)
 
 
 def _login_gate(
@@ -366,6 +413,20 @@ def channel_visitor_get_or_create(
     if visitor is not None:
         return visitor, True
     return Visitor.objects.select_related("block").get(enterprise=enterprise, visitor_id=public_id), False
+
+
+def channel_visitor_profile_set(*, visitor: Visitor, name: str, avatar: str = "") -> None:
+    """A channel app's visitor's name and avatar as the channel now gives them (a WeChat follower's nickname and
+    picture); empty ones keep what is stored, an avatar not https is not taken."""
+    values: dict[str, Any] = {}
+    if name.strip():
+        values["name"] = name.strip()[:100]
+    if avatar_or(avatar, "") and avatar.startswith("https://"):
+        values["avatar"] = avatar[:300]
+    if values:
+        Visitor.objects.filter(pk=visitor.pk, enterprise_id=visitor.enterprise_id).update(**values)
+        for key, value in values.items():
+            setattr(visitor, key, value)
 
 
 def visitor_extra_merge(*, visitor: Visitor, values: dict[str, Any]) -> None:

@@ -24,6 +24,8 @@
       avatar: cfg.avatar || "",
       timestamp: cfg.timestamp || "",
       signature: cfg.signature || "",
+      // A channel's one-time ticket (WeChat's web authorisation): this login is its visitor's, once.
+      ticket: cfg.ticket || "",
       refer: cfg.refer || "",
       landing_page: cfg.landing_page || document.referrer || "",
       extra: withoutExtra ? "" : cfg.extra || "",
@@ -40,6 +42,7 @@
           state.restartReady = true;
         }
         storeToken(res.data.token);
+        if (body.ticket) forgetTicket();
         state.visitor = res.data.visitor;
         state.agent = res.data.agent;
         state.agentsOnline = res.data.agents_online;
@@ -72,6 +75,18 @@
       return false;
     });
   };
+
+  /** The ticket is used up: keep it out of later logins, of a reload and of a link shared from this page. */
+  function forgetTicket() {
+    cfg.ticket = "";
+    try {
+      var url = new URL(window.location.href);
+      url.searchParams.delete("ticket");
+      window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+    } catch (e) {
+      /* an old browser keeps the used ticket in its address bar: the server ignores it */
+    }
+  }
 
   // --- the session expired: say so, and start anew only when the visitor asks ------------------------
 
