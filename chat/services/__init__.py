@@ -52,7 +52,14 @@ from .messages import (
 from .routing import conversations_open, queue_offer, queues_offer_all
 from .timeline import conversation_cache, conversation_from_payload, conversation_of, conversation_remember
 from .transfer import conversation_take, conversation_transfer, conversations_claim_by_reply
-from .visitors import EXTRA_CONTACT, VisitorLogin, channel_visitor_get_or_create, visitor_extra_merge, visitor_login
+from .visitors import (
+    EXTRA_CONTACT,
+    VisitorLogin,
+    channel_visitor_get_or_create,
+    visitor_agent_prefer,
+    visitor_extra_merge,
+    visitor_login,
+)
 
 __all__ = [
     "EXTRA_CONTACT",
@@ -94,6 +101,7 @@ __all__ = [
     "queues_offer_all",
     "routing_settings",
     "routing_settings_update",
+    "visitor_agent_prefer",
     "visitor_came_online",
     "visitor_extra_merge",
     "visitor_history_clear",
