@@ -5,6 +5,7 @@ the fake WeChat's signed callbacks."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -415,3 +416,36 @@ def test_the_fake_wechat_refuses_scene_strings_wechat_would_refuse(fake_wechat, 
         with pytest.raises(WechatError) as refused:
             client.qrcode.create(body)
         assert refused.value.errcode == 40053
+
+
+# --- pages ----------------------------------------------------------------------------------------------
+
+
+def test_the_console_offers_bind_wechat_from_our_own_script(fake_wechat, wechat_account, agent):
+    page = api_for(agent).get("/console")
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="wechat-section"' in html and 'id="wechat-dialog"' in html
+    assert re.search(r"/static/js/console/wechat(\.[0-9a-f]+)?\.js", html)
+    assert "weixin.qq.com" not in html
+
+
+def test_admins_list_agents_route_codes_and_make_one_a_plain_agent_cannot(
+    fake_wechat, wechat_account, wechat_boss, agent, second_agent
+):
+    boss = Client(headers={"accept-language": "en"})
+    boss.force_login(User.objects.get(pk=wechat_boss.pk))
+    page = boss.get("/manage/wechat/qrcodes/")
+    assert page.status_code == 200 and b"Make the QR code" in page.content
+    assert boss.post("/manage/wechat/qrcodes/", {"agent_id": str(agent.pk)}).status_code == 302
+    code = WechatQrCode.objects.get()
+    assert (code.agent, code.kind) == (agent, "route")
+    page = boss.get("/manage/wechat/qrcodes/")
+    assert f"/api/v1/agent/wechat/qrcodes/{code.pk}/image".encode() in page.content
+    assert b"weixin.qq.com" not in page.content
+    assert boss.get(f"/api/v1/agent/wechat/qrcodes/{code.pk}/image").status_code == 200
+    for junk in ("", "x", "9" * 30, str(second_agent.pk + 1000)):
+        assert boss.post("/manage/wechat/qrcodes/", {"agent_id": junk}).status_code == 302
+    assert WechatQrCode.objects.count() == 1
+    plain = Client()
+    plain.force_login(User.objects.get(pk=agent.pk))
+    assert plain.get("/manage/wechat/qrcodes/").status_code != 200
