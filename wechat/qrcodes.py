@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -239,9 +240,18 @@ def route_qrcode_get_or_create(*, actor: User, agent_id: int) -> WechatQrCode:
         return existing
     rate_limit(f"wechat-qr:agent:{actor.pk}", *QR_PER_AGENT)
     rate_limit(f"wechat-qr:ent:{enterprise_id}", *QR_PER_ENTERPRISE)
-    with transaction.atomic():
-        # One permanent code per agent: two requests at once wait here, the second finds the first's.
-        User.objects.select_for_update().filter(pk=agent.pk).values_list("pk", flat=True).get()
+    # One permanent code per agent: of two requests at once, one makes it (a lock in the shared cache, not the
+    # agent's row, which routing locks and must not wait on WeChat), the other waits for it.
+    lock = f"wechat:route-qr-lock:{account.pk}:{agent.pk}"
+    deadline = time.monotonic() + api_timeout() + 2
+    while not _lock_take(lock):
+        existing = WechatQrCode.objects.filter(account=account, agent=agent, kind=Kind.ROUTE).order_by("pk").first()
+        if existing is not None:
+            return existing
+        if time.monotonic() > deadline:
+            raise ChatError("wechat_failed", _("WeChat could not be reached; try again shortly."), 502)
+        time.sleep(0.1)
+    try:
         existing = WechatQrCode.objects.filter(account=account, agent=agent, kind=Kind.ROUTE).order_by("pk").first()
         if existing is not None:
             return existing
@@ -259,6 +269,24 @@ def route_qrcode_get_or_create(*, actor: User, agent_id: int) -> WechatQrCode:
             url=str(answer.get("url") or "")[:200],
             expires_at=None,
         )
+    finally:
+        _lock_release(lock)
+
+
+def _lock_take(key: str) -> bool:
+    """Whether this request took `key` (True too when the cache is away: better two codes than none)."""
+    try:
+        return bool(cache.add(key, 1, timeout=int(api_timeout()) + 5))
+    except (RedisError, OSError) as exc:
+        health.failed(health.REDIS, exc)
+        return True
+
+
+def _lock_release(key: str) -> None:
+    try:
+        cache.delete(key)
+    except (RedisError, OSError) as exc:
+        health.failed(health.REDIS, exc)
 
 
 def binding_delete(*, agent: User) -> None:

@@ -449,3 +449,57 @@ def test_admins_list_agents_route_codes_and_make_one_a_plain_agent_cannot(
     plain = Client()
     plain.force_login(User.objects.get(pk=agent.pk))
     assert plain.get("/manage/wechat/qrcodes/").status_code != 200
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_agents_open_console_learns_of_the_binding_at_once(fake_wechat, wechat_account, agent):
+    from asgiref.sync import sync_to_async
+
+    from tests.chat.test_consumers import jwt_for
+    from tests.chat.wsutil import agent_socket, connect_ready, recv_type
+
+    openid = fake_wechat.add_follower(nickname="手机")
+    code = await sync_to_async(bind_code)(agent)
+    console = agent_socket(jwt=jwt_for(agent))
+    await connect_ready(console)
+    xml = fw.scan_xml(to="gh_x", openid=openid, scene=code.scene)
+    ok(await sync_to_async(deliver)(Client(), fake_wechat, wechat_account, xml))
+    frame = await recv_type(console, "wechat.binding")
+    assert frame["binding"]["nickname"] == "手机"
+    await sync_to_async(qrcodes.binding_delete)(agent=agent)
+    assert (await recv_type(console, "wechat.binding"))["binding"] is None
+    await console.disconnect()
+    assert await sync_to_async(outbound.sender_idle)(10)
+
+
+def test_another_tenants_admin_never_sees_a_route_codes_picture(fake_wechat, wechat_account, agent, other_enterprise):
+    code = qrcodes.route_qrcode_get_or_create(actor=agent, agent_id=agent.pk)
+    globex_boss = agent_create(
+        enterprise=other_enterprise, username="gboss2", password=AGENT_PASSWORD, role=ROLE_ENTERPRISE_ADMIN
+    )
+    assert api_for(globex_boss).get(f"/api/v1/agent/wechat/qrcodes/{code.pk}/image").status_code == 404
+    assert api_for(globex_boss).get(f"/api/v1/agent/wechat/agents/{agent.pk}/route-qrcode").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_once_make_one_permanent_code(fake_wechat, wechat_account, agent):
+    import threading
+
+    from django.db import connections
+
+    fake_wechat.fail_slow(0.5, path="/cgi-bin/qrcode/create")  # the first is still waiting on WeChat
+    results: list[int] = []
+
+    def ask() -> None:
+        try:
+            results.append(qrcodes.route_qrcode_get_or_create(actor=agent, agent_id=agent.pk).pk)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 2 and len(set(results)) == 1
+    assert WechatQrCode.objects.count() == 1 and fake_wechat.count("/cgi-bin/qrcode/create") == 1
