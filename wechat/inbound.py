@@ -317,6 +317,8 @@ def event_receive(*, account: WechatAccount, inbound: Inbound) -> None:
     if qrcodes.is_bind_scene(scene):
         _bind_scan(account, inbound, scene)
         return
+    if event == "unsubscribe" and qrcodes.binding_unfollowed(account=account, openid=inbound.openid):
+        return  # an agent's WeChat that never wrote as a visitor: no visitor to make for its unfollow
     follower = follower_get_or_create(account=account, openid=inbound.openid)
     if _blocked(follower):
         return

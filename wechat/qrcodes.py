@@ -55,7 +55,7 @@ from .client import (
     wechat_client,
 )
 from .frames import agent_binding_frame, binding_payload
-from .models import WechatAccount, WechatAgentBinding, WechatQrCode
+from .models import WechatAccount, WechatAgentBinding, WechatFollower, WechatQrCode
 
 logger = logging.getLogger(__name__)
 
@@ -395,6 +395,18 @@ def bind_scan(*, account: WechatAccount, openid: str, scene: str, client_id: str
         transaction.on_commit(partial(_remember, account, client_id))
     logger.info("wechat: agent %s bound a WeChat of account %s", agent.pk, account.pk)
     return True
+
+
+def binding_unfollowed(*, account: WechatAccount, openid: str) -> bool:
+    """`openid` unfollowed the account: an agent's binding to it ends (WeChat sends nothing more to it) and
+    that agent's consoles are told. Whether it was an agent's WeChat only, with no visitor of the account."""
+    with transaction.atomic():
+        binding = WechatAgentBinding.objects.select_for_update().filter(account=account, openid=openid).first()
+        if binding is None:
+            return False
+        binding.delete()
+        publish_on_commit([(group_agent(binding.agent_id), agent_binding_frame(None))])
+    return not WechatFollower.objects.filter(account=account, openid=openid).exists()
 
 
 def route_scan(*, account: WechatAccount, visitor: Visitor, scene: str) -> bool:

@@ -139,6 +139,10 @@ def test_a_bind_scan_never_makes_the_agent_a_chat_visitor(
     assert not WechatFollower.objects.exists() and not Visitor.objects.exists()
     assert not Message.objects.exists() and not Conversation.objects.exists()
     assert all("Welcome" not in said and "欢迎" not in said for said in sent_texts(fake_wechat, openid))
+    # Unfollowing later makes no visitor either, and ends the binding (WeChat sends nothing more there).
+    ok(deliver(client, fake_wechat, wechat_account, fw.unsubscribe_xml(to="gh_x", openid=openid)))
+    assert not WechatFollower.objects.exists() and not Visitor.objects.exists()
+    assert not WechatAgentBinding.objects.exists()
 
 
 def test_a_bind_code_binds_once_a_second_scanner_is_told_it_is_no_longer_valid(
@@ -503,3 +507,17 @@ def test_two_requests_at_once_make_one_permanent_code(fake_wechat, wechat_accoun
         thread.join(10)
     assert len(results) == 2 and len(set(results)) == 1
     assert WechatQrCode.objects.count() == 1 and fake_wechat.count("/cgi-bin/qrcode/create") == 1
+
+
+def test_an_agent_who_is_also_a_follower_unfollowing_ends_the_binding_and_unfollows_the_visitor(
+    client, fake_wechat, wechat_account, agent, published, django_capture_on_commit_callbacks
+):
+    openid = fake_wechat.add_follower()
+    ok(deliver(client, fake_wechat, wechat_account, text(fake_wechat, openid, "a question of my own")))
+    scan(client, fake_wechat, wechat_account, openid, bind_code(agent).scene)
+    with django_capture_on_commit_callbacks(execute=True):
+        ok(deliver(client, fake_wechat, wechat_account, fw.unsubscribe_xml(to="gh_x", openid=openid)))
+    assert not WechatAgentBinding.objects.exists() and not WechatFollower.objects.get().subscribed
+    assert (group_agent(agent.pk), None) in [
+        (g, f["data"]["binding"]) for g, f in published if f["type"] == "wechat.binding"
+    ]
