@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("replies.api.urls")),
     path("", include("notices.urls")),
     path("", include("wechat.urls")),  # the official account's callback
+    path("", include("wechat.api.urls")),  # agents' WeChat binding and QR codes
 ]

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from accounts.permissions import MANAGE_SETTINGS
+from accounts.permissions import MANAGE_AGENTS, MANAGE_SETTINGS
 from enterprises.manage import Page, TenantModelAdmin, manage_site
 
 from .menu_page import wechat_menu_page
@@ -22,6 +22,7 @@ from .models import (
     WechatQrCode,
     WechatVerifyFile,
 )
+from .qr_page import wechat_qrcodes_page
 from .settings_page import wechat_account_page
 from .verify_page import wechat_verify_files_page
 
@@ -157,4 +158,7 @@ manage_site.register_page(
         MANAGE_SETTINGS,
         wechat_verify_files_page,
     )
+)
+manage_site.register_page(
+    Page("wechat/qrcodes/", "wechat_qrcodes", _("WeChat QR codes of agents"), MANAGE_AGENTS, wechat_qrcodes_page)
 )

@@ -133,6 +133,11 @@ def _timeout() -> float:
     return float(getattr(settings, "GOFLY_WECHAT_TIMEOUT", 5))
 
 
+def api_timeout() -> float:
+    """Seconds a call to WeChat may take (settings.GOFLY_WECHAT_TIMEOUT)."""
+    return _timeout()
+
+
 def _base(name: str, default: str) -> str:
     value = str(getattr(settings, name, "") or default)
     return value if value.endswith("/") else value + "/"

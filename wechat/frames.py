@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chat.frames import frame
 
 if TYPE_CHECKING:
-    from .models import WechatDelivery
+    from .models import WechatAgentBinding, WechatDelivery
 
 CHANNEL = "wechat"
 META_KEY = "delivery"  # the key of a message's meta that holds its delivery state after something went wrong
@@ -44,3 +44,18 @@ def message_delivery_event(delivery: WechatDelivery, *, notice: str | None = Non
             **delivery_state(delivery, notice=notice),
         },
     )
+
+
+def binding_payload(binding: WechatAgentBinding) -> dict[str, Any]:
+    """An agent's WeChat binding as their console sees it (never the openid)."""
+    return {
+        "nickname": binding.nickname,
+        "bound_at": binding.bound_at.isoformat() if binding.bound_at else None,
+        "alerts_enabled": binding.alerts_enabled,
+    }
+
+
+def agent_binding_frame(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """To one agent's sockets: their WeChat was bound (the binding) or unbound (null), by a scan or from a
+    console (docs/protocol.md, section 6.14)."""
+    return frame("wechat.binding", {"binding": payload})

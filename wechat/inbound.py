@@ -30,6 +30,7 @@ from chat.workspace import visitor_tag_set_by_system
 from core.errors import ChatError
 from core.savepoints import nested_savepoint
 
+from . import qrcodes
 from .client import WechatError, wechat_client
 from .models import WechatAccount, WechatFollower
 
@@ -325,24 +326,40 @@ def _subscribe(account: WechatAccount, follower: WechatFollower, inbound: Inboun
             logger.warning("wechat: the greeting of account %s was refused: %r", account.pk, exc)
 
 
+def _bind_scan(account: WechatAccount, inbound: Inbound, scene: str) -> None:
+    """An agent scanned the bind code of their console (wechat.qrcodes): no follower, no visitor, no greeting."""
+    nickname = str(_user_info(account, inbound.openid).get("nickname") or "").strip()
+    qrcodes.bind_scan(
+        account=account, openid=inbound.openid, scene=scene, client_id=inbound.client_id, nickname=nickname
+    )
+
+
 def event_receive(*, account: WechatAccount, inbound: Inbound) -> None:
     """A follow, unfollow, scan or menu click: the follower's state, the greeting, the "followed" tag, the
-    scene, the menu key last clicked."""
+    scene, the menu key last clicked; an agent's bind scan and a visitor's route scan (wechat.qrcodes)."""
     event = str(getattr(inbound.message, "event", "") or "")
     if event not in ("subscribe", "subscribe_scan", "unsubscribe", "scan", "click"):
         return
+    scene = str(getattr(inbound.message, "scene_id", "") or "") if event in ("subscribe_scan", "scan") else ""
+    if qrcodes.is_bind_scene(scene):
+        _bind_scan(account, inbound, scene)
+        return
+    if event == "unsubscribe" and qrcodes.binding_unfollowed(account=account, openid=inbound.openid):
+        return  # an agent's WeChat that never wrote as a visitor: no visitor to make for its unfollow
     follower = follower_get_or_create(account=account, openid=inbound.openid)
     if _blocked(follower):
         return
     now = timezone.now()
     with transaction.atomic():
+        if scene:  # before the greeting, which opens (and routes) the follower's conversation
+            qrcodes.route_scan(account=account, visitor=follower.visitor, scene=scene)
         if event == "unsubscribe":
             follower.subscribed, follower.unsubscribed_at = False, now
             WechatFollower.objects.filter(pk=follower.pk).update(subscribed=False, unsubscribed_at=now)
             visitor_tag_set_by_system(visitor=follower.visitor, name=FOLLOWED_TAG, on=False)
         elif event == "scan":
             _window_open(follower, now)
-            _scene_record(follower.visitor, str(inbound.message.scene_id or ""))
+            _scene_record(follower.visitor, scene)
         elif event == "click":
             # A menu click opens WeChat's 48-hour window like a message; its key is kept on the visitor for
             # agents (no message, no conversation: a click is not something to answer).

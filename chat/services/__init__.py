@@ -59,6 +59,7 @@ from .visitors import (
     VisitorLogin,
     channel_visitor_get_or_create,
     channel_visitor_profile_set,
+    visitor_agent_prefer,
     visitor_extra_merge,
     visitor_login,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "queues_offer_all",
     "routing_settings",
     "routing_settings_update",
+    "visitor_agent_prefer",
     "visitor_came_online",
     "visitor_extra_merge",
     "visitor_history_clear",

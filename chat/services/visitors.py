@@ -437,3 +437,16 @@ def visitor_extra_merge(*, visitor: Visitor, values: dict[str, Any]) -> None:
         extra = {**(current if isinstance(current, dict) else {}), **values}
         Visitor.objects.filter(pk=visitor.pk).update(extra=extra)
         visitor.extra = extra
+
+
+def visitor_agent_prefer(*, visitor: Visitor, agent_id: int) -> bool:
+    """Make agent `agent_id` the visitor's routing preference (a channel app's: the agent whose QR code a WeChat
+    follower scanned), as a `kefu_id` link does: their next conversation is offered to that agent first
+    (routing). Only an active agent of the visitor's own enterprise is taken; anything else changes nothing.
+    Whether it was set."""
+    agent = User.objects.filter(pk=agent_id, enterprise_id=visitor.enterprise_id, is_active=True).first()
+    if agent is None:
+        return False
+    Visitor.objects.filter(pk=visitor.pk).update(agent=agent)
+    visitor.agent = agent
+    return True

@@ -510,6 +510,17 @@ class _Api:
             "QR_LIMIT_STR_SCENE",
         ):
             return 200, {}, _err(40053, "invalid action info")
+        scene = (data.get("action_info") or {}).get("scene") if isinstance(data.get("action_info"), dict) else None
+        if not isinstance(scene, dict):
+            return 200, {}, _err(40053, "invalid action info")
+        if "STR" in data["action_name"]:
+            # WeChat's rule: a scene string of 1 to 64 characters.
+            if not isinstance(scene.get("scene_str"), str) or not 1 <= len(scene["scene_str"]) <= 64:
+                return 200, {}, _err(40053, "invalid action info")
+        elif not isinstance(scene.get("scene_id"), int):
+            return 200, {}, _err(40053, "invalid action info")
+        if "LIMIT" not in data["action_name"] and not 1 <= int(data.get("expire_seconds") or 60) <= 2592000:
+            return 200, {}, _err(40053, "invalid expire_seconds")
         ticket = _random(_ALNUM, 96)
         with self.wechat.lock:
             self.state.qrcodes[ticket] = data
