@@ -63,6 +63,7 @@ class VisitorSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
     real_name = serializers.CharField(help_text="The agents' remark name; empty when none.")
     avatar = serializers.CharField()
+    channel = serializers.CharField(help_text='Where the visitor talks from: "web" or "wechat" (a follower).')
     city = serializers.CharField()
     country = serializers.CharField()
     region = serializers.CharField()

@@ -48,6 +48,7 @@ def test_the_apps_above_register_their_receivers_in_ready():
             "stats.runner",
             "notices.runner",
             "wechat.outbound",
+            "wechat.alerts",
         ],
     }
 

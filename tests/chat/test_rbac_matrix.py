@@ -628,6 +628,16 @@ HTTP_RULES: list[Endpoint] = [
         lambda d, m: (f"/api/v1/agent/canned-groups/{_canned_group(d)}", None),
         204,
     ),
+    Endpoint(  # a colleague's routing QR code: with the permission, the account's absence is what answers
+        "GET",
+        "api/v1/agent/wechat/agents/<int:agent_id>/route-qrcode",
+        _p("manage_agents"),
+        lambda d, m: (
+            f"/api/v1/agent/wechat/agents/{next(a.pk for a in d.members.values() if a.pk != m.pk)}/route-qrcode",
+            None,
+        ),
+        409,
+    ),
 ]
 
 # The agent endpoints any agent may call (each still scoped to the agent's enterprise).
@@ -662,6 +672,12 @@ HTTP_OPEN = {
     "PATCH api/v1/agent/alerts",
     "GET api/v1/agent/announcements",
     "POST api/v1/agent/announcements/<int:announcement_id>/read",
+    # One's own WeChat binding and QR codes (tests/wechat/test_qrcodes.py: other agents' and tenants' refused)
+    "GET api/v1/agent/wechat/binding",
+    "DELETE api/v1/agent/wechat/binding",
+    "POST api/v1/agent/wechat/bind-qrcode",
+    "GET api/v1/agent/wechat/route-qrcode",
+    "GET api/v1/agent/wechat/qrcodes/<int:qrcode_id>/image",
 }
 
 
