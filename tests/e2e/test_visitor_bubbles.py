@@ -64,7 +64,7 @@ def test_the_agent_sees_when_the_visitor_has_read_their_message(
     expect(visitor_page.locator(".msg--out").last).to_have_attribute("data-state", re.compile("sent|read"))
     console = browser.new_context(locale="en-US").new_page()
     base.log_in(console, server, agent.username, AGENT_PASSWORD)
-    base.row(console, visitor_id).click()
+    base.open_row(console, visitor_id)
     console.locator("#composer-input").fill("Yes, two left.")
     console.locator("#composer-input").press("Enter")
     # The visitor's page shows it, in view: it reports it read, and the agent's bubble says so.

@@ -67,7 +67,7 @@ def test_the_product_the_visitor_looks_at_is_pinned_sent_in_one_click_and_shown_
 
     # The agent: the card in the thread, and in the visitor's details (not JSON in the extra list).
     ctx, console = open_console(browser, server, agent.username, locale="en-US")
-    base.row(console, visitor_id).click()
+    base.open_row(console, visitor_id)
     expect(console.locator("#messages .msg--in .product-card__title")).to_have_text("Blue kettle")
     info = console.locator("#info-body")
     card = info.locator(".info-product .product-card")

@@ -670,7 +670,7 @@ def test_through_the_widget_a_visitor_sends_text_an_image_a_file_and_the_product
     console = browser.new_context(locale="en-US").new_page()
     base.log_in(console, server, agent.username, base.AGENT_PASSWORD)
     visitor_id = Visitor.objects.get().visitor_id
-    base.row(console, visitor_id).click()
+    base.open_row(console, visitor_id)
     incoming = console.locator(".msg--in")
     expect(incoming).to_have_count(4)
     expect(incoming.nth(0)).to_contain_text("Is this in stock?")
